@@ -1,0 +1,178 @@
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{AdminError, or_not_found};
+use crate::store::audit::{self, Actor};
+use crate::store::clients::{Client, ClientKind, NewClient};
+use crate::store::{DbConn, transaction};
+use crate::tokens::secret::{self, SecretKind};
+use crate::validate;
+
+/// The answer to a client registration: the only time the secret is ever shown.
+#[derive(Serialize)]
+pub struct RegisteredClient {
+    /// `null` for public clients.
+    pub client_secret: Option<String>,
+    #[serde(flatten)]
+    pub client: Client,
+}
+
+impl std::fmt::Debug for RegisteredClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredClient")
+            .field("client_id", &self.client.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct ClientInput<'a> {
+    pub org: &'a str,
+    pub name: &'a str,
+    pub redirect_uris: &'a [String],
+    pub scope: &'a str,
+    pub public: bool,
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    brand: &str,
+    input: &ClientInput,
+) -> Result<RegisteredClient, AdminError> {
+    let name = validate::name("name", input.name)?;
+    if input.redirect_uris.is_empty() {
+        return Err(validate::Invalid {
+            field: "redirect_uri",
+            message: "at least one redirect URI is required".into(),
+        }
+        .into());
+    }
+    if input.redirect_uris.len() > 20 {
+        return Err(validate::Invalid {
+            field: "redirect_uri",
+            message: "at most 20 redirect URIs".into(),
+        }
+        .into());
+    }
+    let mut redirect_uris = Vec::new();
+    for uri in input.redirect_uris {
+        let uri = validate::redirect_uri(uri)?;
+        if !redirect_uris.contains(&uri) {
+            redirect_uris.push(uri);
+        }
+    }
+    let scopes = validate::scope_list(input.scope)?;
+    if scopes.is_empty() {
+        return Err(validate::Invalid {
+            field: "scope",
+            message: "at least one scope is required".into(),
+        }
+        .into());
+    }
+    let org = super::orgs::find(conn, input.org)?;
+    super::scopes::require_all(conn, &scopes)?;
+    let kind = if input.public {
+        ClientKind::Public
+    } else {
+        ClientKind::Confidential
+    };
+    let client_id = secret::random_base62(24);
+    let new_secret =
+        (kind == ClientKind::Confidential).then(|| secret::mint(brand, SecretKind::ClientSecret));
+    transaction(conn, |conn| {
+        let pk = Client::create(
+            conn,
+            &NewClient {
+                client_id: &client_id,
+                org_id: org.id,
+                name: &name,
+                kind,
+                redirect_uris: &redirect_uris,
+                scopes: &scopes,
+            },
+        )?;
+        if let Some(s) = &new_secret {
+            Client::add_secret(conn, pk, &s.hash, &s.prefix)?;
+        }
+        audit::record(
+            conn,
+            Some(org.id),
+            actor,
+            "client.create",
+            Some(&client_id),
+            Some(&format!("name={name}")),
+        )?;
+        let client = Client::find(conn, &client_id)?;
+        Ok(RegisteredClient {
+            client_secret: new_secret.map(|s| s.plaintext),
+            client,
+        })
+    })
+}
+
+pub fn list(conn: &mut DbConn, org: &str) -> Result<Vec<Client>, AdminError> {
+    let org = super::orgs::find(conn, org)?;
+    Ok(Client::list_for_org(conn, org.id)?)
+}
+
+pub fn find(conn: &mut DbConn, client_id: &str) -> Result<Client, AdminError> {
+    or_not_found(Client::find(conn, client_id), || {
+        format!("client {client_id:?}")
+    })
+}
+
+#[derive(Serialize)]
+pub struct RotatedSecret {
+    pub client_id: String,
+    pub client_secret: String,
+    /// When the previous secret stops working (now, unless a grace period was asked for).
+    #[serde(with = "crate::clock::as_rfc3339")]
+    pub previous_expires_at: chrono::NaiveDateTime,
+}
+
+impl std::fmt::Debug for RotatedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotatedSecret")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Issues a new secret; the old one keeps working for `grace` (zero: stops now).
+pub fn rotate_secret(
+    conn: &mut DbConn,
+    actor: &Actor,
+    brand: &str,
+    client_id: &str,
+    grace: Duration,
+) -> Result<RotatedSecret, AdminError> {
+    let client = find(conn, client_id)?;
+    if client.kind == ClientKind::Public {
+        return Err(validate::Invalid {
+            field: "client_id",
+            message: "a public client has no secret to rotate".into(),
+        }
+        .into());
+    }
+    let new_secret = secret::mint(brand, SecretKind::ClientSecret);
+    let previous_expires_at = crate::clock::now() + crate::duration::to_chrono(grace);
+    transaction(conn, |conn| -> Result<(), AdminError> {
+        Client::expire_secrets(conn, client.id, previous_expires_at)?;
+        Client::add_secret(conn, client.id, &new_secret.hash, &new_secret.prefix)?;
+        audit::record(
+            conn,
+            Some(client.org_id),
+            actor,
+            "client.rotate_secret",
+            Some(client_id),
+            Some(&format!("grace_seconds={}", grace.as_secs())),
+        )?;
+        Ok(())
+    })?;
+    Ok(RotatedSecret {
+        client_id: client.client_id,
+        client_secret: new_secret.plaintext,
+        previous_expires_at,
+    })
+}

@@ -1,0 +1,61 @@
+//! Operator and administrator actions (organizations, users, scopes, OAuth clients), shared by
+//! the CLI and the HTTP management API. Each action validates its input, changes the store in
+//! one transaction and records an audit event in the same transaction.
+
+pub mod clients;
+pub mod orgs;
+pub mod scopes;
+pub mod users;
+
+use thiserror::Error;
+
+use crate::store::StoreError;
+use crate::validate::Invalid;
+
+#[derive(Debug, Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Store(e)
+    }
+}
+
+impl From<crate::passwords::HashError> for AdminError {
+    fn from(e: crate::passwords::HashError) -> Self {
+        AdminError::Internal(e.to_string())
+    }
+}
+
+/// Turns a store `NotFound` into a message that names what was missing.
+pub(crate) fn or_not_found<T>(
+    r: Result<T, StoreError>,
+    what: impl FnOnce() -> String,
+) -> Result<T, AdminError> {
+    match r {
+        Err(StoreError::NotFound) => Err(AdminError::NotFound(what())),
+        other => other.map_err(AdminError::from),
+    }
+}
+
+/// Turns a unique-key violation into a message that names the duplicate.
+pub(crate) fn or_conflict<T>(
+    r: Result<T, StoreError>,
+    what: impl FnOnce() -> String,
+) -> Result<T, AdminError> {
+    match r {
+        Err(StoreError::Conflict(_)) => Err(AdminError::Conflict(what())),
+        other => other.map_err(AdminError::from),
+    }
+}

@@ -1,0 +1,28 @@
+use super::{AdminError, or_conflict};
+use crate::store::audit::{self, Actor};
+use crate::store::orgs::Organization;
+use crate::store::{DbConn, transaction};
+use crate::validate;
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    slug: &str,
+    name: Option<&str>,
+) -> Result<Organization, AdminError> {
+    let slug = validate::slug(slug)?;
+    let name = validate::name("name", name.unwrap_or(&slug))?;
+    transaction(conn, |conn| {
+        let org = or_conflict(Organization::create(conn, &slug, &name), || {
+            format!("organization {slug:?} already exists")
+        })?;
+        audit::record(conn, Some(org.id), actor, "org.create", Some(&slug), None)?;
+        Ok(org)
+    })
+}
+
+pub fn find(conn: &mut DbConn, slug: &str) -> Result<Organization, AdminError> {
+    super::or_not_found(Organization::find_by_slug(conn, slug), || {
+        format!("organization {slug:?}")
+    })
+}

@@ -1,0 +1,208 @@
+use std::io::BufRead;
+
+use serde_json::json;
+
+use super::output::{CliError, emit};
+use super::{Cli, ClientCommand, Command, OrgCommand, ScopeCommand, UserCommand};
+use crate::admin;
+use crate::config::Config;
+use crate::roles::Role;
+use crate::store::Db;
+use crate::store::audit::Actor;
+use crate::store::orgs::Organization;
+use crate::store::scopes::ScopeDef;
+
+/// Opens the configured database and applies pending migrations, so that every command works
+/// on a fresh file without a separate `migrate` step.
+fn open(config: &Config) -> Result<Db, CliError> {
+    let db = Db::connect(&config.database_url, 2)?;
+    db.migrate()?;
+    Ok(db)
+}
+
+fn parse_role(raw: &str) -> Result<Role, CliError> {
+    raw.parse()
+        .map_err(|e: crate::roles::UnknownRole| CliError::Input(e.to_string()))
+}
+
+fn parse_duration(raw: &str) -> Result<std::time::Duration, CliError> {
+    crate::duration::parse(raw).map_err(|e| CliError::Input(e.to_string()))
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let json = cli.json;
+    let config = Config::from_env()?;
+    let actor = Actor::cli();
+    match cli.command {
+        Command::Serve => {
+            crate::server::serve(config).map_err(|e| CliError::Failure(e.to_string()))?;
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = Db::connect(&config.database_url, 1)?;
+            let applied = db.migrate()?;
+            emit(json, &json!({ "applied": applied }), || {
+                if applied.is_empty() {
+                    "database is up to date".to_string()
+                } else {
+                    format!(
+                        "applied {} migration(s): {}",
+                        applied.len(),
+                        applied.join(", ")
+                    )
+                }
+            })
+        }
+        Command::Org(cmd) => {
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            match cmd {
+                OrgCommand::Create { slug, name } => {
+                    let org = admin::orgs::create(&mut conn, &actor, &slug, name.as_deref())?;
+                    emit(json, &org, || {
+                        format!("created organization {} ({})", org.slug, org.name)
+                    })
+                }
+                OrgCommand::List => {
+                    let orgs = Organization::list(&mut conn)?;
+                    emit(json, &orgs, || {
+                        orgs.iter()
+                            .map(|o| format!("{}\t{}", o.slug, o.name))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                }
+            }
+        }
+        Command::Scope(cmd) => {
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            match cmd {
+                ScopeCommand::Create {
+                    name,
+                    description,
+                    min_role,
+                } => {
+                    let min_role = parse_role(&min_role)?;
+                    let scope = admin::scopes::create(
+                        &mut conn,
+                        &actor,
+                        &name,
+                        description.as_deref(),
+                        min_role,
+                    )?;
+                    emit(json, &scope, || {
+                        format!("created scope {} (min role {})", scope.name, scope.min_role)
+                    })
+                }
+                ScopeCommand::List => {
+                    let scopes = ScopeDef::list(&mut conn)?;
+                    emit(json, &scopes, || {
+                        scopes
+                            .iter()
+                            .map(|s| format!("{}\t{}\t{}", s.name, s.min_role, s.description))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                }
+            }
+        }
+        Command::User(UserCommand::Create {
+            username,
+            org,
+            role,
+            password_stdin: _,
+        }) => {
+            let role = parse_role(&role)?;
+            let password = read_password_line()?;
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            let user = admin::users::create(&mut conn, &actor, &username, &org, role, &password)?;
+            emit(json, &user, || {
+                format!(
+                    "created user {} ({} of {})",
+                    user.username, user.role, user.org
+                )
+            })
+        }
+        Command::Client(cmd) => {
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            match cmd {
+                ClientCommand::Create(args) => {
+                    let input = admin::clients::ClientInput {
+                        org: &args.org,
+                        name: &args.name,
+                        redirect_uris: &args.redirect_uris,
+                        scope: &args.scope,
+                        public: args.public,
+                    };
+                    let created =
+                        admin::clients::create(&mut conn, &actor, &config.token_brand, &input)?;
+                    emit(json, &created, || match &created.client_secret {
+                        Some(secret) => format!(
+                            "client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now; store it safely)",
+                            created.client.client_id
+                        ),
+                        None => format!(
+                            "client_id: {} (public client: no secret; use PKCE)",
+                            created.client.client_id
+                        ),
+                    })
+                }
+                ClientCommand::List { org } => {
+                    let clients = admin::clients::list(&mut conn, &org)?;
+                    emit(json, &clients, || {
+                        clients
+                            .iter()
+                            .map(|c| {
+                                format!(
+                                    "{}\t{}\t{}\t{}",
+                                    c.client_id,
+                                    c.kind.as_str(),
+                                    c.name,
+                                    c.scopes.join(" ")
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                }
+                ClientCommand::RotateSecret { client_id, grace } => {
+                    let grace = grace
+                        .as_deref()
+                        .map(parse_duration)
+                        .transpose()?
+                        .unwrap_or_default();
+                    let rotated = admin::clients::rotate_secret(
+                        &mut conn,
+                        &actor,
+                        &config.token_brand,
+                        &client_id,
+                        grace,
+                    )?;
+                    emit(json, &rotated, || {
+                        format!(
+                            "client_secret: {}\nprevious secret stops at {}",
+                            rotated.client_secret,
+                            crate::clock::rfc3339(rotated.previous_expires_at)
+                        )
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// The first line of stdin, without its line ending. Passwords never travel in argv, where
+/// any local user could read them from the process list.
+fn read_password_line() -> Result<String, CliError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Input(format!("cannot read the password from stdin: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    crate::validate::password(&password).map_err(|e| CliError::Input(e.to_string()))?;
+    Ok(password)
+}

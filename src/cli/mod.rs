@@ -1,0 +1,135 @@
+//! The operator CLI. Every command takes `--json`: one JSON value on stdout instead of text.
+//! Errors go to stderr; bad input (validation, duplicates, unknown names) exits with 2, a
+//! database or internal failure with 1.
+
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use output::CliError;
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "OAuth 2.0 authorization server with private-integration tokens"
+)]
+pub struct Cli {
+    /// Print one JSON value on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Scopes that clients and integrations may be granted.
+    #[command(subcommand)]
+    Scope(ScopeCommand),
+    /// User accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// OAuth clients (third-party apps).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create {
+        /// URL-safe identifier: lowercase letters, digits, hyphens.
+        slug: String,
+        /// Display name (defaults to the slug).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List organizations.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum ScopeCommand {
+    /// Define a scope.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// The lowest membership role that may hold this scope.
+        #[arg(long, default_value = "member")]
+        min_role: String,
+    },
+    /// List scopes.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user in an organization. The password is read from stdin, never from argv.
+    Create {
+        username: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of stdin (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register an OAuth client; prints its secret once.
+    Create(ClientCreateArgs),
+    /// List an organization's clients (never shows secrets).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Issue a new client secret; the old one stops now or after --grace.
+    RotateSecret {
+        client_id: String,
+        /// Keep the old secret working this long (e.g. 1h, 7d).
+        #[arg(long)]
+        grace: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct ClientCreateArgs {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long)]
+    pub name: String,
+    /// Exact redirect URI; repeat for several.
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// Space-separated scopes the client may ask for.
+    #[arg(long)]
+    pub scope: String,
+    /// A public client (SPA, native app): no secret, PKCE required.
+    #[arg(long)]
+    pub public: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(json),
+    }
+}

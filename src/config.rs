@@ -1,0 +1,253 @@
+//! Settings read from the environment (`TESSERA_*`), with defaults that run with no setup.
+//!
+//! Every variable is parsed once at start-up; a bad value stops the process with a message that
+//! names the variable, so an operator never has to guess which setting was wrong.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use thiserror::Error;
+
+use crate::store::DatabaseUrl;
+
+#[derive(Debug, Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind: SocketAddr,
+    /// The issuer identifier (RFC 8414 §2): scheme, host and optional port, no trailing slash.
+    pub issuer: String,
+    pub token_brand: String,
+    pub trusted_proxies: Vec<IpNet>,
+    pub bootstrap_admin_password: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// When set, a refresh token also stops working after this long without use.
+    pub refresh_token_idle_ttl: Option<Duration>,
+    pub session_ttl: Duration,
+    /// How long a resource-server decision may be served from memory before the database is
+    /// asked again. It bounds how late another instance sees a revocation.
+    pub check_cache_ttl: Duration,
+    pub db_pool_size: u32,
+    pub workers: Option<usize>,
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+struct Vars<'a>(&'a dyn Fn(&'static str) -> Option<String>);
+
+impl Vars<'_> {
+    /// A variable's value, treating an empty value like an absent one.
+    fn get(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => parse(raw.trim()).map_err(|message| ConfigError { var: name, message }),
+        }
+    }
+}
+
+fn parse_duration(raw: &str) -> Result<Duration, String> {
+    crate::duration::parse(raw).map_err(|e| e.to_string())
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        for (name, value) in std::env::vars_os() {
+            if name.to_str().is_some_and(|n| n.starts_with("TESSERA_")) && value.to_str().is_none()
+            {
+                return Err(ConfigError {
+                    var: "TESSERA_*",
+                    message: format!("{} is not valid UTF-8", name.to_string_lossy()),
+                });
+            }
+        }
+        Self::from_vars(&|name| std::env::var(name).ok())
+    }
+
+    /// Builds the settings from any source of variables (tests pass a map).
+    pub fn from_vars(lookup: &dyn Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(lookup);
+        let database_url = vars.parse(
+            "TESSERA_DATABASE_URL",
+            DatabaseUrl::Sqlite("tessera.db".into()),
+            |raw| DatabaseUrl::parse(raw).map_err(|e| e.to_string()),
+        )?;
+        let bind: SocketAddr =
+            vars.parse("TESSERA_BIND", ([127, 0, 0, 1], 8080).into(), |raw| {
+                raw.parse()
+                    .map_err(|_| format!("{raw:?} is not an address such as 127.0.0.1:8080"))
+            })?;
+        let issuer = vars.parse("TESSERA_ISSUER", format!("http://{bind}"), parse_issuer)?;
+        let token_brand = vars.parse("TESSERA_TOKEN_BRAND", "tsr".to_string(), |raw| {
+            crate::tokens::secret::validate_brand(raw).map(|()| raw.to_string())
+        })?;
+        let trusted_proxies = vars.parse(
+            "TESSERA_TRUSTED_PROXIES",
+            default_trusted_proxies(),
+            parse_networks,
+        )?;
+        let bootstrap_admin_password = vars.get("TESSERA_BOOTSTRAP_ADMIN_PASSWORD");
+        if let Some(p) = &bootstrap_admin_password {
+            crate::validate::password(p).map_err(|e| ConfigError {
+                var: "TESSERA_BOOTSTRAP_ADMIN_PASSWORD",
+                message: e.to_string(),
+            })?;
+        }
+        let access_token_ttl = vars.parse(
+            "TESSERA_ACCESS_TOKEN_TTL",
+            Duration::from_secs(3600),
+            parse_duration,
+        )?;
+        let refresh_token_ttl = vars.parse(
+            "TESSERA_REFRESH_TOKEN_TTL",
+            Duration::from_secs(30 * 86400),
+            parse_duration,
+        )?;
+        let refresh_token_idle_ttl = vars.parse("TESSERA_REFRESH_TOKEN_IDLE_TTL", None, |raw| {
+            parse_duration(raw).map(Some)
+        })?;
+        let session_ttl = vars.parse(
+            "TESSERA_SESSION_TTL",
+            Duration::from_secs(12 * 3600),
+            parse_duration,
+        )?;
+        let check_cache_ttl = vars.parse(
+            "TESSERA_CHECK_CACHE_TTL",
+            Duration::from_millis(500),
+            |raw| {
+                let d = parse_duration(raw)?;
+                if d > Duration::from_secs(1) {
+                    return Err(
+                        "must be at most 1s: it bounds how late other instances see a revocation"
+                            .into(),
+                    );
+                }
+                Ok(d)
+            },
+        )?;
+        let db_pool_size = vars.parse("TESSERA_DB_POOL_SIZE", 8, |raw| match raw.parse() {
+            Ok(n) if (1..=256).contains(&n) => Ok(n),
+            _ => Err(format!("{raw:?} is not a number from 1 to 256")),
+        })?;
+        let workers = vars.parse("TESSERA_WORKERS", None, |raw| match raw.parse() {
+            Ok(n) if (1..=1024).contains(&n) => Ok(Some(n)),
+            _ => Err(format!("{raw:?} is not a number from 1 to 1024")),
+        })?;
+        Ok(Config {
+            database_url,
+            bind,
+            issuer,
+            token_brand,
+            trusted_proxies,
+            bootstrap_admin_password,
+            access_token_ttl,
+            refresh_token_ttl,
+            refresh_token_idle_ttl,
+            session_ttl,
+            check_cache_ttl,
+            db_pool_size,
+            workers,
+        })
+    }
+
+    /// Cookies get `Secure` only when the issuer is served over https, so that the
+    /// zero-setup `http://127.0.0.1:8080` still works in a browser.
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+fn default_trusted_proxies() -> Vec<IpNet> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    vec![
+        IpNet::new_assert(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8),
+        IpNet::new_assert(IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
+    ]
+}
+
+fn parse_networks(raw: &str) -> Result<Vec<IpNet>, String> {
+    raw.split([',', ' '])
+        .filter(|s| !s.is_empty())
+        .map(crate::validate::network)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())
+}
+
+fn parse_issuer(raw: &str) -> Result<String, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{raw:?} must be an http or https URL"));
+    }
+    // RFC 8414 §2: the issuer has no query or fragment.
+    if url.query().is_some() || url.fragment().is_some() || url.host_str().is_none() {
+        return Err(format!("{raw:?} must have a host and no query or fragment"));
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_vars(&|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_without_setup() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite("tessera.db".into()));
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.token_brand, "tsr");
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("TESSERA_DATABASE_URL", "mysql://x"),
+            ("TESSERA_BIND", "localhost"),
+            ("TESSERA_ISSUER", "ftp://x"),
+            ("TESSERA_TOKEN_BRAND", "Bad_Brand"),
+            ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("TESSERA_ACCESS_TOKEN_TTL", "forever"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn issuer_follows_bind_and_drops_a_trailing_slash() {
+        let c = config(&[("TESSERA_BIND", "0.0.0.0:9000")]).unwrap();
+        assert_eq!(c.issuer, "http://0.0.0.0:9000");
+        let c = config(&[("TESSERA_ISSUER", "https://auth.example.com/")]).unwrap();
+        assert_eq!(c.issuer, "https://auth.example.com");
+        assert!(c.secure_cookies());
+    }
+}

@@ -1,0 +1,137 @@
+//! Start-up: database, migrations, first-run bootstrap, then the HTTP server.
+//!
+//! Tests use [`Server::build`] exactly as `tessera serve` does, with port 0 for a random port.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, middleware::from_fn, web};
+use thiserror::Error;
+
+use crate::admin::{self, AdminError};
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::roles::Role;
+use crate::store::audit::Actor;
+use crate::store::orgs::Organization;
+use crate::store::{Db, StoreError};
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("first-run set-up: {0}")]
+    Bootstrap(#[from] AdminError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct Server {
+    server: actix_web::dev::Server,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Connects, migrates, bootstraps and binds; the server runs once [`Server::run`] is awaited.
+    pub fn build(config: Config) -> Result<Server, StartError> {
+        let db = Db::connect(&config.database_url, config.db_pool_size)?;
+        let applied = db.migrate()?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "database migrated");
+        }
+        bootstrap(&db, &config)?;
+
+        let listener = TcpListener::bind(config.bind).map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let config = Arc::new(config);
+        let state = web::Data::new(AppState {
+            config: config.clone(),
+            db,
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(http::logging::access_log))
+                .configure(http::routes)
+        })
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(|source| StartError::Bind { addr, source })?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        Ok(Server {
+            server: server.run(),
+            addr,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`.
+    pub async fn run(self) -> std::io::Result<()> {
+        tracing::info!(addr = %self.addr, "tessera listening");
+        self.server.await
+    }
+}
+
+/// On the very first start (no organization yet), creates organization `default` with an owner
+/// `admin`, so that a fresh install can be signed into at once. The password comes from
+/// `TESSERA_BOOTSTRAP_ADMIN_PASSWORD` or is generated and printed once, on stdout, never logged.
+fn bootstrap(db: &Db, config: &Config) -> Result<(), StartError> {
+    let mut conn = db.conn()?;
+    if Organization::count(&mut conn)? > 0 {
+        return Ok(());
+    }
+    let generated = config.bootstrap_admin_password.is_none();
+    let password = config
+        .bootstrap_admin_password
+        .clone()
+        .unwrap_or_else(|| crate::tokens::secret::random_base62(20));
+    let actor = Actor::system();
+    admin::orgs::create(&mut conn, &actor, "default", Some("Default organization"))?;
+    admin::users::create(
+        &mut conn,
+        &actor,
+        "admin",
+        "default",
+        Role::Owner,
+        &password,
+    )?;
+    tracing::info!("first start: created organization \"default\" with owner \"admin\"");
+    if generated {
+        println!(
+            "\nFirst start: created owner \"admin\" in organization \"default\".\n\
+             Password (shown only this once): {password}\n"
+        );
+    }
+    Ok(())
+}
+
+/// `tessera serve`: runs until a signal, then drains in-flight requests.
+pub fn serve(config: Config) -> Result<(), StartError> {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let server = Server::build(config)?;
+        server.run().await.map_err(|source| StartError::Bind {
+            addr: ([0, 0, 0, 0], 0).into(),
+            source,
+        })
+    })
+}

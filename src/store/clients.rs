@@ -1,0 +1,201 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::{client_secrets, clients, organizations};
+use super::{DbConn, StoreError, StoreResult};
+use crate::tokens::secret::SecretHash;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// Can keep a secret (a server-side app): authenticates at the token endpoint.
+    Confidential,
+    /// Cannot keep a secret (SPA, native app): identified by `client_id`, protected by PKCE.
+    Public,
+}
+
+impl ClientKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::Confidential => "confidential",
+            ClientKind::Public => "public",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Client {
+    #[serde(skip)]
+    pub id: i64,
+    pub client_id: String,
+    #[serde(skip)]
+    pub org_id: i64,
+    pub org: String,
+    pub name: String,
+    pub kind: ClientKind,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    #[serde(with = "crate::clock::as_rfc3339")]
+    pub created_at: NaiveDateTime,
+}
+
+pub struct NewClient<'a> {
+    pub client_id: &'a str,
+    pub org_id: i64,
+    pub name: &'a str,
+    pub kind: ClientKind,
+    pub redirect_uris: &'a [String],
+    pub scopes: &'a [String],
+}
+
+type Row = (
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+);
+
+fn from_row(
+    (id, client_id, org_id, org, name, kind, redirect_uris, scopes, created_at): Row,
+) -> StoreResult<Client> {
+    let kind = match kind.as_str() {
+        "confidential" => ClientKind::Confidential,
+        "public" => ClientKind::Public,
+        other => {
+            return Err(StoreError::Query(
+                diesel::result::Error::DeserializationError(
+                    format!("unknown client kind {other:?}").into(),
+                ),
+            ));
+        }
+    };
+    Ok(Client {
+        id,
+        client_id,
+        org_id,
+        org,
+        name,
+        kind,
+        redirect_uris: redirect_uris.lines().map(str::to_string).collect(),
+        scopes: scopes
+            .split_ascii_whitespace()
+            .map(str::to_string)
+            .collect(),
+        created_at,
+    })
+}
+
+macro_rules! client_columns {
+    () => {
+        (
+            clients::id,
+            clients::client_id,
+            clients::org_id,
+            organizations::slug,
+            clients::name,
+            clients::kind,
+            clients::redirect_uris,
+            clients::scopes,
+            clients::created_at,
+        )
+    };
+}
+
+impl Client {
+    pub fn create(conn: &mut DbConn, new: &NewClient) -> StoreResult<i64> {
+        diesel::insert_into(clients::table)
+            .values((
+                clients::client_id.eq(new.client_id),
+                clients::org_id.eq(new.org_id),
+                clients::name.eq(new.name),
+                clients::kind.eq(new.kind.as_str()),
+                clients::redirect_uris.eq(new.redirect_uris.join("\n")),
+                clients::scopes.eq(new.scopes.join(" ")),
+                clients::created_at.eq(crate::clock::now()),
+            ))
+            .execute(conn)?;
+        clients::table
+            .filter(clients::client_id.eq(new.client_id))
+            .select(clients::id)
+            .first(conn)
+            .map_err(Into::into)
+    }
+
+    pub fn find(conn: &mut DbConn, client_id: &str) -> StoreResult<Client> {
+        let row: Row = clients::table
+            .inner_join(organizations::table)
+            .filter(clients::client_id.eq(client_id))
+            .select(client_columns!())
+            .first(conn)?;
+        from_row(row)
+    }
+
+    pub fn list_for_org(conn: &mut DbConn, org_id: i64) -> StoreResult<Vec<Client>> {
+        let rows: Vec<Row> = clients::table
+            .inner_join(organizations::table)
+            .filter(clients::org_id.eq(org_id))
+            .order(clients::created_at)
+            .select(client_columns!())
+            .load(conn)?;
+        rows.into_iter().map(from_row).collect()
+    }
+
+    pub fn add_secret(
+        conn: &mut DbConn,
+        client_pk: i64,
+        hash: &SecretHash,
+        prefix: &str,
+    ) -> StoreResult<()> {
+        diesel::insert_into(client_secrets::table)
+            .values((
+                client_secrets::client_id.eq(client_pk),
+                client_secrets::secret_hash.eq(hash.as_bytes()),
+                client_secrets::prefix.eq(prefix),
+                client_secrets::created_at.eq(crate::clock::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Ends every secret of the client that is still valid at `at` (or later), keeping earlier
+    /// expiries: the start of a rotation.
+    pub fn expire_secrets(
+        conn: &mut DbConn,
+        client_pk: i64,
+        at: NaiveDateTime,
+    ) -> StoreResult<usize> {
+        diesel::update(
+            client_secrets::table
+                .filter(client_secrets::client_id.eq(client_pk))
+                .filter(
+                    client_secrets::expires_at
+                        .is_null()
+                        .or(client_secrets::expires_at.gt(at)),
+                ),
+        )
+        .set(client_secrets::expires_at.eq(Some(at)))
+        .execute(conn)
+        .map_err(Into::into)
+    }
+
+    /// Hashes of the secrets valid now: one, or two during a rotation's grace period.
+    pub fn live_secret_hashes(conn: &mut DbConn, client_pk: i64) -> StoreResult<Vec<Vec<u8>>> {
+        let now = crate::clock::now();
+        client_secrets::table
+            .filter(client_secrets::client_id.eq(client_pk))
+            .filter(
+                client_secrets::expires_at
+                    .is_null()
+                    .or(client_secrets::expires_at.gt(now)),
+            )
+            .select(client_secrets::secret_hash)
+            .load(conn)
+            .map_err(Into::into)
+    }
+}

@@ -1,0 +1,301 @@
+//! Storage: one diesel code base over SQLite (embedded default) and PostgreSQL (scale-out).
+//!
+//! Error taxonomy of this layer: every repository function returns `Result<T, StoreError>`.
+//! `NotFound` and `Conflict` are facts about the data that callers turn into 404/409/422;
+//! `Unavailable` means the database could not answer (callers answer 503 and fail closed);
+//! `Query` is anything else and is logged, never shown.
+//!
+//! Diesel is synchronous. Request handlers reach the database only through [`Db::run`], which
+//! takes a pooled connection and runs the whole closure on actix's blocking pool.
+
+pub mod audit;
+pub mod clients;
+pub mod orgs;
+pub mod schema;
+pub mod scopes;
+pub mod users;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use thiserror::Error;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl DbConn {
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DbConn::Sqlite(_))
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(DieselError),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::Conflict(info.message().to_string())
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            other => StoreError::Query(other),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where the data lives, chosen by the URL scheme so that a typo never silently falls back to
+/// another backend.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            // A PostgreSQL URL may carry a password: show only that it is one.
+            DatabaseUrl::Postgres(_) => f.write_str("postgres://…"),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct UrlError(String);
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, UrlError> {
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() || path.starts_with(':') {
+                return Err(UrlError(
+                    "sqlite:// needs a file path (in-memory databases are not shared between connections)".into(),
+                ));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(raw.to_string()));
+        }
+        Err(UrlError(
+            "must start with sqlite:// (a file path) or postgres://".into(),
+        ))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DatabaseUrl::Sqlite(_))
+    }
+}
+
+/// Opens connections of the backend the URL names, and sets SQLite up for concurrent use.
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Connect(#[from] ConnectionError),
+    #[error(transparent)]
+    Setup(#[from] DieselError),
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConn, ConnectError> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // WAL lets readers proceed during a write; NORMAL sync is durable across process
+                // crashes in WAL mode; the busy timeout makes writers queue instead of failing.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 5000;",
+                )?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => Ok(DbConn::Postgresql(PgConnection::establish(url)?)),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::Setup)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type Conn = PooledConnection<ConnectionManager>;
+
+/// The handle every part of Tessera uses to reach the database.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<ConnectionManager>,
+    sqlite: bool,
+}
+
+impl Db {
+    /// Opens the pool and checks that the database answers, so a wrong URL fails at start-up
+    /// with the driver's own message.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Db, StoreError> {
+        let manager = ConnectionManager { url: url.clone() };
+        // Fail fast on a bad URL, with the real cause rather than r2d2's timeout.
+        manager
+            .connect()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(false)
+            .build(manager)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Db {
+            pool,
+            sqlite: url.is_sqlite(),
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.sqlite
+    }
+
+    pub fn conn(&self) -> StoreResult<Conn> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Runs `f` with a pooled connection, synchronously. For the CLI and background tasks.
+    pub fn run_sync<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` with a pooled connection on actix's blocking pool: the one way request
+    /// handlers touch the database. The current tracing span follows the work.
+    pub async fn run<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        let span = tracing::Span::current();
+        match actix_web::web::block(move || span.in_scope(|| db.run_sync(f))).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable("blocking pool is shut down".into()).into()),
+        }
+    }
+
+    /// Applies the embedded migrations of this backend; returns the versions applied now.
+    pub fn migrate(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConn::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        Ok(applied.iter().map(|v| v.to_string()).collect())
+    }
+
+    /// `/readyz`: can we get a connection and run a statement?
+    pub fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1").map_err(StoreError::from)
+    }
+}
+
+/// Runs `f` in a transaction. SQLite transactions start with `BEGIN IMMEDIATE`, so a
+/// transaction that reads and then writes takes the write lock up front (queueing on the busy
+/// timeout) instead of failing when it tries to upgrade a read lock another writer got first.
+pub fn transaction<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn
+            .transaction(|c| f(c).map_err(TxError::App))
+            .map_err(TxError::into_app);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        .map_err(StoreError::from)?;
+    // The multi-connection's manager delegates to the SQLite connection's own state, so it
+    // ends the transaction begun above.
+    type Manager = <DbConn as Connection>::TransactionManager;
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn).map_err(StoreError::from)?;
+            Ok(value)
+        }
+        Err(e) => {
+            Manager::rollback_transaction(conn).map_err(StoreError::from)?;
+            Err(e)
+        }
+    }
+}
+
+/// Carries an application error through diesel's transaction API, which wants `From<diesel::Error>`.
+enum TxError<E> {
+    App(E),
+    Db(DieselError),
+}
+
+impl<E> From<DieselError> for TxError<E> {
+    fn from(e: DieselError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl<E: From<StoreError>> TxError<E> {
+    fn into_app(self) -> E {
+        match self {
+            TxError::App(e) => e,
+            TxError::Db(e) => StoreError::from(e).into(),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Secret formats (opaque tokens with prefix and checksum) and, later, JWT signing keys.
+
+pub mod secret;

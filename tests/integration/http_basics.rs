@@ -1,0 +1,134 @@
+//! Health, readiness, first-run bootstrap, logging hygiene and graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use diesel::prelude::*;
+
+use crate::on_both_backends;
+use crate::support::{TestDb, TestServer};
+
+on_both_backends! {
+    fn health_and_readiness_answer(db: TestDb) {
+        let server = TestServer::start(db.config());
+        let http = server.client();
+        let res = http.get(server.url("/healthz")).send().unwrap();
+        assert_eq!(res.status(), 200);
+        let res = http.get(server.url("/readyz")).send().unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<serde_json::Value>().unwrap()["status"], "ready");
+    }
+
+    fn first_start_creates_one_owner_and_later_starts_do_not(db: TestDb) {
+        drop(TestServer::start(db.config()));
+        drop(TestServer::start(db.config()));
+        use tessera::store::schema::{memberships, organizations, users};
+        let mut conn = db.conn();
+        let rows: Vec<(String, String, String)> = users::table
+            .inner_join(memberships::table.inner_join(organizations::table))
+            .select((users::username, organizations::slug, memberships::role))
+            .load(&mut *conn)
+            .unwrap();
+        assert_eq!(rows, vec![("admin".into(), "default".into(), "owner".into())]);
+        let hash: String = users::table.select(users::password_hash).first(&mut *conn).unwrap();
+        assert!(tessera::passwords::verify(crate::support::ADMIN_PASSWORD, &hash));
+    }
+}
+
+#[test]
+fn readiness_fails_when_postgresql_goes_away() {
+    let Some(db) = TestDb::postgres() else { return };
+    let server = TestServer::start(db.config());
+    let http = server.client();
+    assert_eq!(
+        http.get(server.url("/readyz")).send().unwrap().status(),
+        200
+    );
+    drop(db); // DROP DATABASE … WITH (FORCE): every pooled connection is cut.
+    let res = http.get(server.url("/readyz")).send().unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(
+        res.json::<serde_json::Value>().unwrap()["error"]["code"],
+        "unavailable"
+    );
+    assert_eq!(
+        http.get(server.url("/healthz")).send().unwrap().status(),
+        200
+    );
+}
+
+/// Runs the real binary: it prints its generated admin password once, logs requests without
+/// secrets, and shuts down cleanly on SIGTERM.
+#[test]
+fn serve_binary_bootstraps_logs_safely_and_stops_on_sigterm() {
+    let db = TestDb::sqlite();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("serve")
+        .env("TESSERA_DATABASE_URL", &db.url)
+        .env("TESSERA_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut log = String::new();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(rest) = line.split("tessera listening addr=").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    let http = reqwest::blocking::Client::new();
+    let res = http
+        .get(format!(
+            "http://{addr}/healthz?api_key=tsr_live_SECRETSECRET"
+        ))
+        .header("Authorization", "Bearer super-secret-bearer")
+        .header("Cookie", "tessera_session=secret-cookie")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    for line in lines {
+        log.push_str(&line.unwrap());
+        log.push('\n');
+    }
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+
+    assert!(
+        stdout.contains("Password (shown only this once)"),
+        "{stdout}"
+    );
+    assert!(
+        !log.contains("Password"),
+        "the generated password must not reach the logs"
+    );
+    assert!(log.contains("path=/healthz status=200"), "{log}");
+    for secret in [
+        "SECRETSECRET",
+        "super-secret-bearer",
+        "secret-cookie",
+        "api_key",
+    ] {
+        assert!(!log.contains(secret), "log leaks {secret}: {log}");
+    }
+    assert!(log.contains("graceful shutdown"), "{log}");
+}

@@ -1,0 +1,8 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Black-box tests: the real CLI binary and the real server on a random port, each test on its
+//! own database, on SQLite and (with `TESSERA_TEST_POSTGRES_URL`) PostgreSQL.
+
+mod support;
+
+mod cli;
+mod http_basics;
