@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use thiserror::Error;
 
 use crate::store::DatabaseUrl;
+use crate::tokens::jwt::SigningAlg;
 
 #[derive(Debug, Error)]
 #[error("{var}: {message}")]
@@ -28,6 +29,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub bootstrap_admin_password: Option<String>,
     pub access_token_ttl: Duration,
+    /// `aud` of access tokens (RFC 9068 §2.2): the API they are for.
+    pub access_token_audience: String,
+    pub signing_alg: SigningAlg,
     pub refresh_token_ttl: Duration,
     /// When set, a refresh token also stops working after this long without use.
     pub refresh_token_idle_ttl: Option<Duration>,
@@ -37,6 +41,10 @@ pub struct Config {
     pub check_cache_ttl: Duration,
     pub db_pool_size: u32,
     pub workers: Option<usize>,
+    /// Whether the issuer (and audience) were derived from the bind address, and so follow
+    /// it when the port is chosen by the OS (`:0`).
+    derived_issuer: bool,
+    derived_audience: bool,
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -92,6 +100,8 @@ impl Config {
                 raw.parse()
                     .map_err(|_| format!("{raw:?} is not an address such as 127.0.0.1:8080"))
             })?;
+        let derived_issuer = vars.get("TESSERA_ISSUER").is_none();
+        let derived_audience = vars.get("TESSERA_ACCESS_TOKEN_AUDIENCE").is_none();
         let issuer = vars.parse("TESSERA_ISSUER", format!("http://{bind}"), parse_issuer)?;
         let token_brand = vars.parse("TESSERA_TOKEN_BRAND", "tsr".to_string(), |raw| {
             crate::tokens::secret::validate_brand(raw).map(|()| raw.to_string())
@@ -113,6 +123,16 @@ impl Config {
             Duration::from_secs(3600),
             parse_duration,
         )?;
+        let access_token_audience =
+            vars.parse("TESSERA_ACCESS_TOKEN_AUDIENCE", issuer.clone(), |raw| {
+                if raw.len() > 512 || raw.chars().any(char::is_control) {
+                    Err(format!("{raw:?} is not a usable audience"))
+                } else {
+                    Ok(raw.to_string())
+                }
+            })?;
+        let signing_alg =
+            vars.parse("TESSERA_SIGNING_ALG", SigningAlg::Es256, SigningAlg::parse)?;
         let refresh_token_ttl = vars.parse(
             "TESSERA_REFRESH_TOKEN_TTL",
             Duration::from_secs(30 * 86400),
@@ -156,13 +176,28 @@ impl Config {
             trusted_proxies,
             bootstrap_admin_password,
             access_token_ttl,
+            access_token_audience,
+            signing_alg,
             refresh_token_ttl,
             refresh_token_idle_ttl,
             session_ttl,
             check_cache_ttl,
             db_pool_size,
             workers,
+            derived_issuer,
+            derived_audience,
         })
+    }
+
+    /// Records the address actually bound (port 0 picks one), updating what derives from it.
+    pub fn bound_to(&mut self, addr: SocketAddr) {
+        self.bind = addr;
+        if self.derived_issuer {
+            self.issuer = format!("http://{addr}");
+            if self.derived_audience {
+                self.access_token_audience = self.issuer.clone();
+            }
+        }
     }
 
     /// Cookies get `Secure` only when the issuer is served over https, so that the

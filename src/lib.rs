@@ -4,12 +4,15 @@
 //! `main.rs` only parses the command line; everything else lives here so that tests build the
 //! very same application (`server::Server`) the binary runs.
 
+pub mod access;
 pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod duration;
+pub mod housekeeping;
 pub mod http;
+pub mod oauth;
 pub mod passwords;
 pub mod roles;
 pub mod server;

@@ -12,10 +12,12 @@ use thiserror::Error;
 use crate::admin::{self, AdminError};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::oauth::OAuthContext;
 use crate::roles::Role;
 use crate::store::audit::Actor;
 use crate::store::orgs::Organization;
 use crate::store::{Db, StoreError};
+use crate::tokens::jwt::{AccessTokenSigner, JwtError};
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -23,6 +25,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("first-run set-up: {0}")]
     Bootstrap(#[from] AdminError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] JwtError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -37,14 +41,13 @@ pub struct Server {
 
 impl Server {
     /// Connects, migrates, bootstraps and binds; the server runs once [`Server::run`] is awaited.
-    pub fn build(config: Config) -> Result<Server, StartError> {
+    pub fn build(mut config: Config) -> Result<Server, StartError> {
         let db = Db::connect(&config.database_url, config.db_pool_size)?;
         let applied = db.migrate()?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");
         }
         bootstrap(&db, &config)?;
-
         let listener = TcpListener::bind(config.bind).map_err(|source| StartError::Bind {
             addr: config.bind,
             source,
@@ -53,10 +56,29 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        config.bound_to(addr);
+        let signer = {
+            let mut conn = db.conn()?;
+            AccessTokenSigner::load(
+                &mut conn,
+                config.signing_alg,
+                &config.issuer,
+                &config.access_token_audience,
+                config.access_token_ttl,
+            )?
+        };
+
         let config = Arc::new(config);
+        let signer = Arc::new(signer);
+        crate::housekeeping::spawn(db.clone(), config.clone(), signer.clone());
+        let oauth = OAuthContext {
+            config: config.clone(),
+            signer,
+        };
         let state = web::Data::new(AppState {
             config: config.clone(),
             db,
+            oauth,
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -32,6 +32,39 @@ pub struct ClientInput<'a> {
     pub redirect_uris: &'a [String],
     pub scope: &'a str,
     pub public: bool,
+    /// Empty means both `authorization_code` and `refresh_token`.
+    pub grant_types: &'a [String],
+}
+
+pub const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
+
+fn grant_types(requested: &[String]) -> Result<Vec<String>, AdminError> {
+    if requested.is_empty() {
+        return Ok(GRANT_TYPES.iter().map(|g| g.to_string()).collect());
+    }
+    let mut out = Vec::new();
+    for g in requested {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err(validate::Invalid {
+                field: "grant_type",
+                message: format!(
+                    "{g:?} is not a supported grant type (authorization_code, refresh_token)"
+                ),
+            }
+            .into());
+        }
+        if !out.contains(g) {
+            out.push(g.clone());
+        }
+    }
+    if !out.iter().any(|g| g == "authorization_code") {
+        return Err(validate::Invalid {
+            field: "grant_type",
+            message: "authorization_code is required: it is how a client obtains tokens".into(),
+        }
+        .into());
+    }
+    Ok(out)
 }
 
 pub fn create(
@@ -70,6 +103,7 @@ pub fn create(
         }
         .into());
     }
+    let grant_types = grant_types(input.grant_types)?;
     let org = super::orgs::find(conn, input.org)?;
     super::scopes::require_all(conn, &scopes)?;
     let kind = if input.public {
@@ -90,6 +124,7 @@ pub fn create(
                 kind,
                 redirect_uris: &redirect_uris,
                 scopes: &scopes,
+                grant_types: &grant_types,
             },
         )?;
         if let Some(s) = &new_secret {

@@ -3,6 +3,7 @@
 //! one transaction and records an audit event in the same transaction.
 
 pub mod clients;
+pub mod consents;
 pub mod orgs;
 pub mod scopes;
 pub mod users;

@@ -3,7 +3,9 @@ use std::io::BufRead;
 use serde_json::json;
 
 use super::output::{CliError, emit};
-use super::{Cli, ClientCommand, Command, OrgCommand, ScopeCommand, UserCommand};
+use super::{
+    Cli, ClientCommand, Command, ConsentCommand, KeysCommand, OrgCommand, ScopeCommand, UserCommand,
+};
 use crate::admin;
 use crate::config::Config;
 use crate::roles::Role;
@@ -136,6 +138,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                         redirect_uris: &args.redirect_uris,
                         scope: &args.scope,
                         public: args.public,
+                        grant_types: &args.grant_types,
                     };
                     let created =
                         admin::clients::create(&mut conn, &actor, &config.token_brand, &input)?;
@@ -190,6 +193,83 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     })
                 }
             }
+        }
+        Command::Consent(ConsentCommand::Revoke { user, client }) => {
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            let revoked = admin::consents::revoke(&mut conn, &actor, &user, &client)?;
+            emit(json, &revoked, || {
+                format!(
+                    "consent of {} for client {} removed; {} grant(s) revoked",
+                    revoked.user, revoked.client_id, revoked.grants_revoked
+                )
+            })
+        }
+        Command::Keys(KeysCommand::Rotate { alg }) => {
+            let alg = match alg {
+                Some(a) => crate::tokens::jwt::SigningAlg::parse(&a).map_err(CliError::Input)?,
+                None => config.signing_alg,
+            };
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            let kid = crate::tokens::jwt::rotate(&mut conn, alg)
+                .map_err(|e| CliError::Failure(e.to_string()))?;
+            crate::store::audit::record(
+                &mut conn,
+                None,
+                &actor,
+                "keys.rotate",
+                Some(&kid),
+                Some(alg.as_str()),
+            )?;
+            emit(json, &json!({ "kid": kid, "alg": alg.as_str() }), || {
+                format!(
+                    "new signing key {kid} ({}); the previous key stays published until its tokens expire",
+                    alg.as_str()
+                )
+            })
+        }
+        Command::Keys(KeysCommand::List) => {
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            let keep_after = crate::clock::now()
+                - crate::duration::to_chrono(config.access_token_ttl)
+                - chrono::TimeDelta::minutes(5);
+            let keys = crate::store::keys::StoredKey::load(&mut conn, keep_after)?;
+            let listed: Vec<_> = keys
+                .iter()
+                .map(|k| {
+                    json!({
+                        "kid": k.kid,
+                        "alg": k.alg,
+                        "created_at": crate::clock::rfc3339(k.created_at),
+                        "retired_at": k.retired_at.map(crate::clock::rfc3339),
+                    })
+                })
+                .collect();
+            emit(json, &listed, || {
+                keys.iter()
+                    .map(|k| {
+                        format!(
+                            "{}\t{}\t{}",
+                            k.kid,
+                            k.alg,
+                            if k.retired_at.is_some() {
+                                "retired"
+                            } else {
+                                "current"
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Purge => {
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            let purged = crate::housekeeping::purge(&mut conn, &config)?;
+            emit(json, &purged, || format!("{purged:?}"))
         }
     }
 }

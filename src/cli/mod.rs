@@ -43,6 +43,39 @@ pub enum Command {
     /// OAuth clients (third-party apps).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Remembered consent.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Access-token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Delete expired codes, sessions, grants and retired keys now (the server does this
+    /// every minute).
+    Purge,
+}
+
+#[derive(Subcommand)]
+pub enum ConsentCommand {
+    /// Forget what a user approved for a client and revoke the client's tokens for that user.
+    Revoke {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        client: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Retire the current signing key and create a new one. Running servers pick it up
+    /// within 30 seconds; tokens signed with the old key stay valid until they expire.
+    Rotate {
+        /// ES256 (default) or EdDSA.
+        #[arg(long)]
+        alg: Option<String>,
+    },
+    /// List the signing keys still published.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +155,10 @@ pub struct ClientCreateArgs {
     /// A public client (SPA, native app): no secret, PKCE required.
     #[arg(long)]
     pub public: bool,
+    /// Grant types the client may use (repeatable): authorization_code, refresh_token.
+    /// Default: both.
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
 }
 
 pub fn main() -> ExitCode {

@@ -9,12 +9,14 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::config::Config;
+use crate::oauth::OAuthContext;
 use crate::store::Db;
 
-/// What every handler can reach. Cheap to clone (handles and `Arc`s only).
+/// What every handler can reach.
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
+    pub oauth: OAuthContext,
 }
 
 /// Request body limits: OAuth and management requests are small; anything bigger is refused
@@ -34,5 +36,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(error::path_error))
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz));
+    .route("/readyz", web::get().to(health::readyz))
+    .configure(crate::oauth::routes);
 }

@@ -36,8 +36,15 @@ pub struct Client {
     pub kind: ClientKind,
     pub redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
+    pub grant_types: Vec<String>,
     #[serde(with = "crate::clock::as_rfc3339")]
     pub created_at: NaiveDateTime,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
 }
 
 pub struct NewClient<'a> {
@@ -47,6 +54,7 @@ pub struct NewClient<'a> {
     pub kind: ClientKind,
     pub redirect_uris: &'a [String],
     pub scopes: &'a [String],
+    pub grant_types: &'a [String],
 }
 
 type Row = (
@@ -58,11 +66,12 @@ type Row = (
     String,
     String,
     String,
+    String,
     NaiveDateTime,
 );
 
 fn from_row(
-    (id, client_id, org_id, org, name, kind, redirect_uris, scopes, created_at): Row,
+    (id, client_id, org_id, org, name, kind, redirect_uris, scopes, grant_types, created_at): Row,
 ) -> StoreResult<Client> {
     let kind = match kind.as_str() {
         "confidential" => ClientKind::Confidential,
@@ -87,6 +96,10 @@ fn from_row(
             .split_ascii_whitespace()
             .map(str::to_string)
             .collect(),
+        grant_types: grant_types
+            .split_ascii_whitespace()
+            .map(str::to_string)
+            .collect(),
         created_at,
     })
 }
@@ -102,6 +115,7 @@ macro_rules! client_columns {
             clients::kind,
             clients::redirect_uris,
             clients::scopes,
+            clients::grant_types,
             clients::created_at,
         )
     };
@@ -117,6 +131,7 @@ impl Client {
                 clients::kind.eq(new.kind.as_str()),
                 clients::redirect_uris.eq(new.redirect_uris.join("\n")),
                 clients::scopes.eq(new.scopes.join(" ")),
+                clients::grant_types.eq(new.grant_types.join(" ")),
                 clients::created_at.eq(crate::clock::now()),
             ))
             .execute(conn)?;

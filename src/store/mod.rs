@@ -10,9 +10,13 @@
 
 pub mod audit;
 pub mod clients;
+pub mod consents;
+pub mod grants;
+pub mod keys;
 pub mod orgs;
 pub mod schema;
 pub mod scopes;
+pub mod sessions;
 pub mod users;
 
 use std::path::PathBuf;
@@ -139,15 +143,23 @@ impl ManageConnection for ConnectionManager {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 // WAL lets readers proceed during a write; NORMAL sync is durable across process
                 // crashes in WAL mode; the busy timeout makes writers queue instead of failing.
+                // The busy timeout comes first so that switching to WAL also waits for a lock
+                // held by another connection instead of failing at once.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL;
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;
-                     PRAGMA busy_timeout = 5000;",
+                     PRAGMA foreign_keys = ON;",
                 )?;
                 Ok(DbConn::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => Ok(DbConn::Postgresql(PgConnection::establish(url)?)),
+            DatabaseUrl::Postgres(url) => {
+                // libpq uses OpenSSL (sslmode=prefer tries TLS first). Initialise it without
+                // an atexit cleanup handler: otherwise exiting while a pool thread is still
+                // connecting tears OpenSSL down under that thread and the process segfaults.
+                openssl_sys::init();
+                Ok(DbConn::Postgresql(PgConnection::establish(url)?))
+            }
         }
     }
 

@@ -48,6 +48,7 @@ diesel::table! {
         redirect_uris -> Text,
         scopes -> Text,
         created_at -> Timestamp,
+        grant_types -> Text,
     }
 }
 
@@ -75,11 +76,101 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Binary,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consents (user_id, client_id, org_id) {
+        user_id -> BigInt,
+        client_id -> BigInt,
+        org_id -> BigInt,
+        scope -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        client_id -> BigInt,
+        user_id -> BigInt,
+        org_id -> BigInt,
+        scope -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (id) {
+        id -> BigInt,
+        code_hash -> Binary,
+        client_id -> BigInt,
+        user_id -> BigInt,
+        org_id -> BigInt,
+        scope -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
+        grant_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        token_hash -> Binary,
+        grant_id -> Text,
+        scope -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        expires_at -> Timestamp,
+        revoked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Binary,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(clients -> organizations (org_id));
 diesel::joinable!(client_secrets -> clients (client_id));
 diesel::joinable!(audit_events -> organizations (org_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(grants -> clients (client_id));
+diesel::joinable!(grants -> users (user_id));
+diesel::joinable!(grants -> organizations (org_id));
+diesel::joinable!(refresh_tokens -> grants (grant_id));
+diesel::joinable!(consents -> clients (client_id));
+diesel::joinable!(authorization_codes -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -89,4 +180,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     clients,
     client_secrets,
     audit_events,
+    sessions,
+    consents,
+    grants,
+    authorization_codes,
+    refresh_tokens,
+    revoked_access_tokens,
+    signing_keys,
 );

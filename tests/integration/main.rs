@@ -2,7 +2,9 @@
 //! Black-box tests: the real CLI binary and the real server on a random port, each test on its
 //! own database, on SQLite and (with `TESSERA_TEST_POSTGRES_URL`) PostgreSQL.
 
+mod oauth_support;
 mod support;
 
 mod cli;
 mod http_basics;
+mod oauth_flow;

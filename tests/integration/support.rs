@@ -142,7 +142,13 @@ impl CliOutput {
     /// The one JSON value a successful `--json` command prints.
     #[track_caller]
     pub fn json(&self) -> Value {
-        assert_eq!(self.code(), 0, "command failed: {}", self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "command failed ({:?}): {}",
+            self.0.status,
+            self.stderr()
+        );
         serde_json::from_str(&self.stdout())
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout()))
     }

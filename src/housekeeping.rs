@@ -1,0 +1,75 @@
+//! Housekeeping inside `tessera serve` (and `tessera purge`): deletes what can no longer
+//! matter — expired codes and sessions, dead grants with their refresh tokens, revoked `jti`s
+//! past expiry, signing keys retired longer than a token lifetime — so that token tables do
+//! not grow without bound. Also re-reads signing keys, so a `tessera keys rotate` run
+//! elsewhere takes effect here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::store::keys::StoredKey;
+use crate::store::sessions::Session;
+use crate::store::{Db, DbConn, StoreError, grants};
+use crate::tokens::jwt::AccessTokenSigner;
+
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+const KEY_RELOAD_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: usize,
+    pub authorization_codes: usize,
+    pub grants: usize,
+    pub revoked_access_tokens: usize,
+    pub signing_keys: usize,
+}
+
+pub fn purge(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
+    let now = crate::clock::now();
+    let access_ttl = crate::duration::to_chrono(config.access_token_ttl);
+    let sessions = Session::purge_expired(conn, now)?;
+    let [authorization_codes, grants, revoked_access_tokens] =
+        grants::purge(conn, now, access_ttl)?;
+    let signing_keys =
+        StoredKey::purge_retired(conn, now - access_ttl - chrono::TimeDelta::minutes(5))?;
+    Ok(Purged {
+        sessions,
+        authorization_codes,
+        grants,
+        revoked_access_tokens,
+        signing_keys,
+    })
+}
+
+/// Starts the periodic tasks on the current actix system.
+pub fn spawn(db: Db, config: Arc<Config>, signer: Arc<AccessTokenSigner>) {
+    let purge_db = db.clone();
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(PURGE_EVERY);
+        // The first tick is immediate; skip it so that start-up does not begin with a write.
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let config = config.clone();
+            match purge_db.run(move |conn| purge(conn, &config)).await {
+                Ok(p) if p != Purged::default() => tracing::info!(purged = ?p, "housekeeping"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(cause = %e, "housekeeping failed"),
+            }
+        }
+    });
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(KEY_RELOAD_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let signer = signer.clone();
+            if let Err(e) = db.run(move |conn| signer.reload(conn)).await {
+                tracing::warn!(cause = %e, "signing keys could not be reloaded");
+            }
+        }
+    });
+}

@@ -1,0 +1,158 @@
+//! The HTML pages: sign-in, consent, and errors that must not redirect. maud escapes every
+//! interpolated value. Pages are never cached, never framed (clickjacking on a consent
+//! button), and run no script.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use maud::{DOCTYPE, Markup, html};
+
+/// Security headers for every page.
+pub fn page(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(markup.into_string())
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}
+main{max-width:26rem;margin:4rem auto;background:#fff;border-radius:10px;padding:2rem;box-shadow:0 1px 4px #0002}
+h1{font-size:1.3rem;margin:0 0 1rem}
+label{display:block;margin:.8rem 0 .3rem;font-weight:600}
+input[type=text],input[type=password],select{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #c5cad3;border-radius:6px;font-size:1rem}
+button{padding:.6rem 1.2rem;border-radius:6px;border:1px solid #2456d3;background:#2456d3;color:#fff;font-size:1rem;cursor:pointer;margin-top:1.2rem}
+button.secondary{background:#fff;color:#2456d3}
+.error{background:#fdecea;color:#8a1c13;padding:.6rem;border-radius:6px}
+ul.scopes{padding-left:1.2rem} ul.scopes li{margin:.4rem 0}
+.muted{color:#5b6475;font-size:.9rem}
+code{background:#f0f1f4;padding:0 .25rem;border-radius:3px}
+";
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Tessera" }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body { main { (body) } }
+        }
+    }
+}
+
+pub struct LoginPage<'a> {
+    pub client_name: &'a str,
+    pub return_to: &'a str,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+    pub username: &'a str,
+}
+
+pub fn login(p: &LoginPage) -> Markup {
+    layout(
+        "Sign in",
+        html! {
+            h1 { "Sign in" }
+            p.muted { "to continue to " strong { (p.client_name) } }
+            @if let Some(error) = p.error { p.error role="alert" { (error) } }
+            form method="post" action=(crate::oauth::LOGIN_PATH) {
+                input type="hidden" name="csrf_token" value=(p.csrf);
+                input type="hidden" name="return_to" value=(p.return_to);
+                label for="username" { "Username" }
+                input #username type="text" name="username" value=(p.username) autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+pub struct ScopeLine {
+    pub name: String,
+    pub description: String,
+}
+
+pub struct OrgChoice {
+    pub slug: String,
+    pub name: String,
+    pub grantable: Vec<ScopeLine>,
+    /// Requested scopes the user's role in this organization does not allow.
+    pub withheld: Vec<String>,
+}
+
+pub struct ConsentPage<'a> {
+    pub client_name: &'a str,
+    pub client_org: &'a str,
+    pub username: &'a str,
+    pub orgs: &'a [OrgChoice],
+    /// The authorization request, re-submitted with the decision.
+    pub params: &'a [(String, String)],
+    pub csrf: &'a str,
+}
+
+pub fn consent(p: &ConsentPage) -> Markup {
+    layout(
+        "Authorize",
+        html! {
+            h1 { "Authorize " (p.client_name) }
+            p.muted { (p.client_name) " (registered by " (p.client_org) ") wants to access your account "
+                strong { (p.username) } "." }
+            form method="post" action=(crate::oauth::AUTHORIZE_PATH) {
+                @for (k, v) in p.params { input type="hidden" name=(k) value=(v); }
+                input type="hidden" name="csrf_token" value=(p.csrf);
+                @if p.orgs.len() > 1 {
+                    label for="org" { "Organization" }
+                    select #org name="org" {
+                        @for o in p.orgs { option value=(o.slug) { (o.name) } }
+                    }
+                } @else if let Some(o) = p.orgs.first() {
+                    input type="hidden" name="org" value=(o.slug);
+                    p.muted { "Organization: " strong { (o.name) } }
+                }
+                @for o in p.orgs {
+                    @if p.orgs.len() > 1 { p { strong { (o.name) } } }
+                    p { "It will be able to:" }
+                    ul.scopes {
+                        @for s in &o.grantable {
+                            li { code { (s.name) } @if !s.description.is_empty() { " — " (s.description) } }
+                        }
+                    }
+                    @if !o.withheld.is_empty() {
+                        p.muted { "Not granted (your role does not allow it): "
+                            @for (i, s) in o.withheld.iter().enumerate() { @if i > 0 { ", " } code { (s) } } }
+                    }
+                }
+                button type="submit" name="decision" value="approve" { "Approve" }
+                " "
+                button.secondary type="submit" name="decision" value="deny" { "Deny" }
+            }
+        },
+    )
+}
+
+pub fn error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    page(
+        status,
+        layout(
+            title,
+            html! {
+                h1 { (title) }
+                p.error { (message) }
+                p.muted { "Return to the application and try again." }
+            },
+        ),
+    )
+}

@@ -1,0 +1,354 @@
+//! Request parameters for the token, revocation and introspection endpoints: a form body
+//! (RFC 6749) or a JSON object (what many integrators send), and client credentials from
+//! HTTP Basic or the body (RFC 6749 §2.3.1), normalised into one shape.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use oxide_auth::code_grant::accesstoken as at;
+use oxide_auth::code_grant::refresh as rf;
+
+/// A problem with the request itself, before any grant logic: `invalid_request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+/// How the client authenticated, which decides the 401's `WWW-Authenticate` (RFC 6749 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Basic,
+    Post,
+    None,
+}
+
+#[derive(Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub secret: Option<String>,
+    pub method: AuthMethod,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parameters of one request, each present at most once (RFC 6749 §3.2).
+pub struct Params {
+    values: HashMap<String, String>,
+    pub credentials: Option<ClientCredentials>,
+}
+
+const MAX_PARAMS: usize = 32;
+
+impl Params {
+    /// Parses the body by its content type and reads client credentials.
+    pub fn parse(req: &HttpRequest, body: &[u8]) -> Result<Params, BadRequest> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let pairs = match content_type.as_str() {
+            "application/x-www-form-urlencoded" => parse_form(body)?,
+            "application/json" => parse_json(body)?,
+            "" if body.is_empty() => Vec::new(),
+            other => {
+                return Err(BadRequest(format!(
+                    "unsupported content type {other:?}: send application/x-www-form-urlencoded or application/json"
+                )));
+            }
+        };
+        if pairs.len() > MAX_PARAMS {
+            return Err(BadRequest("too many parameters".into()));
+        }
+        let mut values = HashMap::new();
+        for (k, v) in pairs {
+            if values.contains_key(&k) {
+                return Err(BadRequest(format!(
+                    "parameter {k:?} appears more than once"
+                )));
+            }
+            // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
+            if !v.is_empty() {
+                values.insert(k, v);
+            }
+        }
+        let credentials = credentials(req, &mut values)?;
+        Ok(Params {
+            values,
+            credentials,
+        })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    pub fn require(&self, key: &str) -> Result<&str, BadRequest> {
+        self.get(key)
+            .ok_or_else(|| BadRequest(format!("missing parameter {key:?}")))
+    }
+
+    fn cow(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.get(key).map(Cow::Borrowed)
+    }
+}
+
+fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, BadRequest> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|_| BadRequest("the form body cannot be parsed".into()))
+}
+
+fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, BadRequest> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|_| BadRequest("the body is not a JSON object".into()))?;
+    object
+        .into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            serde_json::Value::Null => Ok((k, String::new())),
+            _ => Err(BadRequest(format!("parameter {k:?} must be a string"))),
+        })
+        .collect()
+}
+
+/// Client credentials from `Authorization: Basic` or the body, never both (RFC 6749 §2.3).
+/// A body `client_id` equal to the Basic one is tolerated (many libraries send both).
+fn credentials(
+    req: &HttpRequest,
+    values: &mut HashMap<String, String>,
+) -> Result<Option<ClientCredentials>, BadRequest> {
+    let body_id = values.remove("client_id");
+    let body_secret = values.remove("client_secret");
+    let basic = match req.headers().get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| BadRequest("malformed Authorization header".into()))?;
+            let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(BadRequest(
+                    "the Authorization header must use the Basic scheme".into(),
+                ));
+            }
+            Some(decode_basic(rest.trim())?)
+        }
+    };
+    match (basic, body_id, body_secret) {
+        (Some(_), _, Some(_)) => Err(BadRequest(
+            "client credentials were sent both in the Authorization header and in the body".into(),
+        )),
+        (Some((id, _)), Some(body_id), None) if body_id != id => Err(BadRequest(
+            "client_id in the body differs from the Authorization header".into(),
+        )),
+        (Some((client_id, secret)), _, None) => Ok(Some(ClientCredentials {
+            client_id,
+            secret: Some(secret),
+            method: AuthMethod::Basic,
+        })),
+        (None, Some(client_id), secret) => {
+            let method = if secret.is_some() {
+                AuthMethod::Post
+            } else {
+                AuthMethod::None
+            };
+            Ok(Some(ClientCredentials {
+                client_id,
+                secret,
+                method,
+            }))
+        }
+        (None, None, Some(_)) => Err(BadRequest("client_secret without client_id".into())),
+        (None, None, None) => Ok(None),
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
+fn decode_basic(encoded: &str) -> Result<(String, String), BadRequest> {
+    let bad = || BadRequest("malformed Basic credentials".into());
+    let raw = STANDARD.decode(encoded).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (id, secret) = text.split_once(':').ok_or_else(bad)?;
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(bad)
+    };
+    let (id, secret) = (decode(id)?, decode(secret)?);
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((id, secret))
+}
+
+impl at::Request for Params {
+    fn valid(&self) -> bool {
+        true
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        self.cow("code")
+    }
+
+    fn authorization(&self) -> at::Authorization<'_> {
+        match &self.credentials {
+            Some(ClientCredentials {
+                client_id,
+                secret: Some(secret),
+                ..
+            }) => at::Authorization::UsernamePassword(
+                Cow::Borrowed(client_id),
+                Cow::Borrowed(secret.as_bytes()),
+            ),
+            Some(ClientCredentials { client_id, .. }) => {
+                at::Authorization::Username(Cow::Borrowed(client_id))
+            }
+            None => at::Authorization::None,
+        }
+    }
+
+    /// Folded into `authorization()`: oxide-auth would count it twice.
+    fn client_id(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+
+    fn redirect_uri(&self) -> Option<Cow<'_, str>> {
+        self.cow("redirect_uri")
+    }
+
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        self.cow("grant_type")
+    }
+
+    fn extension(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.cow(key)
+    }
+}
+
+impl rf::Request for Params {
+    fn valid(&self) -> bool {
+        true
+    }
+
+    fn refresh_token(&self) -> Option<Cow<'_, str>> {
+        self.cow("refresh_token")
+    }
+
+    fn scope(&self) -> Option<Cow<'_, str>> {
+        self.cow("scope")
+    }
+
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        self.cow("grant_type")
+    }
+
+    /// Only a confidential client authenticates here; a public client's `client_id` is checked
+    /// against the token's client by the issuer.
+    fn authorization(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
+        match &self.credentials {
+            Some(ClientCredentials {
+                client_id,
+                secret: Some(secret),
+                ..
+            }) => Some((Cow::Borrowed(client_id), Cow::Borrowed(secret.as_bytes()))),
+            _ => None,
+        }
+    }
+
+    fn extension(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.cow(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn parse(req: TestRequest, body: &str) -> Result<Params, BadRequest> {
+        Params::parse(&req.to_http_request(), body.as_bytes())
+    }
+
+    fn form() -> TestRequest {
+        TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+    }
+
+    #[test]
+    fn form_and_json_bodies_read_the_same() {
+        let f = parse(
+            form(),
+            "grant_type=refresh_token&refresh_token=abc&client_id=c1",
+        )
+        .unwrap();
+        let j = parse(
+            TestRequest::post()
+                .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8")),
+            r#"{"grant_type":"refresh_token","refresh_token":"abc","client_id":"c1"}"#,
+        )
+        .unwrap();
+        for p in [f, j] {
+            assert_eq!(p.get("refresh_token"), Some("abc"));
+            let c = p.credentials.unwrap();
+            assert_eq!((c.client_id.as_str(), c.method), ("c1", AuthMethod::None));
+        }
+    }
+
+    #[test]
+    fn duplicates_and_mixed_credentials_are_refused() {
+        assert!(parse(form(), "code=a&code=b").is_err());
+        let basic = format!("Basic {}", STANDARD.encode("c1:s%3Ax"));
+        assert!(
+            parse(
+                form().insert_header((header::AUTHORIZATION, basic.clone())),
+                "client_secret=x"
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                form().insert_header((header::AUTHORIZATION, basic.clone())),
+                "client_id=other"
+            )
+            .is_err()
+        );
+        let p = parse(
+            form().insert_header((header::AUTHORIZATION, basic)),
+            "client_id=c1",
+        )
+        .unwrap();
+        let c = p.credentials.unwrap();
+        assert_eq!(c.secret.as_deref(), Some("s:x"));
+        assert_eq!(c.method, AuthMethod::Basic);
+        assert!(parse(form(), "client_secret=x").is_err());
+        assert!(
+            parse(
+                TestRequest::post().insert_header((header::CONTENT_TYPE, "text/plain")),
+                "x"
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                TestRequest::post().insert_header((header::CONTENT_TYPE, "application/json")),
+                r#"{"a":1}"#
+            )
+            .is_err()
+        );
+    }
+}

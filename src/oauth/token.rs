@@ -1,0 +1,201 @@
+//! `POST /oauth/token` (RFC 6749 §4.1.3, §6): the authorization-code and refresh grants.
+//!
+//! Order of work: read the body (bounded) → parse form or JSON and client credentials → run
+//! oxide-auth's flow for the grant type inside one database transaction → answer with the
+//! tokens or the precise §5.2 error. A flow that fails rolls back, except when it detected a
+//! replay and revoked a family: that revocation must stand.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use oxide_auth::code_grant::accesstoken as at;
+use oxide_auth::code_grant::error::AccessTokenErrorType;
+use oxide_auth::code_grant::refresh as rf;
+use oxide_auth::primitives::prelude::Registrar;
+use serde_json::json;
+
+use super::errors::{Refusal, no_store};
+use super::params::{BadRequest, Params};
+use super::primitives::{Issued, StoreEndpoint};
+use super::{OAuthContext, read_body};
+use crate::http::AppState;
+use crate::store::{DbConn, StoreError, transaction};
+
+pub async fn token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let body = match read_body(payload).await {
+        Ok(b) => b,
+        Err(refusal) => return refusal.response(),
+    };
+    let params = match Params::parse(&req, &body) {
+        Ok(p) => p,
+        Err(BadRequest(m)) => return Refusal::new("invalid_request", m).response(),
+    };
+    let ctx = state.oauth.clone();
+    match state
+        .db
+        .run(move |conn| exchange(conn, &ctx, &params))
+        .await
+    {
+        Ok(Ok(issued)) => success(&issued),
+        Ok(Err(refusal)) => refusal.response(),
+        Err(e) => {
+            tracing::warn!(cause = %e, "token request failed on the store");
+            Refusal::unavailable().response()
+        }
+    }
+}
+
+fn success(issued: &Issued) -> HttpResponse {
+    let mut body = json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    });
+    if let Some(refresh) = &issued.refresh_token {
+        body["refresh_token"] = json!(refresh);
+    }
+    let mut res = HttpResponse::Ok();
+    no_store(&mut res);
+    res.json(body)
+}
+
+/// Why a transaction ends without commit: the request was refused with nothing to keep, or
+/// the store failed.
+enum Abort {
+    Refused(Refusal),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Abort {
+    fn from(e: StoreError) -> Self {
+        Abort::Store(e)
+    }
+}
+
+pub fn exchange(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    params: &Params,
+) -> Result<Result<Issued, Refusal>, StoreError> {
+    let grant_type: &'static str = match params.get("grant_type") {
+        Some("authorization_code") => "authorization_code",
+        Some("refresh_token") => "refresh_token",
+        Some(_) => {
+            return Ok(Err(Refusal::new(
+                "unsupported_grant_type",
+                "grant_type must be authorization_code or refresh_token",
+            )));
+        }
+        None => {
+            return Ok(Err(Refusal::new(
+                "invalid_request",
+                "missing parameter \"grant_type\"",
+            )));
+        }
+    };
+    let outcome = transaction(conn, |conn| -> Result<Result<Issued, Refusal>, Abort> {
+        let mut endpoint = StoreEndpoint::new(conn, ctx);
+        endpoint.grant_type = Some(grant_type);
+        let flow_error = match grant_type {
+            "authorization_code" => at::access_token(&mut endpoint, params)
+                .err()
+                .map(access_token_refusal),
+            _ => {
+                // oxide-auth authenticates a client without a secret only after finding the
+                // token; authenticate first, as for every other request (RFC 6749 §6).
+                let public_id = params
+                    .credentials
+                    .as_ref()
+                    .filter(|c| c.secret.is_none())
+                    .map(|c| c.client_id.clone());
+                if let Some(id) = &public_id {
+                    if Registrar::check(&endpoint, id, None).is_err() {
+                        if let Some(e) = endpoint.store_error.take() {
+                            return Err(Abort::Store(e));
+                        }
+                        let refusal = match endpoint.failure.take() {
+                            Some(f) => Refusal::new(f.error, f.description),
+                            None => Refusal::new("invalid_client", describe("invalid_client")),
+                        };
+                        return Err(Abort::Refused(refusal));
+                    }
+                }
+                endpoint.presented_client_id = public_id;
+                rf::refresh(&mut endpoint, params)
+                    .err()
+                    .map(refresh_refusal)
+            }
+        };
+        if let Some(e) = endpoint.store_error.take() {
+            return Err(Abort::Store(e));
+        }
+        match flow_error {
+            None => endpoint.issued.take().map(Ok).ok_or_else(|| {
+                Abort::Store(StoreError::Unavailable("the flow issued nothing".into()))
+            }),
+            Some(oxide) => {
+                // Our own reason is more precise than oxide-auth's generic one.
+                let refusal = match endpoint.failure.take() {
+                    Some(f) => Refusal::new(f.error, f.description),
+                    None => oxide,
+                };
+                if endpoint.commit_despite_failure.get() {
+                    Ok(Err(refusal))
+                } else {
+                    Err(Abort::Refused(refusal))
+                }
+            }
+        }
+    });
+    match outcome {
+        Ok(result) => Ok(result),
+        Err(Abort::Refused(refusal)) => Ok(Err(refusal)),
+        Err(Abort::Store(e)) => Err(e),
+    }
+}
+
+fn error_name(kind: AccessTokenErrorType) -> &'static str {
+    match kind {
+        AccessTokenErrorType::InvalidRequest => "invalid_request",
+        AccessTokenErrorType::InvalidClient => "invalid_client",
+        AccessTokenErrorType::InvalidGrant => "invalid_grant",
+        AccessTokenErrorType::UnauthorizedClient => "unauthorized_client",
+        AccessTokenErrorType::UnsupportedGrantType => "unsupported_grant_type",
+        AccessTokenErrorType::InvalidScope => "invalid_scope",
+    }
+}
+
+fn describe(error: &'static str) -> &'static str {
+    match error {
+        "invalid_client" => "client authentication failed",
+        "invalid_grant" => {
+            "the grant is invalid, expired, or was issued to another client or redirect URI"
+        }
+        "invalid_scope" => "the requested scope exceeds what was granted",
+        "unsupported_grant_type" => "grant_type must be authorization_code or refresh_token",
+        _ => "the request is missing a required parameter or is malformed",
+    }
+}
+
+fn access_token_refusal(mut e: at::Error) -> Refusal {
+    match e.description() {
+        Some(d) => {
+            let name = error_name(d.kind());
+            Refusal::new(name, describe(name))
+        }
+        None => Refusal::new("server_error", "the token could not be issued"),
+    }
+}
+
+fn refresh_refusal(mut e: rf::Error) -> Refusal {
+    match e.description() {
+        Some(d) => {
+            let name = error_name(d.kind());
+            Refusal::new(name, describe(name))
+        }
+        None => Refusal::new("server_error", "the token could not be issued"),
+    }
+}

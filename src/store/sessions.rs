@@ -1,0 +1,73 @@
+//! Sign-in sessions: a random cookie value, stored as its SHA-256.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{sessions, users};
+use super::{DbConn, StoreResult};
+use crate::tokens::secret::SecretHash;
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: i64,
+    pub username: String,
+    /// Anti-forgery token embedded in the forms this session is shown.
+    pub csrf_token: String,
+    pub expires_at: NaiveDateTime,
+}
+
+impl Session {
+    pub fn create(
+        conn: &mut DbConn,
+        hash: &SecretHash,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: NaiveDateTime,
+    ) -> StoreResult<()> {
+        diesel::insert_into(sessions::table)
+            .values((
+                sessions::token_hash.eq(hash.as_bytes()),
+                sessions::user_id.eq(user_id),
+                sessions::csrf_token.eq(csrf_token),
+                sessions::created_at.eq(crate::clock::now()),
+                sessions::expires_at.eq(expires_at),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// The session behind a cookie, if it exists and has not expired.
+    pub fn find_live(conn: &mut DbConn, hash: &SecretHash) -> StoreResult<Option<Session>> {
+        let row: Option<(Vec<u8>, i64, String, String, NaiveDateTime)> = sessions::table
+            .inner_join(users::table)
+            .filter(sessions::token_hash.eq(hash.as_bytes()))
+            .filter(sessions::expires_at.gt(crate::clock::now()))
+            .select((
+                sessions::token_hash,
+                sessions::user_id,
+                users::username,
+                sessions::csrf_token,
+                sessions::expires_at,
+            ))
+            .first(conn)
+            .optional()?;
+        Ok(row.filter(|(stored, ..)| hash.matches(stored)).map(
+            |(_, user_id, username, csrf_token, expires_at)| Session {
+                user_id,
+                username,
+                csrf_token,
+                expires_at,
+            },
+        ))
+    }
+
+    pub fn delete(conn: &mut DbConn, hash: &SecretHash) -> StoreResult<()> {
+        diesel::delete(sessions::table.filter(sessions::token_hash.eq(hash.as_bytes())))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn purge_expired(conn: &mut DbConn, now: NaiveDateTime) -> StoreResult<usize> {
+        Ok(diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?)
+    }
+}

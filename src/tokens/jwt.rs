@@ -1,0 +1,327 @@
+//! JWT access tokens (RFC 9068) and the keys that sign them.
+//!
+//! Keys are generated in-process (aws-lc-rs), stored in the database, and published as a JWKS.
+//! Rotation retires the current key; a retired key stays published — and accepted — until every
+//! token it signed has expired.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::store::keys::StoredKey;
+use crate::store::{DbConn, StoreError, transaction};
+
+/// The claims of every access token Tessera issues (RFC 9068 §2.2), plus `org` (the
+/// organization the grant is bound to) and `gid` (the grant, so that revoking a grant
+/// revokes its access tokens on the check path).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub org: String,
+    pub gid: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    Es256,
+    EdDsa,
+}
+
+impl SigningAlg {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "ES256" => Ok(SigningAlg::Es256),
+            "EdDSA" => Ok(SigningAlg::EdDsa),
+            other => Err(format!(
+                "{other:?} is not a supported signing algorithm (ES256 or EdDSA)"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
+        }
+    }
+
+    fn algorithm(self) -> Algorithm {
+        match self {
+            SigningAlg::Es256 => Algorithm::ES256,
+            SigningAlg::EdDsa => Algorithm::EdDSA,
+        }
+    }
+
+    fn generate_pkcs8(self) -> Result<Vec<u8>, JwtError> {
+        let rng = SystemRandom::new();
+        let doc = match self {
+            SigningAlg::Es256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            }
+            // jsonwebtoken reads the 48-byte PKCS#8 v1 form of Ed25519 keys.
+            SigningAlg::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&rng),
+        }
+        .map_err(|_| JwtError::Key("key generation failed".into()))?;
+        Ok(doc.as_ref().to_vec())
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum JwtError {
+    #[error("signing key: {0}")]
+    Key(String),
+    #[error("signing failed: {0}")]
+    Sign(jsonwebtoken::errors::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a presented JWT is not a valid access token. Only for logs and tests: callers answer
+/// every variant the same way (`invalid_token`).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum Rejection {
+    #[error("not a JWT")]
+    Malformed,
+    #[error("not an access token (typ)")]
+    WrongType,
+    #[error("unknown key id")]
+    UnknownKey,
+    #[error("bad signature or claims: {0}")]
+    Invalid(String),
+    #[error("expired")]
+    Expired,
+}
+
+struct VerifyKey {
+    alg: Algorithm,
+    key: DecodingKey,
+}
+
+/// The keys in force at one moment: the one to sign with and every one to accept.
+struct KeyRing {
+    kid: String,
+    alg: Algorithm,
+    signing: EncodingKey,
+    verify: HashMap<String, VerifyKey>,
+    jwks: Arc<String>,
+}
+
+impl KeyRing {
+    fn build(stored: &[StoredKey]) -> Result<KeyRing, JwtError> {
+        let mut verify = HashMap::new();
+        let mut keys = Vec::new();
+        let mut current: Option<(String, Algorithm, EncodingKey)> = None;
+        for k in stored {
+            let alg = SigningAlg::parse(&k.alg)
+                .map_err(JwtError::Key)?
+                .algorithm();
+            let encoding = match alg {
+                Algorithm::EdDSA => EncodingKey::from_ed_der(&k.private_key),
+                _ => EncodingKey::from_ec_der(&k.private_key),
+            };
+            let mut jwk =
+                Jwk::from_encoding_key(&encoding, alg).map_err(|e| JwtError::Key(e.to_string()))?;
+            jwk.common.key_id = Some(k.kid.clone());
+            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+            jwk.common.key_algorithm = Some(match alg {
+                Algorithm::EdDSA => KeyAlgorithm::EdDSA,
+                _ => KeyAlgorithm::ES256,
+            });
+            let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| JwtError::Key(e.to_string()))?;
+            verify.insert(k.kid.clone(), VerifyKey { alg, key: decoding });
+            keys.push(jwk);
+            if current.is_none() && k.retired_at.is_none() {
+                current = Some((k.kid.clone(), alg, encoding));
+            }
+        }
+        let (kid, alg, signing) =
+            current.ok_or_else(|| JwtError::Key("no current signing key".into()))?;
+        let jwks =
+            serde_json::to_string(&JwkSet { keys }).map_err(|e| JwtError::Key(e.to_string()))?;
+        Ok(KeyRing {
+            kid,
+            alg,
+            signing,
+            verify,
+            jwks: Arc::new(jwks),
+        })
+    }
+}
+
+/// Signs and verifies access tokens with the keys stored in the database.
+pub struct AccessTokenSigner {
+    ring: RwLock<Arc<KeyRing>>,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl AccessTokenSigner {
+    /// Loads the keys, creating the first one (of `alg`) on a fresh database.
+    pub fn load(
+        conn: &mut DbConn,
+        alg: SigningAlg,
+        issuer: &str,
+        audience: &str,
+        ttl: Duration,
+    ) -> Result<AccessTokenSigner, JwtError> {
+        let keep_after =
+            crate::clock::now() - crate::duration::to_chrono(ttl) - chrono::TimeDelta::minutes(5);
+        let mut stored = StoredKey::load(conn, keep_after)?;
+        if !stored.iter().any(|k| k.retired_at.is_none()) {
+            tracing::info!(
+                alg = alg.as_str(),
+                "generating the first access-token signing key"
+            );
+            rotate(conn, alg)?;
+            stored = StoredKey::load(conn, keep_after)?;
+        }
+        Ok(AccessTokenSigner {
+            ring: RwLock::new(Arc::new(KeyRing::build(&stored)?)),
+            issuer: issuer.to_string(),
+            audience: audience.to_string(),
+            ttl,
+        })
+    }
+
+    /// Re-reads the keys (after a rotation by the CLI or another instance).
+    pub fn reload(&self, conn: &mut DbConn) -> Result<(), JwtError> {
+        let keep_after = crate::clock::now()
+            - crate::duration::to_chrono(self.ttl)
+            - chrono::TimeDelta::minutes(5);
+        let stored = StoredKey::load(conn, keep_after)?;
+        let ring = Arc::new(KeyRing::build(&stored)?);
+        if let Ok(mut guard) = self.ring.write() {
+            *guard = ring;
+        }
+        Ok(())
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        match self.ring.read() {
+            Ok(guard) => guard.clone(),
+            // A panic while holding the lock cannot leave a half-written Arc behind.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn jwks(&self) -> Arc<String> {
+        self.ring().jwks.clone()
+    }
+
+    pub fn knows_kid(&self, kid: &str) -> bool {
+        self.ring().verify.contains_key(kid)
+    }
+
+    /// Claims for a new token: `iat` now, `exp` one lifetime later, a fresh `jti`.
+    pub fn claims(
+        &self,
+        sub: String,
+        client_id: String,
+        scope: String,
+        org: String,
+        gid: String,
+    ) -> AccessClaims {
+        let iat = chrono::Utc::now().timestamp();
+        AccessClaims {
+            iss: self.issuer.clone(),
+            sub,
+            aud: self.audience.clone(),
+            client_id,
+            scope,
+            iat,
+            exp: iat + self.ttl.as_secs() as i64,
+            jti: super::secret::random_base62(22),
+            org,
+            gid,
+        }
+    }
+
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, JwtError> {
+        let ring = self.ring();
+        let mut header = Header::new(ring.alg);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(ring.kid.clone());
+        jsonwebtoken::encode(&header, claims, &ring.signing).map_err(JwtError::Sign)
+    }
+
+    /// Verifies signature, `typ`, `iss`, `aud` and `exp` (no leeway: the same clock issued it).
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, Rejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt"))
+        {
+            return Err(Rejection::WrongType);
+        }
+        let kid = header.kid.ok_or(Rejection::UnknownKey)?;
+        let ring = self.ring();
+        let key = ring.verify.get(&kid).ok_or(Rejection::UnknownKey)?;
+        if header.alg != key.alg {
+            return Err(Rejection::Invalid(
+                "algorithm does not match the key".into(),
+            ));
+        }
+        let mut validation = Validation::new(key.alg);
+        validation.leeway = 0;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        match jsonwebtoken::decode::<AccessClaims>(token, &key.key, &validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+                Err(Rejection::Expired)
+            }
+            Err(e) => Err(Rejection::Invalid(e.to_string())),
+        }
+    }
+}
+
+/// Retires the current key and creates a new one, in one transaction.
+pub fn rotate(conn: &mut DbConn, alg: SigningAlg) -> Result<String, JwtError> {
+    let pkcs8 = alg.generate_pkcs8()?;
+    let now = crate::clock::now();
+    let kid = format!(
+        "{}-{}",
+        now.format("%Y%m%d"),
+        super::secret::random_base62(8)
+    );
+    transaction(conn, |conn| -> Result<(), JwtError> {
+        StoredKey::retire_all(conn, now)?;
+        StoredKey::insert(
+            conn,
+            &StoredKey {
+                kid: kid.clone(),
+                alg: alg.as_str().to_string(),
+                private_key: pkcs8,
+                created_at: now,
+                retired_at: None,
+            },
+        )?;
+        Ok(())
+    })?;
+    Ok(kid)
+}
