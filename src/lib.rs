@@ -6,12 +6,14 @@
 
 pub mod access;
 pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod duration;
 pub mod housekeeping;
 pub mod http;
+pub mod integrations;
 pub mod oauth;
 pub mod passwords;
 pub mod roles;

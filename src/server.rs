@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::admin::{self, AdminError};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::integrations::usage::{self, UsageRecorder};
 use crate::oauth::OAuthContext;
 use crate::roles::Role;
 use crate::store::audit::Actor;
@@ -37,6 +38,8 @@ pub enum StartError {
 pub struct Server {
     server: actix_web::dev::Server,
     addr: SocketAddr,
+    db: Db,
+    usage: Arc<UsageRecorder>,
 }
 
 impl Server {
@@ -75,16 +78,20 @@ impl Server {
             config: config.clone(),
             signer,
         };
+        let usage = Arc::new(UsageRecorder::default());
+        usage::spawn_flusher(db.clone(), usage.clone());
         let state = web::Data::new(AppState {
             config: config.clone(),
-            db,
+            db: db.clone(),
             oauth,
+            usage: usage.clone(),
         });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(http::logging::access_log))
                 .configure(http::routes)
+                .default_service(web::to(http::error::not_found))
         })
         .shutdown_timeout(10)
         .listen(listener)
@@ -95,6 +102,8 @@ impl Server {
         Ok(Server {
             server: server.run(),
             addr,
+            db,
+            usage,
         })
     }
 
@@ -109,7 +118,13 @@ impl Server {
     /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`.
     pub async fn run(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "tessera listening");
-        self.server.await
+        let result = self.server.await;
+        // Usage counted since the last periodic write would otherwise be lost on shutdown.
+        let usage = self.usage.clone();
+        if let Err(e) = self.db.run(move |conn| usage.flush(conn)).await {
+            tracing::warn!(cause = %e, "final usage write failed");
+        }
+        result
     }
 }
 

@@ -5,10 +5,14 @@
 //! then revoked `jti` or grant; opaque tokens: by SHA-256, constant-time confirm) →
 //! revoked / expired.
 
+use ipnet::IpNet;
 use serde::Serialize;
 
 use crate::clock;
+use crate::integrations::usage::UsageRecorder;
+use crate::integrations::{self, Status};
 use crate::store::grants::{self, RefreshToken};
+use crate::store::integrations::IntegrationToken;
 use crate::store::{DbConn, StoreError};
 use crate::tokens::jwt::{AccessTokenSigner, Rejection};
 use crate::tokens::secret::{self, SecretKind};
@@ -32,6 +36,10 @@ pub struct Principal {
     pub scopes: Vec<String>,
     pub iat: Option<i64>,
     pub exp: Option<i64>,
+    /// Networks the token may be used from; empty means anywhere (integration tokens).
+    pub allow_ips: Vec<IpNet>,
+    /// The stored token, for usage counts (integration tokens).
+    pub token_id: Option<i64>,
 }
 
 /// Why a token is not alive. Callers answer all of them alike (401 / `active: false`);
@@ -51,13 +59,15 @@ pub fn identify(
     conn: &mut DbConn,
     signer: &AccessTokenSigner,
     brand: &str,
+    usage: &UsageRecorder,
     token: &str,
 ) -> Result<Result<Principal, Dead>, StoreError> {
     if let Some(parsed) = secret::parse(brand, token) {
         return match parsed.kind {
             SecretKind::RefreshToken => refresh_token(conn, &parsed.hash),
-            // Integration tokens join in with their issue; client secrets are never bearers.
-            _ => Ok(Err(Dead::Unknown)),
+            SecretKind::Live | SecretKind::Test => integration_token(conn, &parsed.hash, usage),
+            // A client secret is a credential for the token endpoint, never a bearer.
+            SecretKind::ClientSecret => Ok(Err(Dead::Unknown)),
         };
     }
     if token.len() > 4096 || token.bytes().filter(|&b| b == b'.').count() != 2 {
@@ -84,6 +94,60 @@ pub fn identify(
             .collect(),
         iat: Some(claims.iat),
         exp: Some(claims.exp),
+        allow_ips: Vec::new(),
+        token_id: None,
+    }))
+}
+
+fn integration_token(
+    conn: &mut DbConn,
+    hash: &secret::SecretHash,
+    usage: &UsageRecorder,
+) -> Result<Result<Principal, Dead>, StoreError> {
+    let Some((token, integration, org)) = IntegrationToken::find_by_hash(conn, hash)? else {
+        return Ok(Err(Dead::Unknown));
+    };
+    let now = clock::now();
+    match integrations::token_status(&token, &integration, now) {
+        Status::Revoked => return Ok(Err(Dead::Revoked)),
+        Status::Expired => {
+            // Unused for too long by the store's count, but perhaps used in the last second.
+            let ends = [integration.expires_at, token.expires_at]
+                .into_iter()
+                .flatten()
+                .min();
+            let ended = ends.is_some_and(|e| e <= now);
+            if ended
+                || integrations::inactive(&token, &integration, now, usage.recent_use(token.id))
+            {
+                return Ok(Err(Dead::Expired));
+            }
+        }
+        Status::Active => {}
+    }
+    let exp = [integration.expires_at, token.expires_at]
+        .into_iter()
+        .flatten()
+        .min();
+    Ok(Ok(Principal {
+        kind: TokenKind::IntegrationToken,
+        sub: integration.id.clone(),
+        client_id: None,
+        integration_id: Some(integration.id.clone()),
+        org,
+        scopes: integration
+            .scopes
+            .split_ascii_whitespace()
+            .map(str::to_string)
+            .collect(),
+        iat: Some(clock::unix(token.created_at)),
+        exp: exp.map(clock::unix),
+        allow_ips: integration
+            .allow_ips
+            .split_ascii_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect(),
+        token_id: Some(token.id),
     }))
 }
 
@@ -114,5 +178,7 @@ fn refresh_token(
             .collect(),
         iat: Some(clock::unix(row.created_at)),
         exp: Some(clock::unix(row.expires_at)),
+        allow_ips: Vec::new(),
+        token_id: None,
     }))
 }

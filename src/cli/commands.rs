@@ -4,7 +4,8 @@ use serde_json::json;
 
 use super::output::{CliError, emit};
 use super::{
-    Cli, ClientCommand, Command, ConsentCommand, KeysCommand, OrgCommand, ScopeCommand, UserCommand,
+    AuditCommand, Cli, ClientCommand, Command, ConsentCommand, IntegrationCommand, KeysCommand,
+    OrgCommand, ScopeCommand, UserCommand,
 };
 use crate::admin;
 use crate::config::Config;
@@ -271,6 +272,36 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let purged = crate::housekeeping::purge(&mut conn, &config)?;
             emit(json, &purged, || format!("{purged:?}"))
         }
+        Command::Integration(cmd) => {
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            integration(&mut conn, &config, &actor, json, cmd)
+        }
+        Command::Audit(AuditCommand::List { org, limit }) => {
+            if !(1..=10_000).contains(&limit) {
+                return Err(CliError::Input("--limit must be from 1 to 10000".into()));
+            }
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            let org = admin::orgs::find(&mut conn, &org)?;
+            let events = crate::store::audit::list_for_org(&mut conn, org.id, limit, None)?;
+            emit(json, &events, || {
+                events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            crate::clock::rfc3339(e.at),
+                            e.actor,
+                            e.action,
+                            e.target.as_deref().unwrap_or("-"),
+                            e.ip.as_deref().unwrap_or("-")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
     }
 }
 
@@ -285,4 +316,129 @@ fn read_password_line() -> Result<String, CliError> {
     let password = line.trim_end_matches(['\n', '\r']).to_string();
     crate::validate::password(&password).map_err(|e| CliError::Input(e.to_string()))?;
     Ok(password)
+}
+
+fn integration(
+    conn: &mut crate::store::DbConn,
+    config: &Config,
+    actor: &Actor,
+    json: bool,
+    cmd: IntegrationCommand,
+) -> Result<(), CliError> {
+    use crate::integrations::{
+        self as integ, CreateIntegration, Creator, IntegrationView, UpdateIntegration,
+    };
+    let optional_duration = |raw: Option<String>| raw.as_deref().map(parse_duration).transpose();
+    let show = |v: &IntegrationView| {
+        format!(
+            "{}\t{}\t{}\t{}…{}\t{:?}\t{}",
+            v.id,
+            v.name,
+            v.env,
+            v.prefix,
+            v.last4,
+            v.status,
+            v.scopes.join(" ")
+        )
+    };
+    let issued_text = |i: &integ::IssuedIntegration| {
+        format!(
+            "{}\ntoken: {}\n(the token is shown only now; store it safely)",
+            show(&i.integration),
+            i.token
+        )
+    };
+    match cmd {
+        IntegrationCommand::Create(args) => {
+            let org = admin::orgs::find(conn, &args.org)?;
+            let (creator, actor) = match &args.created_by {
+                None => (
+                    Creator {
+                        user_id: None,
+                        role: Role::Owner,
+                    },
+                    actor.clone(),
+                ),
+                Some(name) => {
+                    let username = crate::validate::username(name)
+                        .map_err(|e| CliError::Input(e.to_string()))?;
+                    let user = crate::store::users::User::find_by_username(conn, &username)
+                        .map_err(|_| CliError::Input(format!("user {username:?} not found")))?;
+                    let role = crate::store::users::User::role_in(conn, user.id, org.id)?
+                        .ok_or_else(|| {
+                            CliError::Input(format!(
+                                "user {username:?} is not a member of {}",
+                                org.slug
+                            ))
+                        })?;
+                    let actor = Actor {
+                        label: format!("cli:{username}"),
+                        user_id: Some(user.id),
+                        ip: None,
+                    };
+                    (
+                        Creator {
+                            user_id: Some(user.id),
+                            role,
+                        },
+                        actor,
+                    )
+                }
+            };
+            let input = CreateIntegration {
+                name: args.name,
+                description: args.description,
+                env: Some(args.env),
+                scopes: vec![args.scope],
+                expires_in: optional_duration(args.expires_in)?,
+                allow_ips: args.allow_ips,
+                inactive_after: optional_duration(args.inactive_after)?,
+            };
+            let issued = integ::create(conn, &actor, &org, &creator, &config.token_brand, &input)?;
+            emit(json, &issued, || issued_text(&issued))
+        }
+        IntegrationCommand::List { org } => {
+            let org = admin::orgs::find(conn, &org)?;
+            let all = integ::list(conn, &org)?;
+            emit(json, &all, || {
+                all.iter().map(show).collect::<Vec<_>>().join("\n")
+            })
+        }
+        IntegrationCommand::Show { id } => {
+            let org = integ::org_of(conn, &id)?;
+            let one = integ::show(conn, &org, &id)?;
+            emit(json, &one, || show(&one))
+        }
+        IntegrationCommand::Rename {
+            id,
+            name,
+            description,
+        } => {
+            let org = integ::org_of(conn, &id)?;
+            let input = UpdateIntegration {
+                name,
+                description,
+                allow_ips: None,
+            };
+            let one = integ::update(conn, actor, &org, &id, &input)?;
+            emit(json, &one, || show(&one))
+        }
+        IntegrationCommand::Rotate { id, grace } => {
+            let org = integ::org_of(conn, &id)?;
+            let grace = optional_duration(grace)?.unwrap_or_default();
+            let issued = integ::rotate(conn, actor, &org, &id, grace, &config.token_brand)?;
+            emit(json, &issued, || issued_text(&issued))
+        }
+        IntegrationCommand::Expire { id, after } => {
+            let org = integ::org_of(conn, &id)?;
+            let after = optional_duration(after)?.unwrap_or_default();
+            let one = integ::expire(conn, actor, &org, &id, after)?;
+            emit(json, &one, || show(&one))
+        }
+        IntegrationCommand::Revoke { id } => {
+            let org = integ::org_of(conn, &id)?;
+            let one = integ::revoke(conn, actor, &org, &id)?;
+            emit(json, &one, || show(&one))
+        }
+    }
 }

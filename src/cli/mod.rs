@@ -52,6 +52,87 @@ pub enum Command {
     /// Delete expired codes, sessions, grants and retired keys now (the server does this
     /// every minute).
     Purge,
+    /// Private-integration tokens.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum IntegrationCommand {
+    /// Create an integration and its token; prints the token once.
+    Create(IntegrationCreateArgs),
+    /// List an organization's integrations (never shows a token).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Show one integration.
+    Show { id: String },
+    /// Rename an integration or change its description.
+    Rename {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Issue a new token. The old one stops now, or after --grace.
+    Rotate {
+        id: String,
+        /// Keep the old token working this long (e.g. 24h).
+        #[arg(long)]
+        grace: Option<String>,
+    },
+    /// Make every token of the integration stop working now, or after --in.
+    Expire {
+        id: String,
+        #[arg(long = "in")]
+        after: Option<String>,
+    },
+    /// Revoke the integration and its tokens, at once and for good.
+    Revoke { id: String },
+}
+
+#[derive(Args)]
+pub struct IntegrationCreateArgs {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long)]
+    pub name: String,
+    /// Space-separated scopes.
+    #[arg(long)]
+    pub scope: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// live (default) or test.
+    #[arg(long, default_value = "live")]
+    pub env: String,
+    /// The tokens stop working after this long (e.g. 90d).
+    #[arg(long)]
+    pub expires_in: Option<String>,
+    /// Allow use only from this network (CIDR or address); repeatable.
+    #[arg(long = "allow-ip")]
+    pub allow_ips: Vec<String>,
+    /// Tokens unused this long stop working (e.g. 30d).
+    #[arg(long)]
+    pub inactive_after: Option<String>,
+    /// The user creating it: its role in the organization caps the scopes.
+    #[arg(long)]
+    pub created_by: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Newest events first.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand)]

@@ -175,3 +175,8 @@ pub fn query_error(
 ) -> actix_web::Error {
     ApiError::bad_request(format!("invalid query string: {err}")).into()
 }
+
+/// Every unknown route answers in the envelope too.
+pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    ApiError::not_found(format!("no route for {} {}", req.method(), req.path())).error_response()
+}

@@ -1,5 +1,6 @@
 //! HTTP: every route in one place ([`routes`]), shared state, error envelopes, middleware.
 
+pub mod client_ip;
 pub mod error;
 pub mod health;
 pub mod logging;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::config::Config;
+use crate::integrations::usage::UsageRecorder;
 use crate::oauth::OAuthContext;
 use crate::store::Db;
 
@@ -17,6 +19,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub oauth: OAuthContext,
+    pub usage: Arc<UsageRecorder>,
 }
 
 /// Request body limits: OAuth and management requests are small; anything bigger is refused
@@ -37,5 +40,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
-    .configure(crate::oauth::routes);
+    .configure(crate::oauth::routes)
+    .configure(crate::api::routes);
 }

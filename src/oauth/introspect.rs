@@ -25,23 +25,34 @@ pub async fn introspect(
         Err(BadRequest(m)) => return Refusal::new("invalid_request", m).response(),
     };
     let ctx = state.oauth.clone();
+    let usage = state.usage.clone();
     let outcome = state
         .db
-        .run(move |conn| {
-            if let Err(refusal) =
-                client_auth::authenticate(conn, &ctx, params.credentials.as_ref(), true)?
-            {
-                return Ok(Err(refusal));
-            }
-            let Some(token) = params.get("token") else {
-                return Ok(Err(Refusal::new(
-                    "invalid_request",
-                    "missing parameter \"token\"",
-                )));
-            };
-            // token_type_hint (§2.1) only speeds look-ups up; every kind is tried regardless.
-            access::identify(conn, &ctx.signer, &ctx.config.token_brand, token).map(|r| Ok(r.ok()))
-        })
+        .run(
+            move |conn| -> Result<Result<Option<Principal>, Refusal>, crate::store::StoreError> {
+                if let Err(refusal) =
+                    client_auth::authenticate(conn, &ctx, params.credentials.as_ref(), true)?
+                {
+                    return Ok(Err(refusal));
+                }
+                let Some(token) = params.get("token") else {
+                    return Ok(Err(Refusal::new(
+                        "invalid_request",
+                        "missing parameter \"token\"",
+                    )));
+                };
+                // token_type_hint (§2.1) only speeds look-ups up; every kind is tried regardless.
+                let principal =
+                    access::identify(conn, &ctx.signer, &ctx.config.token_brand, &usage, token)?
+                        .ok();
+                // A resource server asking about an integration token is a use of it (the
+                // inactivity rule must not expire tokens that are checked this way).
+                if let Some(id) = principal.as_ref().and_then(|p| p.token_id) {
+                    usage.record(id, None);
+                }
+                Ok(Ok(principal))
+            },
+        )
         .await;
     match outcome {
         Ok(Ok(principal)) => {

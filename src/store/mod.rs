@@ -12,6 +12,7 @@ pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod grants;
+pub mod integrations;
 pub mod keys;
 pub mod orgs;
 pub mod schema;

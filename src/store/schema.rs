@@ -159,6 +159,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    integrations (id) {
+        id -> Text,
+        org_id -> BigInt,
+        name -> Text,
+        description -> Text,
+        env -> Text,
+        scopes -> Text,
+        allow_ips -> Text,
+        expires_at -> Nullable<Timestamp>,
+        inactive_after_secs -> Nullable<BigInt>,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    integration_tokens (id) {
+        id -> BigInt,
+        integration_id -> Text,
+        token_hash -> Binary,
+        prefix -> Text,
+        last4 -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        last_used_ip -> Nullable<Text>,
+        use_count -> BigInt,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(clients -> organizations (org_id));
@@ -171,6 +205,8 @@ diesel::joinable!(grants -> organizations (org_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(authorization_codes -> clients (client_id));
+diesel::joinable!(integrations -> organizations (org_id));
+diesel::joinable!(integration_tokens -> integrations (integration_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -187,4 +223,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     revoked_access_tokens,
     signing_keys,
+    integrations,
+    integration_tokens,
 );

@@ -7,4 +7,5 @@ mod support;
 
 mod cli;
 mod http_basics;
+mod integrations;
 mod oauth_flow;

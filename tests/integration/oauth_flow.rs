@@ -447,9 +447,7 @@ on_both_backends! {
         let out = w.db.cli(&["--json", "keys", "rotate", "--alg", "EdDSA"]).json();
         let new_kid = out["kid"].as_str().unwrap().to_string();
         // A restarted server signs with the new key and still accepts the old one.
-        let World { server, db, client_id, client_secret, public_id } = w;
-        drop(server);
-        let w = World { server: crate::support::TestServer::start(db.config_with(&fixed)), db, client_id, client_secret, public_id };
+        let w = w.restart(&fixed);
         let jwks: Value = w.app().get(w.server.url("/.well-known/jwks.json")).send().unwrap().json().unwrap();
         assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
         let body = w.tokens_for(&w.browser(), "alice", "claims:read");

@@ -21,6 +21,8 @@ pub struct World {
     pub client_id: String,
     pub client_secret: String,
     pub public_id: String,
+    /// A confidential client allowed the management scopes.
+    pub console: (String, String),
 }
 
 impl World {
@@ -57,6 +59,7 @@ impl World {
         for (user, org, role) in [
             ("alice", "acme", "member"),
             ("mona", "acme", "manager"),
+            ("ada", "acme", "admin"),
             ("gina", "globex", "owner"),
         ] {
             db.cli_with_stdin(
@@ -108,6 +111,21 @@ impl World {
                 "--public",
             ])
             .json();
+        let console = db
+            .cli(&[
+                "--json",
+                "client",
+                "create",
+                "--org",
+                "acme",
+                "--name",
+                "Admin console",
+                "--redirect-uri",
+                REDIRECT,
+                "--scope",
+                "integrations:manage audit:read claims:read",
+            ])
+            .json();
         let server = TestServer::start(db.config_with(extra));
         World {
             server,
@@ -115,6 +133,39 @@ impl World {
             client_id: conf["client_id"].as_str().unwrap().into(),
             client_secret: conf["client_secret"].as_str().unwrap().into(),
             public_id: public["client_id"].as_str().unwrap().into(),
+            console: (
+                console["client_id"].as_str().unwrap().into(),
+                console["client_secret"].as_str().unwrap().into(),
+            ),
+        }
+    }
+
+    /// An access token for the management API, obtained through the console client.
+    pub fn management_token(&self, user: &str, scope: &str) -> String {
+        let (id, secret) = &self.console;
+        let body = self.tokens_for_client(&self.browser(), user, scope, id, secret);
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Stops the server and starts a new one on the same database.
+    pub fn restart(self, extra: &[(&str, &str)]) -> World {
+        let World {
+            server,
+            db,
+            client_id,
+            client_secret,
+            public_id,
+            console,
+        } = self;
+        drop(server);
+        let server = TestServer::start(db.config_with(extra));
+        World {
+            server,
+            db,
+            client_id,
+            client_secret,
+            public_id,
+            console,
         }
     }
 
@@ -218,9 +269,20 @@ impl World {
 
     /// The whole code flow for the confidential client with PKCE; returns the token response.
     pub fn tokens_for(&self, browser: &Http, user: &str, scope: &str) -> Value {
+        self.tokens_for_client(browser, user, scope, &self.client_id, &self.client_secret)
+    }
+
+    pub fn tokens_for_client(
+        &self,
+        browser: &Http,
+        user: &str,
+        scope: &str,
+        client_id: &str,
+        secret: &str,
+    ) -> Value {
         let pkce = Pkce::new();
         let url = self.authorize_url(
-            &self.client_id,
+            client_id,
             &[
                 ("scope", scope),
                 ("state", "xyz"),
@@ -230,12 +292,19 @@ impl World {
         );
         let back = self.authorize_as(browser, user, &url);
         let code = query(&back, "code").expect("code in redirect");
-        let (status, body, _) = self.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &pkce.verifier),
-        ]);
+        let res = self
+            .app()
+            .post(self.server.url("/oauth/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &pkce.verifier),
+            ])
+            .send()
+            .unwrap();
+        let (status, body, _) = split(res);
         assert_eq!(status, 200, "{body}");
         body
     }

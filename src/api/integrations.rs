@@ -1,0 +1,205 @@
+//! `/v1/orgs/{org}/integrations…`: create, list, show, update, rotate, expire, revoke.
+//! Each handler: authorise → parse → call `integrations` → answer.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{Acting, authorize};
+use super::{DurationInput, optional_json};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::integrations::{self, CreateIntegration, Creator, UpdateIntegration};
+use crate::roles::Role;
+
+const SCOPE: &str = "integrations:manage";
+
+async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
+    authorize(req, state, org, SCOPE, Role::Admin).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    description: Option<String>,
+    env: Option<String>,
+    scopes: Vec<String>,
+    expires_in: Option<DurationInput>,
+    allow_ips: Option<Vec<String>>,
+    inactive_after: Option<DurationInput>,
+}
+
+pub async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<CreateBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&req, &state, &path).await?;
+    let body = body.into_inner();
+    let input = CreateIntegration {
+        name: body.name,
+        description: body.description,
+        env: body.env,
+        scopes: body.scopes,
+        expires_in: body
+            .expires_in
+            .map(|d| d.to_duration("expires_in"))
+            .transpose()?,
+        allow_ips: body.allow_ips.unwrap_or_default(),
+        inactive_after: body
+            .inactive_after
+            .map(|d| d.to_duration("inactive_after"))
+            .transpose()?,
+    };
+    let brand = state.config.token_brand.clone();
+    let issued = state
+        .db
+        .run(move |conn| {
+            let creator = Creator {
+                user_id: Some(acting.user_id),
+                role: acting.role,
+            };
+            integrations::create(conn, &acting.actor, &acting.org, &creator, &brand, &input)
+        })
+        .await?;
+    let location = format!(
+        "/v1/orgs/{}/integrations/{}",
+        issued.integration.org, issued.integration.id
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(issued))
+}
+
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&req, &state, &path).await?;
+    let all = state
+        .db
+        .run(move |conn| integrations::list(conn, &acting.org))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "integrations": all })))
+}
+
+pub async fn show(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let acting = acting(&req, &state, &org).await?;
+    let one = state
+        .db
+        .run(move |conn| integrations::show(conn, &acting.org, &id))
+        .await?;
+    Ok(HttpResponse::Ok().json(one))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    name: Option<String>,
+    description: Option<String>,
+    allow_ips: Option<Vec<String>>,
+}
+
+pub async fn update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<UpdateBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let acting = acting(&req, &state, &org).await?;
+    let body = body.into_inner();
+    let input = UpdateIntegration {
+        name: body.name,
+        description: body.description,
+        allow_ips: body.allow_ips,
+    };
+    let one = state
+        .db
+        .run(move |conn| integrations::update(conn, &acting.actor, &acting.org, &id, &input))
+        .await?;
+    Ok(HttpResponse::Ok().json(one))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateBody {
+    grace_seconds: Option<i64>,
+}
+
+pub async fn rotate(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let acting = acting(&req, &state, &org).await?;
+    let body: RotateBody = optional_json(&body)?;
+    let grace =
+        DurationInput::Seconds(body.grace_seconds.unwrap_or(0)).to_duration("grace_seconds")?;
+    let brand = state.config.token_brand.clone();
+    let issued = state
+        .db
+        .run(move |conn| integrations::rotate(conn, &acting.actor, &acting.org, &id, grace, &brand))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(issued))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ExpireBody {
+    in_seconds: Option<i64>,
+    #[serde(rename = "in")]
+    after: Option<String>,
+}
+
+pub async fn expire(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let acting = acting(&req, &state, &org).await?;
+    let body: ExpireBody = optional_json(&body)?;
+    let after = match (body.in_seconds, body.after) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unprocessable("send in_seconds or in, not both"));
+        }
+        (Some(s), None) => DurationInput::Seconds(s).to_duration("in_seconds")?,
+        (None, Some(t)) => DurationInput::Text(t).to_duration("in")?,
+        (None, None) => std::time::Duration::ZERO,
+    };
+    let one = state
+        .db
+        .run(move |conn| integrations::expire(conn, &acting.actor, &acting.org, &id, after))
+        .await?;
+    Ok(HttpResponse::Ok().json(one))
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let acting = acting(&req, &state, &org).await?;
+    let one = state
+        .db
+        .run(move |conn| integrations::revoke(conn, &acting.actor, &acting.org, &id))
+        .await?;
+    Ok(HttpResponse::Ok().json(one))
+}

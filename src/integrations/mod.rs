@@ -1,0 +1,582 @@
+//! Private-integration tokens: long-lived, scoped credentials an organization gives its
+//! server-to-server integrations.
+//!
+//! An integration has one token, or two while a rotation's grace period runs. The plaintext is
+//! returned once — by create and rotate — and never again: listings, logs, errors and audit
+//! events show only the display prefix and the last four characters. Management actions are
+//! shared by the CLI and the HTTP API; each runs in one transaction with its audit event.
+
+pub mod usage;
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::admin::{AdminError, or_not_found};
+use crate::clock;
+use crate::roles::Role;
+use crate::store::audit::{self, Actor};
+use crate::store::integrations::{
+    Integration, IntegrationChanges, IntegrationToken, NewIntegration,
+};
+use crate::store::orgs::Organization;
+use crate::store::scopes::ScopeDef;
+use crate::store::{DbConn, transaction};
+use crate::tokens::secret::{self, NewSecret, SecretKind};
+use crate::validate::{self, Invalid};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Env {
+    Live,
+    Test,
+}
+
+impl Env {
+    pub fn parse(raw: &str) -> Result<Env, Invalid> {
+        match raw {
+            "live" => Ok(Env::Live),
+            "test" => Ok(Env::Test),
+            other => Err(Invalid {
+                field: "env",
+                message: format!("{other:?} must be live or test"),
+            }),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Env::Live => "live",
+            Env::Test => "test",
+        }
+    }
+
+    fn kind(self) -> SecretKind {
+        match self {
+            Env::Live => SecretKind::Live,
+            Env::Test => SecretKind::Test,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Expired,
+    Revoked,
+}
+
+/// Who creates an integration, for the role cap on its scopes. The operator CLI without
+/// `--created-by` acts with the authority of an owner.
+#[derive(Debug, Clone)]
+pub struct Creator {
+    pub user_id: Option<i64>,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateIntegration {
+    pub name: String,
+    pub description: Option<String>,
+    pub env: Option<String>,
+    pub scopes: Vec<String>,
+    pub expires_in: Option<Duration>,
+    pub allow_ips: Vec<String>,
+    pub inactive_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UpdateIntegration {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub allow_ips: Option<Vec<String>>,
+}
+
+/// One token as listings show it: never its text.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    pub prefix: String,
+    pub last4: String,
+    pub status: Status,
+    #[serde(with = "clock::as_rfc3339")]
+    pub created_at: NaiveDateTime,
+    #[serde(with = "clock::as_rfc3339_opt")]
+    pub expires_at: Option<NaiveDateTime>,
+    #[serde(with = "clock::as_rfc3339_opt")]
+    pub last_used_at: Option<NaiveDateTime>,
+    pub last_used_ip: Option<String>,
+    pub use_count: i64,
+}
+
+/// An integration as listings show it. `prefix`, `last4` and usage are those of the current
+/// (newest) token; `tokens` lists the current and, during a grace period, the previous one.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntegrationView {
+    pub id: String,
+    pub org: String,
+    pub name: String,
+    pub description: String,
+    pub env: String,
+    pub scopes: Vec<String>,
+    pub allow_ips: Vec<String>,
+    pub status: Status,
+    pub prefix: String,
+    pub last4: String,
+    #[serde(with = "clock::as_rfc3339")]
+    pub created_at: NaiveDateTime,
+    #[serde(with = "clock::as_rfc3339_opt")]
+    pub expires_at: Option<NaiveDateTime>,
+    pub inactive_after_seconds: Option<i64>,
+    #[serde(with = "clock::as_rfc3339_opt")]
+    pub last_used_at: Option<NaiveDateTime>,
+    pub last_used_ip: Option<String>,
+    pub use_count: i64,
+    pub tokens: Vec<TokenView>,
+}
+
+/// The answer to create and rotate: the only time the token's text is ever shown.
+#[derive(Serialize)]
+pub struct IssuedIntegration {
+    pub token: String,
+    #[serde(flatten)]
+    pub integration: IntegrationView,
+}
+
+impl std::fmt::Debug for IssuedIntegration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedIntegration")
+            .field("id", &self.integration.id)
+            .field("prefix", &self.integration.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a token works at `now`, given its integration.
+pub fn token_status(t: &IntegrationToken, i: &Integration, now: NaiveDateTime) -> Status {
+    if i.revoked_at.is_some() || t.revoked_at.is_some() {
+        return Status::Revoked;
+    }
+    let ends = [i.expires_at, t.expires_at].into_iter().flatten().min();
+    if ends.is_some_and(|e| e <= now) || inactive(t, i, now, None) {
+        return Status::Expired;
+    }
+    Status::Active
+}
+
+/// Unused for longer than the integration's inactivity limit. `recent_use` is usage seen but
+/// not yet written to the store.
+pub fn inactive(
+    t: &IntegrationToken,
+    i: &Integration,
+    now: NaiveDateTime,
+    recent_use: Option<NaiveDateTime>,
+) -> bool {
+    let Some(limit) = i.inactive_after_secs else {
+        return false;
+    };
+    let last = [t.last_used_at, recent_use]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(t.created_at);
+    now - last > chrono::TimeDelta::seconds(limit)
+}
+
+fn view(
+    i: &Integration,
+    org: &str,
+    tokens: &[IntegrationToken],
+    now: NaiveDateTime,
+) -> IntegrationView {
+    let mine: Vec<&IntegrationToken> = tokens.iter().filter(|t| t.integration_id == i.id).collect();
+    let token_views: Vec<TokenView> = mine
+        .iter()
+        .map(|t| TokenView {
+            prefix: t.prefix.clone(),
+            last4: t.last4.clone(),
+            status: token_status(t, i, now),
+            created_at: t.created_at,
+            expires_at: [i.expires_at, t.expires_at].into_iter().flatten().min(),
+            last_used_at: t.last_used_at,
+            last_used_ip: t.last_used_ip.clone(),
+            use_count: t.use_count,
+        })
+        .collect();
+    // Listings show the newest token and what is still usable.
+    let shown: Vec<TokenView> = token_views
+        .iter()
+        .enumerate()
+        .filter(|(n, t)| *n == 0 || t.status == Status::Active)
+        .map(|(_, t)| t.clone())
+        .collect();
+    let status = if i.revoked_at.is_some() {
+        Status::Revoked
+    } else if token_views.iter().any(|t| t.status == Status::Active) {
+        Status::Active
+    } else {
+        Status::Expired
+    };
+    let current = token_views.first();
+    IntegrationView {
+        id: i.id.clone(),
+        org: org.to_string(),
+        name: i.name.clone(),
+        description: i.description.clone(),
+        env: i.env.clone(),
+        scopes: i
+            .scopes
+            .split_ascii_whitespace()
+            .map(str::to_string)
+            .collect(),
+        allow_ips: i
+            .allow_ips
+            .split_ascii_whitespace()
+            .map(str::to_string)
+            .collect(),
+        status,
+        prefix: current.map(|t| t.prefix.clone()).unwrap_or_default(),
+        last4: current.map(|t| t.last4.clone()).unwrap_or_default(),
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+        inactive_after_seconds: i.inactive_after_secs,
+        last_used_at: current.and_then(|t| t.last_used_at),
+        last_used_ip: current.and_then(|t| t.last_used_ip.clone()),
+        use_count: current.map(|t| t.use_count).unwrap_or(0),
+        tokens: shown,
+    }
+}
+
+fn load_view(conn: &mut DbConn, i: &Integration, org: &str) -> Result<IntegrationView, AdminError> {
+    let tokens = IntegrationToken::for_integrations(conn, std::slice::from_ref(&i.id))?;
+    Ok(view(i, org, &tokens, clock::now()))
+}
+
+fn parse_networks(raw: &[String]) -> Result<Vec<IpNet>, Invalid> {
+    if raw.len() > 100 {
+        return Err(Invalid {
+            field: "allow_ips",
+            message: "at most 100 networks".into(),
+        });
+    }
+    let mut nets: Vec<IpNet> = Vec::new();
+    for r in raw {
+        let net = validate::network(r)?;
+        if !nets.contains(&net) {
+            nets.push(net);
+        }
+    }
+    Ok(nets)
+}
+
+fn join_networks(nets: &[IpNet]) -> String {
+    nets.iter()
+        .map(IpNet::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Scopes must exist and be within what the creator's role may hold (422 naming the scope).
+fn check_scopes(conn: &mut DbConn, scopes: &[String], creator: &Creator) -> Result<(), AdminError> {
+    if scopes.is_empty() {
+        return Err(Invalid {
+            field: "scopes",
+            message: "at least one scope is required".into(),
+        }
+        .into());
+    }
+    let defs = ScopeDef::find_many(conn, scopes)?;
+    for name in scopes {
+        match defs.iter().find(|d| &d.name == name) {
+            None => {
+                return Err(Invalid {
+                    field: "scopes",
+                    message: format!("unknown scope {name:?}"),
+                }
+                .into());
+            }
+            Some(d) if !creator.role.allows(d.min_role) => {
+                return Err(Invalid {
+                    field: "scopes",
+                    message: format!(
+                        "scope {name:?} needs the role {} or higher; the creator is {}",
+                        d.min_role, creator.role
+                    ),
+                }
+                .into());
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org: &Organization,
+    creator: &Creator,
+    brand: &str,
+    input: &CreateIntegration,
+) -> Result<IssuedIntegration, AdminError> {
+    let name = validate::name("name", &input.name)?;
+    let description = validate::description(input.description.as_deref().unwrap_or(""))?;
+    let env = Env::parse(input.env.as_deref().unwrap_or("live"))?;
+    let mut scopes: Vec<String> = Vec::new();
+    for s in &input.scopes {
+        for token in validate::scope_list(s)? {
+            if !scopes.contains(&token) {
+                scopes.push(token);
+            }
+        }
+    }
+    let nets = parse_networks(&input.allow_ips)?;
+    if input.inactive_after.is_some_and(|d| d.as_secs() == 0) {
+        return Err(Invalid {
+            field: "inactive_after",
+            message: "must be longer than zero".into(),
+        }
+        .into());
+    }
+    check_scopes(conn, &scopes, creator)?;
+    let now = clock::now();
+    let id = format!("int_{}", secret::random_base62(16));
+    let minted = secret::mint(brand, env.kind());
+    let new = NewIntegration {
+        id: &id,
+        org_id: org.id,
+        name: &name,
+        description: &description,
+        env: env.as_str(),
+        scopes: &scopes.join(" "),
+        allow_ips: &join_networks(&nets),
+        expires_at: input
+            .expires_in
+            .map(|d| now + crate::duration::to_chrono(d)),
+        inactive_after_secs: input.inactive_after.map(secs),
+        created_by: creator.user_id,
+    };
+    transaction(conn, |conn| {
+        Integration::insert(conn, &new)?;
+        IntegrationToken::insert(conn, &id, &minted.hash, &minted.prefix, &minted.last4)?;
+        audit::record(
+            conn,
+            Some(org.id),
+            actor,
+            "integration.create",
+            Some(&id),
+            Some(&format!(
+                "name={name} prefix={} scopes={}",
+                minted.prefix,
+                scopes.join(",")
+            )),
+        )?;
+        issued(conn, &id, &org.slug, minted)
+    })
+}
+
+fn issued(
+    conn: &mut DbConn,
+    id: &str,
+    org: &str,
+    minted: NewSecret,
+) -> Result<IssuedIntegration, AdminError> {
+    let integration = Integration::find(conn, id)?;
+    Ok(IssuedIntegration {
+        token: minted.plaintext,
+        integration: load_view(conn, &integration, org)?,
+    })
+}
+
+pub fn list(conn: &mut DbConn, org: &Organization) -> Result<Vec<IntegrationView>, AdminError> {
+    let all = Integration::list_for_org(conn, org.id)?;
+    let ids: Vec<String> = all.iter().map(|i| i.id.clone()).collect();
+    let tokens = IntegrationToken::for_integrations(conn, &ids)?;
+    let now = clock::now();
+    Ok(all
+        .iter()
+        .map(|i| view(i, &org.slug, &tokens, now))
+        .collect())
+}
+
+fn find(conn: &mut DbConn, org: &Organization, id: &str) -> Result<Integration, AdminError> {
+    or_not_found(Integration::find_in_org(conn, org.id, id), || {
+        format!("integration {id:?}")
+    })
+}
+
+pub fn show(
+    conn: &mut DbConn,
+    org: &Organization,
+    id: &str,
+) -> Result<IntegrationView, AdminError> {
+    let i = find(conn, org, id)?;
+    load_view(conn, &i, &org.slug)
+}
+
+/// The organization an integration belongs to (the CLI addresses integrations by id alone).
+pub fn org_of(conn: &mut DbConn, id: &str) -> Result<Organization, AdminError> {
+    let i = or_not_found(Integration::find(conn, id), || {
+        format!("integration {id:?}")
+    })?;
+    Ok(Organization::find(conn, i.org_id)?)
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org: &Organization,
+    id: &str,
+    input: &UpdateIntegration,
+) -> Result<IntegrationView, AdminError> {
+    let i = find(conn, org, id)?;
+    let mut changes = IntegrationChanges {
+        updated_at: Some(clock::now()),
+        ..Default::default()
+    };
+    let mut what = Vec::new();
+    if let Some(n) = &input.name {
+        changes.name = Some(validate::name("name", n)?);
+        what.push("name");
+    }
+    if let Some(d) = &input.description {
+        changes.description = Some(validate::description(d)?);
+        what.push("description");
+    }
+    if let Some(ips) = &input.allow_ips {
+        changes.allow_ips = Some(join_networks(&parse_networks(ips)?));
+        what.push("allow_ips");
+    }
+    if what.is_empty() {
+        return Err(Invalid {
+            field: "body",
+            message: "nothing to change: send name, description or allow_ips".into(),
+        }
+        .into());
+    }
+    transaction(conn, |conn| {
+        Integration::update(conn, &i.id, &changes)?;
+        audit::record(
+            conn,
+            Some(org.id),
+            actor,
+            "integration.update",
+            Some(&i.id),
+            Some(&format!("changed={}", what.join(","))),
+        )?;
+        let updated = Integration::find(conn, &i.id)?;
+        load_view(conn, &updated, &org.slug)
+    })
+}
+
+fn refuse_if_dead(i: &Integration, now: NaiveDateTime) -> Result<(), AdminError> {
+    if i.revoked_at.is_some() {
+        return Err(AdminError::Conflict(format!(
+            "integration {:?} is revoked",
+            i.id
+        )));
+    }
+    if i.expires_at.is_some_and(|e| e <= now) {
+        return Err(AdminError::Conflict(format!(
+            "integration {:?} has expired",
+            i.id
+        )));
+    }
+    Ok(())
+}
+
+/// Issues a new token. The old one stops now, or after `grace` (it then works alongside the
+/// new one until the grace period ends).
+pub fn rotate(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org: &Organization,
+    id: &str,
+    grace: Duration,
+    brand: &str,
+) -> Result<IssuedIntegration, AdminError> {
+    let i = find(conn, org, id)?;
+    let now = clock::now();
+    refuse_if_dead(&i, now)?;
+    let env = Env::parse(&i.env)?;
+    let minted = secret::mint(brand, env.kind());
+    let old_until = now + crate::duration::to_chrono(grace);
+    transaction(conn, |conn| {
+        IntegrationToken::expire_live(conn, &i.id, old_until)?;
+        IntegrationToken::insert(conn, &i.id, &minted.hash, &minted.prefix, &minted.last4)?;
+        audit::record(
+            conn,
+            Some(org.id),
+            actor,
+            "integration.rotate",
+            Some(&i.id),
+            Some(&format!(
+                "prefix={} grace_seconds={}",
+                minted.prefix,
+                grace.as_secs()
+            )),
+        )?;
+        issued(conn, &i.id, &org.slug, minted)
+    })
+}
+
+/// Ends every token of the integration after `after` (zero: now).
+pub fn expire(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org: &Organization,
+    id: &str,
+    after: Duration,
+) -> Result<IntegrationView, AdminError> {
+    let i = find(conn, org, id)?;
+    if i.revoked_at.is_some() {
+        return Err(AdminError::Conflict(format!(
+            "integration {:?} is revoked",
+            i.id
+        )));
+    }
+    let at = clock::now() + crate::duration::to_chrono(after);
+    transaction(conn, |conn| {
+        Integration::set_expiry(conn, &i.id, at)?;
+        audit::record(
+            conn,
+            Some(org.id),
+            actor,
+            "integration.expire",
+            Some(&i.id),
+            Some(&format!("expires_at={}", clock::rfc3339(at))),
+        )?;
+        let updated = Integration::find(conn, &i.id)?;
+        load_view(conn, &updated, &org.slug)
+    })
+}
+
+/// Revokes the integration and all its tokens, at once and for good.
+pub fn revoke(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org: &Organization,
+    id: &str,
+) -> Result<IntegrationView, AdminError> {
+    let i = find(conn, org, id)?;
+    transaction(conn, |conn| {
+        if Integration::revoke(conn, &i.id)? {
+            audit::record(
+                conn,
+                Some(org.id),
+                actor,
+                "integration.revoke",
+                Some(&i.id),
+                None,
+            )?;
+        }
+        let updated = Integration::find(conn, &i.id)?;
+        load_view(conn, &updated, &org.slug)
+    })
+}

@@ -1,0 +1,255 @@
+//! Integrations and their tokens. Tokens are found by the SHA-256 of their text (unique
+//! index); the plaintext is never stored.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{integration_tokens, integrations, organizations};
+use super::{DbConn, StoreResult};
+use crate::tokens::secret::SecretHash;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = integrations)]
+pub struct Integration {
+    pub id: String,
+    pub org_id: i64,
+    pub name: String,
+    pub description: String,
+    pub env: String,
+    pub scopes: String,
+    pub allow_ips: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub inactive_after_secs: Option<i64>,
+    pub created_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = integration_tokens)]
+pub struct IntegrationToken {
+    pub id: i64,
+    pub integration_id: String,
+    pub token_hash: Vec<u8>,
+    pub prefix: String,
+    pub last4: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub last_used_ip: Option<String>,
+    pub use_count: i64,
+}
+
+pub struct NewIntegration<'a> {
+    pub id: &'a str,
+    pub org_id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub env: &'a str,
+    pub scopes: &'a str,
+    pub allow_ips: &'a str,
+    pub expires_at: Option<NaiveDateTime>,
+    pub inactive_after_secs: Option<i64>,
+    pub created_by: Option<i64>,
+}
+
+/// The fields a PATCH may change.
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = integrations)]
+pub struct IntegrationChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub allow_ips: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+impl Integration {
+    pub fn insert(conn: &mut DbConn, new: &NewIntegration) -> StoreResult<()> {
+        let now = crate::clock::now();
+        diesel::insert_into(integrations::table)
+            .values((
+                integrations::id.eq(new.id),
+                integrations::org_id.eq(new.org_id),
+                integrations::name.eq(new.name),
+                integrations::description.eq(new.description),
+                integrations::env.eq(new.env),
+                integrations::scopes.eq(new.scopes),
+                integrations::allow_ips.eq(new.allow_ips),
+                integrations::expires_at.eq(new.expires_at),
+                integrations::inactive_after_secs.eq(new.inactive_after_secs),
+                integrations::created_by.eq(new.created_by),
+                integrations::created_at.eq(now),
+                integrations::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// One integration of one organization: another organization's id is simply not found.
+    pub fn find_in_org(conn: &mut DbConn, org_id: i64, id: &str) -> StoreResult<Integration> {
+        integrations::table
+            .filter(integrations::id.eq(id))
+            .filter(integrations::org_id.eq(org_id))
+            .select(Integration::as_select())
+            .first(conn)
+            .map_err(Into::into)
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> StoreResult<Integration> {
+        integrations::table
+            .find(id)
+            .select(Integration::as_select())
+            .first(conn)
+            .map_err(Into::into)
+    }
+
+    pub fn list_for_org(conn: &mut DbConn, org_id: i64) -> StoreResult<Vec<Integration>> {
+        integrations::table
+            .filter(integrations::org_id.eq(org_id))
+            .order((integrations::created_at, integrations::id))
+            .select(Integration::as_select())
+            .load(conn)
+            .map_err(Into::into)
+    }
+
+    pub fn update(conn: &mut DbConn, id: &str, changes: &IntegrationChanges) -> StoreResult<()> {
+        diesel::update(integrations::table.find(id))
+            .set(changes)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn set_expiry(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> StoreResult<()> {
+        diesel::update(integrations::table.find(id))
+            .set((
+                integrations::expires_at.eq(Some(at)),
+                integrations::updated_at.eq(crate::clock::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Revokes the integration and every token of it. False if it already was revoked.
+    pub fn revoke(conn: &mut DbConn, id: &str) -> StoreResult<bool> {
+        let now = crate::clock::now();
+        let n = diesel::update(
+            integrations::table
+                .find(id)
+                .filter(integrations::revoked_at.is_null()),
+        )
+        .set((
+            integrations::revoked_at.eq(Some(now)),
+            integrations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        diesel::update(
+            integration_tokens::table
+                .filter(integration_tokens::integration_id.eq(id))
+                .filter(integration_tokens::revoked_at.is_null()),
+        )
+        .set(integration_tokens::revoked_at.eq(Some(now)))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+}
+
+impl IntegrationToken {
+    pub fn insert(
+        conn: &mut DbConn,
+        integration_id: &str,
+        hash: &SecretHash,
+        prefix: &str,
+        last4: &str,
+    ) -> StoreResult<()> {
+        diesel::insert_into(integration_tokens::table)
+            .values((
+                integration_tokens::integration_id.eq(integration_id),
+                integration_tokens::token_hash.eq(hash.as_bytes()),
+                integration_tokens::prefix.eq(prefix),
+                integration_tokens::last4.eq(last4),
+                integration_tokens::created_at.eq(crate::clock::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Tokens of these integrations, newest first within each.
+    pub fn for_integrations(
+        conn: &mut DbConn,
+        ids: &[String],
+    ) -> StoreResult<Vec<IntegrationToken>> {
+        integration_tokens::table
+            .filter(integration_tokens::integration_id.eq_any(ids))
+            .order((
+                integration_tokens::integration_id,
+                integration_tokens::id.desc(),
+            ))
+            .select(IntegrationToken::as_select())
+            .load(conn)
+            .map_err(Into::into)
+    }
+
+    /// Ends every token of the integration still valid at `at` (keeping earlier ends): the
+    /// old side of a rotation, now or after a grace period.
+    pub fn expire_live(
+        conn: &mut DbConn,
+        integration_id: &str,
+        at: NaiveDateTime,
+    ) -> StoreResult<usize> {
+        Ok(diesel::update(
+            integration_tokens::table
+                .filter(integration_tokens::integration_id.eq(integration_id))
+                .filter(integration_tokens::revoked_at.is_null())
+                .filter(
+                    integration_tokens::expires_at
+                        .is_null()
+                        .or(integration_tokens::expires_at.gt(at)),
+                ),
+        )
+        .set(integration_tokens::expires_at.eq(Some(at)))
+        .execute(conn)?)
+    }
+
+    /// The token with this hash, its integration and the organization's slug — one query,
+    /// the look-up of the check path.
+    pub fn find_by_hash(
+        conn: &mut DbConn,
+        hash: &SecretHash,
+    ) -> StoreResult<Option<(IntegrationToken, Integration, String)>> {
+        let row: Option<(IntegrationToken, Integration, String)> = integration_tokens::table
+            .inner_join(integrations::table.inner_join(organizations::table))
+            .filter(integration_tokens::token_hash.eq(hash.as_bytes()))
+            .select((
+                IntegrationToken::as_select(),
+                Integration::as_select(),
+                organizations::slug,
+            ))
+            .first(conn)
+            .optional()?;
+        Ok(row.filter(|(t, ..)| hash.matches(&t.token_hash)))
+    }
+
+    /// Adds batched usage to a token; the last address changes only when one is known.
+    pub fn add_usage(
+        conn: &mut DbConn,
+        id: i64,
+        count: i64,
+        at: NaiveDateTime,
+        ip: Option<&str>,
+    ) -> StoreResult<()> {
+        let row = integration_tokens::table.find(id);
+        let counts = (
+            integration_tokens::use_count.eq(integration_tokens::use_count + count),
+            integration_tokens::last_used_at.eq(Some(at)),
+        );
+        match ip {
+            Some(ip) => diesel::update(row)
+                .set((counts, integration_tokens::last_used_ip.eq(Some(ip))))
+                .execute(conn)?,
+            None => diesel::update(row).set(counts).execute(conn)?,
+        };
+        Ok(())
+    }
+}
