@@ -9,6 +9,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 use thiserror::Error;
 
+use crate::access::checker::Checker;
 use crate::admin::{self, AdminError};
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -80,11 +81,19 @@ impl Server {
         };
         let usage = Arc::new(UsageRecorder::default());
         usage::spawn_flusher(db.clone(), usage.clone());
+        let checker = Arc::new(Checker::new(
+            db.clone(),
+            oauth.signer.clone(),
+            config.token_brand.clone(),
+            usage.clone(),
+            config.check_cache_ttl,
+        ));
         let state = web::Data::new(AppState {
             config: config.clone(),
             db: db.clone(),
             oauth,
             usage: usage.clone(),
+            checker,
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -5,6 +5,10 @@
 //! then revoked `jti` or grant; opaque tokens: by SHA-256, constant-time confirm) →
 //! revoked / expired.
 
+pub mod cache;
+pub mod checker;
+pub mod http;
+
 use ipnet::IpNet;
 use serde::Serialize;
 

@@ -128,6 +128,8 @@ pub async fn update(
         .db
         .run(move |conn| integrations::update(conn, &acting.actor, &acting.org, &id, &input))
         .await?;
+    // Cached check decisions about this integration must not outlive the change.
+    state.checker.invalidate();
     Ok(HttpResponse::Ok().json(one))
 }
 
@@ -153,6 +155,8 @@ pub async fn rotate(
         .db
         .run(move |conn| integrations::rotate(conn, &acting.actor, &acting.org, &id, grace, &brand))
         .await?;
+    // Cached check decisions about this integration must not outlive the change.
+    state.checker.invalidate();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(issued))
@@ -187,6 +191,8 @@ pub async fn expire(
         .db
         .run(move |conn| integrations::expire(conn, &acting.actor, &acting.org, &id, after))
         .await?;
+    // Cached check decisions about this integration must not outlive the change.
+    state.checker.invalidate();
     Ok(HttpResponse::Ok().json(one))
 }
 
@@ -201,5 +207,7 @@ pub async fn revoke(
         .db
         .run(move |conn| integrations::revoke(conn, &acting.actor, &acting.org, &id))
         .await?;
+    // Cached check decisions about this integration must not outlive the change.
+    state.checker.invalidate();
     Ok(HttpResponse::Ok().json(one))
 }

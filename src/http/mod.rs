@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use crate::access::checker::Checker;
 use crate::config::Config;
 use crate::integrations::usage::UsageRecorder;
 use crate::oauth::OAuthContext;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub db: Db,
     pub oauth: OAuthContext,
     pub usage: Arc<UsageRecorder>,
+    pub checker: Arc<Checker>,
 }
 
 /// Request body limits: OAuth and management requests are small; anything bigger is refused
@@ -40,6 +42,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
+    .route("/v1/check", web::get().to(crate::access::http::check))
+    .route("/v1/check", web::post().to(crate::access::http::check))
     .configure(crate::oauth::routes)
     .configure(crate::api::routes);
 }

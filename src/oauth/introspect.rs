@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use super::errors::{Refusal, no_store};
 use super::params::{BadRequest, Params};
 use super::{client_auth, read_body};
-use crate::access::{self, Principal};
+use crate::access::Principal;
 use crate::http::AppState;
+use crate::http::error::ApiError;
 
 pub async fn introspect(
     req: HttpRequest,
@@ -25,47 +26,42 @@ pub async fn introspect(
         Err(BadRequest(m)) => return Refusal::new("invalid_request", m).response(),
     };
     let ctx = state.oauth.clone();
-    let usage = state.usage.clone();
-    let outcome = state
+    let authenticated = state
         .db
-        .run(
-            move |conn| -> Result<Result<Option<Principal>, Refusal>, crate::store::StoreError> {
-                if let Err(refusal) =
-                    client_auth::authenticate(conn, &ctx, params.credentials.as_ref(), true)?
-                {
-                    return Ok(Err(refusal));
-                }
-                let Some(token) = params.get("token") else {
-                    return Ok(Err(Refusal::new(
-                        "invalid_request",
-                        "missing parameter \"token\"",
-                    )));
-                };
-                // token_type_hint (§2.1) only speeds look-ups up; every kind is tried regardless.
-                let principal =
-                    access::identify(conn, &ctx.signer, &ctx.config.token_brand, &usage, token)?
-                        .ok();
-                // A resource server asking about an integration token is a use of it (the
-                // inactivity rule must not expire tokens that are checked this way).
-                if let Some(id) = principal.as_ref().and_then(|p| p.token_id) {
-                    usage.record(id, None);
-                }
-                Ok(Ok(principal))
-            },
-        )
+        .run(move |conn| {
+            client_auth::authenticate(conn, &ctx, params.credentials.as_ref(), true)
+                .map(|r| r.map(|_| params))
+        })
         .await;
-    match outcome {
-        Ok(Ok(principal)) => {
-            let mut res = HttpResponse::Ok();
-            no_store(&mut res);
-            res.json(describe(principal.as_ref(), &state.config.issuer))
-        }
-        Ok(Err(refusal)) => refusal.response(),
-        Err(e) => {
-            tracing::warn!(cause = %e, "introspection failed on the store");
-            Refusal::unavailable().response()
-        }
+    let params = match authenticated {
+        Ok(Ok(params)) => params,
+        Ok(Err(refusal)) => return refusal.response(),
+        Err(e) => return unavailable(&e),
+    };
+    let Some(token) = params.get("token") else {
+        return Refusal::new("invalid_request", "missing parameter \"token\"").response();
+    };
+    // token_type_hint (§2.1) is not needed: the token's own shape says what it is.
+    let decision = match state.checker.lookup(token).await {
+        Ok(d) => d,
+        Err(e) => return unavailable(&e),
+    };
+    let principal = decision.result.as_ref().ok();
+    // A resource server asking about an integration token is a use of it (the inactivity
+    // rule must not expire tokens that are only ever checked this way).
+    if let Some(id) = principal.and_then(|p| p.token_id) {
+        state.checker.usage().record(id, None);
     }
+    let mut res = HttpResponse::Ok();
+    no_store(&mut res);
+    res.json(describe(principal, &state.config.issuer))
+}
+
+/// Fails closed: a token that may well be active is never reported inactive because the
+/// store could not be asked.
+fn unavailable(e: &crate::store::StoreError) -> HttpResponse {
+    tracing::warn!(cause = %e, "introspection cannot reach the store");
+    actix_web::ResponseError::error_response(&ApiError::unavailable())
 }
 
 pub fn describe(principal: Option<&Principal>, issuer: &str) -> Value {

@@ -46,6 +46,8 @@ pub async fn revoke(
         .await;
     match outcome {
         Ok(Ok(())) => {
+            // Decisions cached before the revocation must not be served after it.
+            state.checker.invalidate();
             let mut res = HttpResponse::Ok();
             no_store(&mut res);
             res.finish()

@@ -39,7 +39,12 @@ pub async fn token(
         .await
     {
         Ok(Ok(issued)) => success(&issued),
-        Ok(Err(refusal)) => refusal.response(),
+        Ok(Err(refused)) => {
+            if refused.revoked_family {
+                state.checker.invalidate();
+            }
+            refused.refusal.response()
+        }
         Err(e) => {
             tracing::warn!(cause = %e, "token request failed on the store");
             Refusal::unavailable().response()
@@ -79,7 +84,7 @@ pub fn exchange(
     conn: &mut DbConn,
     ctx: &OAuthContext,
     params: &Params,
-) -> Result<Result<Issued, Refusal>, StoreError> {
+) -> Result<Result<Issued, Refused>, StoreError> {
     let grant_type: &'static str = match params.get("grant_type") {
         Some("authorization_code") => "authorization_code",
         Some("refresh_token") => "refresh_token",
@@ -87,16 +92,18 @@ pub fn exchange(
             return Ok(Err(Refusal::new(
                 "unsupported_grant_type",
                 "grant_type must be authorization_code or refresh_token",
-            )));
+            )
+            .into()));
         }
         None => {
             return Ok(Err(Refusal::new(
                 "invalid_request",
                 "missing parameter \"grant_type\"",
-            )));
+            )
+            .into()));
         }
     };
-    let outcome = transaction(conn, |conn| -> Result<Result<Issued, Refusal>, Abort> {
+    let outcome = transaction(conn, |conn| -> Result<Result<Issued, Refused>, Abort> {
         let mut endpoint = StoreEndpoint::new(conn, ctx);
         endpoint.grant_type = Some(grant_type);
         let flow_error = match grant_type {
@@ -143,7 +150,10 @@ pub fn exchange(
                     None => oxide,
                 };
                 if endpoint.commit_despite_failure.get() {
-                    Ok(Err(refusal))
+                    Ok(Err(Refused {
+                        refusal,
+                        revoked_family: true,
+                    }))
                 } else {
                     Err(Abort::Refused(refusal))
                 }
@@ -152,8 +162,27 @@ pub fn exchange(
     });
     match outcome {
         Ok(result) => Ok(result),
-        Err(Abort::Refused(refusal)) => Ok(Err(refusal)),
+        Err(Abort::Refused(refusal)) => Ok(Err(Refused {
+            refusal,
+            revoked_family: false,
+        })),
         Err(Abort::Store(e)) => Err(e),
+    }
+}
+
+/// A refused token request, and whether refusing it revoked a token family (a replayed
+/// code or refresh token), which cached check decisions must not outlive.
+pub struct Refused {
+    pub refusal: Refusal,
+    pub revoked_family: bool,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Self {
+        Refused {
+            refusal,
+            revoked_family: false,
+        }
     }
 }
 

@@ -69,12 +69,41 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_string())
             }
+            // The server went away mid-session, or SQLite stayed locked past the busy timeout:
+            // the database cannot answer now, which callers report as 503, not as a bug.
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if is_unavailability(info.message()) =>
+            {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            DieselError::BrokenTransactionManager => {
+                StoreError::Unavailable("the connection's transaction state is broken".into())
+            }
             other => StoreError::Query(other),
         }
     }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+fn is_unavailability(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "connection",
+        "could not connect",
+        "terminating",
+        "database is locked",
+        "shutting down",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
+}
+
+thread_local! {
+    /// Set just before a pooled connection found dead is returned, so that the pool drops it
+    /// instead of handing it out again (r2d2 asks `has_broken` on the returning thread).
+    static RETURNING_BROKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// Where the data lives, chosen by the URL scheme so that a typo never silently falls back to
 /// another backend.
@@ -169,7 +198,7 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+        RETURNING_BROKEN.with(|b| b.replace(false))
     }
 }
 
@@ -194,7 +223,8 @@ impl Db {
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
+            // Callers on the check path fail closed with 503; they should not hang long first.
+            .connection_timeout(Duration::from_secs(3))
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -220,7 +250,13 @@ impl Db {
         E: From<StoreError>,
     {
         let mut conn = self.conn()?;
-        f(&mut conn)
+        let result = f(&mut conn);
+        // After a failure, make sure the connection itself still works; a dead one (e.g. the
+        // PostgreSQL server restarted) is dropped rather than returned to the pool.
+        if result.is_err() && conn.batch_execute("SELECT 1").is_err() {
+            RETURNING_BROKEN.with(|b| b.set(true));
+        }
+        result
     }
 
     /// Runs `f` with a pooled connection on actix's blocking pool: the one way request

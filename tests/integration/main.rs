@@ -5,7 +5,10 @@
 mod oauth_support;
 mod support;
 
+mod check;
 mod cli;
+mod gateway;
 mod http_basics;
 mod integrations;
 mod oauth_flow;
+mod python_client;

@@ -1,0 +1,228 @@
+//! The resource-server decision with its cache, shared by `/v1/check` and introspection.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::Bytes;
+use serde::Serialize;
+
+use super::cache::DecisionCache;
+use super::{Dead, Principal, TokenKind, identify};
+use crate::integrations::usage::UsageRecorder;
+use crate::store::{Db, StoreError};
+use crate::tokens::jwt::AccessTokenSigner;
+use crate::tokens::secret::{self, SecretHash, SecretKind};
+
+/// Tokens longer than this are not Tessera's (JWTs here are well under 1 KiB).
+const MAX_TOKEN_LEN: usize = 4096;
+const CACHE_CAPACITY: usize = 100_000;
+
+/// A decision about one token, as cached: the principal (or why there is none) and the 200
+/// answer rendered once.
+pub struct Decision {
+    pub result: Result<Principal, Dead>,
+    pub body: Bytes,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+#[derive(Serialize)]
+struct Allowed<'a> {
+    active: bool,
+    token_type: TokenKind,
+    sub: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    integration_id: Option<&'a str>,
+    org: &'a str,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+}
+
+impl Decision {
+    fn new(result: Result<Principal, Dead>) -> Decision {
+        let (body, headers) = match &result {
+            Ok(p) => render(p),
+            Err(_) => (Bytes::new(), Vec::new()),
+        };
+        Decision {
+            result,
+            body,
+            headers,
+        }
+    }
+}
+
+fn render(p: &Principal) -> (Bytes, Vec<(HeaderName, HeaderValue)>) {
+    let scope = p.scopes.join(" ");
+    let allowed = Allowed {
+        active: true,
+        token_type: p.kind,
+        sub: &p.sub,
+        client_id: p.client_id.as_deref(),
+        integration_id: p.integration_id.as_deref(),
+        org: &p.org,
+        scope: scope.clone(),
+        exp: p.exp,
+    };
+    let body = serde_json::to_vec(&allowed)
+        .map(Bytes::from)
+        .unwrap_or_default();
+    let mut headers = Vec::new();
+    let mut add = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.push((HeaderName::from_static(name), v));
+        }
+    };
+    add("x-auth-subject", &p.sub);
+    add("x-auth-org", &p.org);
+    add("x-auth-scope", &scope);
+    add(
+        "x-auth-token-type",
+        match p.kind {
+            TokenKind::AccessToken => "access_token",
+            TokenKind::RefreshToken => "refresh_token",
+            TokenKind::IntegrationToken => "integration_token",
+        },
+    );
+    if let Some(c) = &p.client_id {
+        add("x-auth-client-id", c);
+    }
+    if let Some(i) = &p.integration_id {
+        add("x-auth-integration-id", i);
+    }
+    (body, headers)
+}
+
+/// What `/v1/check` answers.
+pub enum Verdict {
+    Allow(Arc<Decision>),
+    /// 401: no token, or one that is not a live bearer credential usable from here.
+    Unauthorized {
+        token_given: bool,
+    },
+    /// 403: a live token lacking this scope.
+    ForbiddenScope {
+        missing: String,
+    },
+}
+
+pub struct Checker {
+    db: Db,
+    signer: Arc<AccessTokenSigner>,
+    brand: String,
+    usage: Arc<UsageRecorder>,
+    cache: DecisionCache<Arc<Decision>>,
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Checker {
+    pub fn new(
+        db: Db,
+        signer: Arc<AccessTokenSigner>,
+        brand: String,
+        usage: Arc<UsageRecorder>,
+        ttl: std::time::Duration,
+    ) -> Checker {
+        Checker {
+            db,
+            signer,
+            brand,
+            usage,
+            cache: DecisionCache::new(ttl, CACHE_CAPACITY),
+        }
+    }
+
+    pub fn usage(&self) -> &UsageRecorder {
+        &self.usage
+    }
+
+    /// A revocation happened on this instance: stop serving earlier decisions at once.
+    pub fn invalidate(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// Steps 1–3 of the decision: shape and checksum (no store touched for garbage), look-up
+    /// (from the cache or the store), revoked / expired / inactive.
+    pub async fn lookup(&self, token: &str) -> Result<Arc<Decision>, StoreError> {
+        if token.is_empty()
+            || token.len() > MAX_TOKEN_LEN
+            || !token.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Ok(Arc::new(Decision::new(Err(Dead::Malformed))));
+        }
+        let (key, cacheable) = match secret::parse(&self.brand, token) {
+            Some(p) => (p.hash, p.kind != SecretKind::RefreshToken),
+            None if looks_like_jwt(token) => (SecretHash::of(token), true),
+            // Neither a well-formed opaque token (checksum) nor a JWT.
+            None => return Ok(Arc::new(Decision::new(Err(Dead::Malformed)))),
+        };
+        if cacheable {
+            if let Some(hit) = self.cache.get(&key.0) {
+                return Ok(match &hit.result {
+                    Ok(p) if p.exp.is_some_and(|exp| exp <= unix_now()) => {
+                        Arc::new(Decision::new(Err(Dead::Expired)))
+                    }
+                    _ => hit,
+                });
+            }
+        }
+        // Read before deciding: a revocation during the look-up then retires this entry.
+        let generation = self.cache.generation();
+        let signer = self.signer.clone();
+        let brand = self.brand.clone();
+        let usage = self.usage.clone();
+        let token = token.to_string();
+        let result = self
+            .db
+            .run(move |conn| identify(conn, &signer, &brand, &usage, &token))
+            .await?;
+        let decision = Arc::new(Decision::new(result));
+        if cacheable {
+            self.cache.insert(key.0, decision.clone(), generation);
+        }
+        Ok(decision)
+    }
+
+    /// Steps 4–5: the IP allowlist, then the scopes. Refresh tokens (and anything dead) are
+    /// never bearer credentials.
+    pub fn verdict(
+        &self,
+        decision: Arc<Decision>,
+        ip: Option<IpAddr>,
+        required: &[&str],
+    ) -> Verdict {
+        let Ok(p) = &decision.result else {
+            return Verdict::Unauthorized { token_given: true };
+        };
+        if p.kind == TokenKind::RefreshToken {
+            return Verdict::Unauthorized { token_given: true };
+        }
+        if !p.allow_ips.is_empty()
+            && !ip.is_some_and(|ip| p.allow_ips.iter().any(|n| n.contains(&ip)))
+        {
+            return Verdict::Unauthorized { token_given: true };
+        }
+        if let Some(id) = p.token_id {
+            self.usage.record(id, ip);
+        }
+        match required.iter().find(|s| !p.scopes.iter().any(|h| h == *s)) {
+            Some(missing) => Verdict::ForbiddenScope {
+                missing: missing.to_string(),
+            },
+            None => Verdict::Allow(decision),
+        }
+    }
+}
+
+fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|&b| b == b'.').count() == 2
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}

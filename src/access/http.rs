@@ -1,0 +1,84 @@
+//! `GET|POST /v1/check`: may this bearer do what it asks? For API gateways (nginx
+//! `auth_request`, Envoy ext_authz) and resource servers.
+//!
+//! 200 with the principal (JSON and `X-Auth-*` headers), 401 `unauthorized` (RFC 6750
+//! `invalid_token`, or a bare challenge when no token came), 403 `forbidden_scope`
+//! (`insufficient_scope`), or 503 `unavailable` when the store cannot answer and nothing is
+//! cached — never a guess.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::checker::Verdict;
+use crate::api::auth::{bearer, forbidden_scope, unauthorized};
+use crate::http::AppState;
+use crate::http::client_ip::client_ip;
+use crate::http::error::ApiError;
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    /// For integrations that cannot set headers. Discouraged: URLs end up in logs.
+    api_key: Option<String>,
+    scope: Option<String>,
+}
+
+pub async fn check(
+    req: HttpRequest,
+    query: web::Query<CheckQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let token = match bearer(&req) {
+        Ok(Some(t)) => Some(t),
+        Ok(None) => query.api_key.clone().filter(|k| !k.is_empty()),
+        Err(e) => return e.error_response_json(),
+    };
+    let Some(token) = token else {
+        return unauthorized("a bearer token is required", false).error_response_json();
+    };
+    let required_raw = req
+        .headers()
+        .get("x-required-scope")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| query.scope.clone())
+        .unwrap_or_default();
+    let required: Vec<&str> = required_raw.split_ascii_whitespace().collect();
+    let decision = match state.checker.lookup(&token).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(cause = %e, "check cannot reach the store");
+            return ApiError::unavailable().error_response_json();
+        }
+    };
+    let ip = client_ip(&req, &state.config.trusted_proxies);
+    match state.checker.verdict(decision, ip, &required) {
+        Verdict::Allow(d) => {
+            let mut res = HttpResponse::Ok();
+            res.content_type("application/json")
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+            for (name, value) in &d.headers {
+                res.insert_header((name.clone(), value.clone()));
+            }
+            res.body(d.body.clone())
+        }
+        Verdict::Unauthorized { token_given } => unauthorized(
+            "the token is invalid, expired, revoked or not usable from here",
+            token_given,
+        )
+        .error_response_json(),
+        Verdict::ForbiddenScope { missing } => forbidden_scope(&missing).error_response_json(),
+    }
+}
+
+impl ApiError {
+    fn error_response_json(&self) -> HttpResponse {
+        let mut res = actix_web::ResponseError::error_response(self);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
