@@ -28,6 +28,10 @@ pub struct Purged {
 }
 
 pub fn purge(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
+    crate::store::transaction(conn, |conn| purge_now(conn, config))
+}
+
+fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
     let now = crate::clock::now();
     let access_ttl = crate::duration::to_chrono(config.access_token_ttl);
     let sessions = Session::purge_expired(conn, now)?;

@@ -103,6 +103,9 @@ impl Server {
                 .default_service(web::to(http::error::not_found))
         })
         .shutdown_timeout(10)
+        // Blocking work is database work: more threads than pooled connections only queue,
+        // and each idle thread costs memory.
+        .worker_max_blocking_threads(blocking_threads(&config))
         .listen(listener)
         .map_err(|source| StartError::Bind { addr, source })?;
         if let Some(workers) = config.workers {
@@ -180,4 +183,11 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             source,
         })
     })
+}
+
+fn blocking_threads(config: &Config) -> usize {
+    let workers = config
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    (config.db_pool_size as usize).div_ceil(workers.max(1)) + 1
 }

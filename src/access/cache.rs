@@ -41,7 +41,8 @@ impl<V: Clone> DecisionCache<V> {
         &self.shards[key[0] as usize % SHARDS]
     }
 
-    pub fn get(&self, key: &[u8; 32]) -> Option<V> {
+    /// A live entry and its age.
+    pub fn get(&self, key: &[u8; 32]) -> Option<(V, Duration)> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -51,8 +52,12 @@ impl<V: Clone> DecisionCache<V> {
             Err(poisoned) => poisoned.into_inner(),
         };
         let entry = shard.get(key)?;
-        (entry.generation == generation && entry.stored_at.elapsed() < self.ttl)
-            .then(|| entry.value.clone())
+        let age = entry.stored_at.elapsed();
+        (entry.generation == generation && age < self.ttl).then(|| (entry.value.clone(), age))
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     /// Stores a decision made under `generation` (read before the decision was made, so that a
@@ -123,7 +128,7 @@ mod tests {
         let c = DecisionCache::new(Duration::from_secs(60), 1000);
         let g = c.generation();
         c.insert([1; 32], 7, g);
-        assert_eq!(c.get(&[1; 32]), Some(7));
+        assert_eq!(c.get(&[1; 32]).map(|(v, _)| v), Some(7));
         c.invalidate_all();
         assert_eq!(c.get(&[1; 32]), None);
         // A decision made before an invalidation is not served after it.

@@ -1,7 +1,8 @@
 //! The resource-server decision with its cache, shared by `/v1/check` and introspection.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::Bytes;
@@ -115,6 +116,8 @@ pub struct Checker {
     brand: String,
     usage: Arc<UsageRecorder>,
     cache: DecisionCache<Arc<Decision>>,
+    /// Keys being renewed in the background, so that each is renewed once at a time.
+    refreshing: Mutex<HashSet<[u8; 32]>>,
 }
 
 fn unix_now() -> i64 {
@@ -135,6 +138,7 @@ impl Checker {
             brand,
             usage,
             cache: DecisionCache::new(ttl, CACHE_CAPACITY),
+            refreshing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -149,7 +153,7 @@ impl Checker {
 
     /// Steps 1–3 of the decision: shape and checksum (no store touched for garbage), look-up
     /// (from the cache or the store), revoked / expired / inactive.
-    pub async fn lookup(&self, token: &str) -> Result<Arc<Decision>, StoreError> {
+    pub async fn lookup(self: &Arc<Self>, token: &str) -> Result<Arc<Decision>, StoreError> {
         if token.is_empty()
             || token.len() > MAX_TOKEN_LEN
             || !token.bytes().all(|b| b.is_ascii_graphic())
@@ -163,7 +167,12 @@ impl Checker {
             None => return Ok(Arc::new(Decision::new(Err(Dead::Malformed)))),
         };
         if cacheable {
-            if let Some(hit) = self.cache.get(&key.0) {
+            if let Some((hit, age)) = self.cache.get(&key.0) {
+                // Past half its life, an entry in use is renewed in the background, so that a
+                // busy token never makes its callers wait for the store when the entry ends.
+                if age > self.cache.ttl() / 2 {
+                    self.refresh_in_background(key.0, token);
+                }
                 return Ok(match &hit.result {
                     Ok(p) if p.exp.is_some_and(|exp| exp <= unix_now()) => {
                         Arc::new(Decision::new(Err(Dead::Expired)))
@@ -172,21 +181,53 @@ impl Checker {
                 });
             }
         }
+        self.decide(key.0, token.to_string(), cacheable).await
+    }
+
+    /// Asks the store and caches the answer.
+    async fn decide(
+        &self,
+        key: [u8; 32],
+        token: String,
+        cacheable: bool,
+    ) -> Result<Arc<Decision>, StoreError> {
         // Read before deciding: a revocation during the look-up then retires this entry.
         let generation = self.cache.generation();
         let signer = self.signer.clone();
         let brand = self.brand.clone();
         let usage = self.usage.clone();
-        let token = token.to_string();
         let result = self
             .db
             .run(move |conn| identify(conn, &signer, &brand, &usage, &token))
             .await?;
         let decision = Arc::new(Decision::new(result));
         if cacheable {
-            self.cache.insert(key.0, decision.clone(), generation);
+            self.cache.insert(key, decision.clone(), generation);
         }
         Ok(decision)
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, key: [u8; 32], token: &str) {
+        {
+            let mut refreshing = match self.refreshing.lock() {
+                Ok(r) => r,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if !refreshing.insert(key) {
+                return;
+            }
+        }
+        let this = self.clone();
+        let token = token.to_string();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = this.decide(key, token, true).await {
+                tracing::debug!(cause = %e, "background refresh of a check decision failed");
+            }
+            match this.refreshing.lock() {
+                Ok(mut r) => r.remove(&key),
+                Err(poisoned) => poisoned.into_inner().remove(&key),
+            };
+        });
     }
 
     /// Steps 4–5: the IP allowlist, then the scopes. Refresh tokens (and anything dead) are

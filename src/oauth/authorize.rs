@@ -27,7 +27,7 @@ use crate::store::consents;
 use crate::store::scopes::ScopeDef;
 use crate::store::sessions::Session;
 use crate::store::users::{Membership, User};
-use crate::store::{DbConn, StoreError};
+use crate::store::{DbConn, StoreError, transaction};
 use crate::tokens::secret::SecretHash;
 use crate::{passwords, validate};
 
@@ -408,7 +408,9 @@ fn decide(
             }
             let scopes: Vec<String> = c.grantable.iter().map(|s| s.name.clone()).collect();
             endpoint.run(|conn| {
-                consents::remember(conn, session.user_id, client.id, m.org_id, &scopes)
+                transaction(conn, |conn| {
+                    consents::remember(conn, session.user_id, client.id, m.org_id, &scopes)
+                })
             })?;
             (m.org_id, scopes)
         }
@@ -626,7 +628,15 @@ pub async fn login_post(
                     let (session_id, hash) = session::new_session_id();
                     let expires_at =
                         crate::clock::now() + crate::duration::to_chrono(config.session_ttl);
-                    Session::create(conn, &hash, user.id, &session::new_csrf_token(), expires_at)?;
+                    transaction(conn, |conn| {
+                        Session::create(
+                            conn,
+                            &hash,
+                            user.id,
+                            &session::new_csrf_token(),
+                            expires_at,
+                        )
+                    })?;
                     tracing::info!(user = %user.username, "signed in");
                     Ok(LoginOutcome::SignedIn { session_id })
                 }

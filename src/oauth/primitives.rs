@@ -27,7 +27,8 @@ use crate::store::clients::{Client, ClientKind};
 use crate::store::grants::{
     AuthorizationCode, Grant as GrantRow, GrantNames, NewCode, RefreshToken,
 };
-use crate::store::{DbConn, StoreError};
+use crate::store::{DbConn, StoreError, transaction};
+use crate::tokens::jwt::AccessClaims;
 use crate::tokens::secret::{self, SecretHash, SecretKind};
 
 /// Authorization codes live one minute (RFC 6749 §4.1.2 recommends at most ten).
@@ -46,10 +47,11 @@ impl Failure {
     }
 }
 
-/// What the issuer handed out, for the token response.
+/// What the issuer handed out, for the token response. The access token is signed by the
+/// caller once the store work is done, so that no database lock is held while signing.
 #[derive(Clone)]
 pub struct Issued {
-    pub access_token: String,
+    pub claims: AccessClaims,
     pub refresh_token: Option<String>,
     pub scope: String,
     pub expires_in: u64,
@@ -83,13 +85,12 @@ pub struct StoreEndpoint<'a> {
     pub presented_client_id: Option<String>,
     /// The token request's grant type, which the client must be registered for.
     pub grant_type: Option<&'static str>,
-    code: Option<(AuthorizationCode, String)>,
+    code: Option<(AuthorizationCode, GrantNames)>,
     refreshing: RefCell<Option<(RefreshToken, GrantRow, GrantNames)>>,
     pub failure: RefCell<Option<Failure>>,
     pub store_error: RefCell<Option<StoreError>>,
-    /// The request changed state that must stand even though it fails (a replay revoked a
-    /// family): commit instead of rolling back.
-    pub commit_despite_failure: Cell<bool>,
+    /// The request revoked a token family (a replayed code or refresh token).
+    pub revoked_family: Cell<bool>,
     pub issued: Option<Issued>,
     pub pkce_failed: Cell<bool>,
 }
@@ -107,7 +108,7 @@ impl<'a> StoreEndpoint<'a> {
             refreshing: RefCell::new(None),
             failure: RefCell::new(None),
             store_error: RefCell::new(None),
-            commit_despite_failure: Cell::new(false),
+            revoked_family: Cell::new(false),
             issued: None,
             pkce_failed: Cell::new(false),
         }
@@ -168,25 +169,32 @@ impl<'a> StoreEndpoint<'a> {
         }
     }
 
-    fn sign_access_token(
+    fn claims(
         &self,
         user_id: i64,
         names: &GrantNames,
         scope: &str,
         grant_id: &str,
-    ) -> Result<String, ()> {
-        let signer = &self.ctx.signer;
-        let claims = signer.claims(
+    ) -> AccessClaims {
+        self.ctx.signer.claims(
             user_id.to_string(),
             names.client_id.clone(),
             scope.to_string(),
             names.org.clone(),
             grant_id.to_string(),
-        );
-        signer.sign(&claims).map_err(|e| {
-            tracing::error!(cause = %e, "cannot sign an access token");
-            self.store_failed(StoreError::Unavailable(e.to_string()));
-        })
+        )
+    }
+
+    /// Revokes a grant in a transaction of its own: the request that found the replay fails,
+    /// but the revocation must stand.
+    fn revoke_family(&self, grant_id: &str, reason: &str) -> Result<(), ()> {
+        let revoked = self
+            .with_conn(|conn| transaction(conn, |conn| GrantRow::revoke(conn, grant_id, reason)))?;
+        if revoked {
+            tracing::warn!(grant = %grant_id, reason, "token family revoked");
+        }
+        self.revoked_family.set(true);
+        Ok(())
     }
 
     /// A new refresh token's expiry: the grant's absolute end, or sooner with an idle limit.
@@ -367,19 +375,21 @@ impl Authorizer for StoreEndpoint<'_> {
                 .filter(|s| grant.scope.iter().any(|g| g == *s)),
         );
         self.with_conn(|conn| {
-            AuthorizationCode::insert(
-                conn,
-                &NewCode {
-                    hash: &hash,
-                    client_pk: client.id,
-                    user_id: owner.user_id,
-                    org_id: owner.org_id,
-                    scope: &scope,
-                    redirect_uri: &redirect_uri,
-                    code_challenge: challenge.as_deref(),
-                    expires_at: clock::now() + CODE_TTL,
-                },
-            )
+            transaction(conn, |conn| {
+                AuthorizationCode::insert(
+                    conn,
+                    &NewCode {
+                        hash: &hash,
+                        client_pk: client.id,
+                        user_id: owner.user_id,
+                        org_id: owner.org_id,
+                        scope: &scope,
+                        redirect_uri: &redirect_uri,
+                        code_challenge: challenge.as_deref(),
+                        expires_at: clock::now() + CODE_TTL,
+                    },
+                )
+            })
         })?;
         Ok(code)
     }
@@ -389,23 +399,17 @@ impl Authorizer for StoreEndpoint<'_> {
     fn extract(&mut self, code: &str) -> Result<Option<Grant>, ()> {
         let hash = SecretHash::of(code);
         let found = self.with_conn(|conn| AuthorizationCode::find(conn, &hash))?;
-        let Some((row, client_id)) = found else {
+        let Some((row, names)) = found else {
             self.fail(
                 "invalid_grant",
                 "the authorization code is unknown or expired",
             );
             return Ok(None);
         };
-        let consumed_now = row.consumed_at.is_none()
-            && self.with_conn(|conn| AuthorizationCode::consume(conn, row.id))?;
-        if !consumed_now {
+        if row.consumed_at.is_some() {
             if let Some(grant_id) = &row.grant_id {
-                self.with_conn(|conn| {
-                    GrantRow::revoke(conn, grant_id, "authorization code replayed")
-                })?;
-                tracing::warn!(grant = %grant_id, "authorization code replayed: grant revoked");
+                self.revoke_family(grant_id, "authorization code replayed")?;
             }
-            self.commit_despite_failure.set(true);
             self.fail(
                 "invalid_grant",
                 "the authorization code was already used; tokens issued from it are revoked",
@@ -418,13 +422,13 @@ impl Authorizer for StoreEndpoint<'_> {
         }
         let grant = Grant {
             owner_id: row.user_id.to_string(),
-            client_id: client_id.clone(),
+            client_id: names.client_id.clone(),
             scope: row.scope.parse().map_err(|_| ())?,
             redirect_uri: url::Url::parse(&row.redirect_uri).map_err(|_| ())?,
             until: clock::to_utc(row.expires_at),
             extensions,
         };
-        self.code = Some((row, client_id));
+        self.code = Some((row, names));
         Ok(Some(grant))
     }
 }
@@ -485,7 +489,7 @@ impl Issuer for StoreEndpoint<'_> {
     /// Code exchange: starts a grant (token family), links it to the code, and issues a JWT
     /// access token and — when the client may refresh — a refresh token.
     fn issue(&mut self, grant: Grant) -> Result<IssuedToken, ()> {
-        let (code, client_id) = self.code.clone().ok_or(())?;
+        let (code, names) = self.code.clone().ok_or(())?;
         let client = self.client().ok_or(())?;
         let now = clock::now();
         let family = GrantRow {
@@ -502,29 +506,42 @@ impl Issuer for StoreEndpoint<'_> {
             .allows_grant("refresh_token")
             .then(|| secret::mint(&self.ctx.config.token_brand, SecretKind::RefreshToken));
         let refresh_expiry = self.refresh_expiry(family.expires_at);
-        let org = self.with_conn(|conn| {
-            GrantRow::insert(conn, &family)?;
-            AuthorizationCode::link_grant(conn, code.id, &family.id)?;
-            if let Some(r) = &refresh {
-                RefreshToken::insert(conn, &r.hash, &family.id, &family.scope, refresh_expiry)?;
-            }
-            crate::store::orgs::Organization::find(conn, code.org_id)
+        // Consuming the code and starting its family is one transaction: of two concurrent
+        // exchanges, the second finds the code consumed and revokes what the first issued.
+        let consumed = self.with_conn(|conn| {
+            transaction(conn, |conn| {
+                if !AuthorizationCode::consume(conn, code.id)? {
+                    if let Some(grant_id) = AuthorizationCode::grant_of(conn, code.id)? {
+                        GrantRow::revoke(conn, &grant_id, "authorization code replayed")?;
+                    }
+                    return Ok(false);
+                }
+                GrantRow::insert(conn, &family)?;
+                AuthorizationCode::link_grant(conn, code.id, &family.id)?;
+                if let Some(r) = &refresh {
+                    RefreshToken::insert(conn, &r.hash, &family.id, &family.scope, refresh_expiry)?;
+                }
+                Ok(true)
+            })
         })?;
-        let names = GrantNames {
-            client_id,
-            org: org.slug,
-        };
+        if !consumed {
+            self.revoked_family.set(true);
+            self.fail(
+                "invalid_grant",
+                "the authorization code was already used; tokens issued from it are revoked",
+            );
+            return Err(());
+        }
         let scope = canonical_scope(grant.scope.iter());
-        let access_token = self.sign_access_token(code.user_id, &names, &scope, &family.id)?;
         let ttl = self.ctx.signer.ttl();
         self.issued = Some(Issued {
-            access_token: access_token.clone(),
+            claims: self.claims(code.user_id, &names, &scope, &family.id),
             refresh_token: refresh.as_ref().map(|r| r.plaintext.clone()),
             scope,
             expires_in: ttl.as_secs(),
         });
         Ok(IssuedToken {
-            token: access_token,
+            token: String::new(),
             refresh: refresh.map(|r| r.plaintext),
             until: Utc::now() + TimeDelta::seconds(ttl.as_secs() as i64),
             token_type: TokenType::Bearer,
@@ -538,17 +555,19 @@ impl Issuer for StoreEndpoint<'_> {
         let next = secret::mint(&self.ctx.config.token_brand, SecretKind::RefreshToken);
         let expiry = self.refresh_expiry(family.expires_at);
         let rotated = self.with_conn(|conn| {
-            if !RefreshToken::rotate(conn, row.id)? {
-                GrantRow::revoke(conn, &family.id, "refresh token reuse")?;
-                return Ok(false);
-            }
-            // The successor keeps the family's scope (RFC 6749 §6); only this access token
-            // may be narrower.
-            RefreshToken::insert(conn, &next.hash, &family.id, &row.scope, expiry)?;
-            Ok(true)
+            transaction(conn, |conn| {
+                if !RefreshToken::rotate(conn, row.id)? {
+                    GrantRow::revoke(conn, &family.id, "refresh token reuse")?;
+                    return Ok(false);
+                }
+                // The successor keeps the family's scope (RFC 6749 §6); only this access
+                // token may be narrower.
+                RefreshToken::insert(conn, &next.hash, &family.id, &row.scope, expiry)?;
+                Ok(true)
+            })
         })?;
         if !rotated {
-            self.commit_despite_failure.set(true);
+            self.revoked_family.set(true);
             self.fail(
                 "invalid_grant",
                 "the refresh token was already used; its grant is revoked",
@@ -556,16 +575,15 @@ impl Issuer for StoreEndpoint<'_> {
             return Err(());
         }
         let scope = canonical_scope(grant.scope.iter());
-        let access_token = self.sign_access_token(family.user_id, &names, &scope, &family.id)?;
         let ttl = self.ctx.signer.ttl();
         self.issued = Some(Issued {
-            access_token: access_token.clone(),
+            claims: self.claims(family.user_id, &names, &scope, &family.id),
             refresh_token: Some(next.plaintext.clone()),
             scope,
             expires_in: ttl.as_secs(),
         });
         Ok(RefreshedToken {
-            token: access_token,
+            token: String::new(),
             refresh: Some(next.plaintext),
             until: Utc::now() + TimeDelta::seconds(ttl.as_secs() as i64),
             token_type: TokenType::Bearer,
@@ -593,12 +611,7 @@ impl Issuer for StoreEndpoint<'_> {
         };
         let now = clock::now();
         if row.rotated_at.is_some() {
-            let revoked =
-                self.with_conn(|conn| GrantRow::revoke(conn, &family.id, "refresh token reuse"))?;
-            if revoked {
-                tracing::warn!(grant = %family.id, "rotated refresh token presented again: grant revoked");
-            }
-            self.commit_despite_failure.set(true);
+            self.revoke_family(&family.id, "refresh token reuse")?;
             self.fail(
                 "invalid_grant",
                 "the refresh token was already used; its grant is revoked",

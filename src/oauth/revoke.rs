@@ -10,7 +10,7 @@ use super::{OAuthContext, client_auth, read_body};
 use crate::http::AppState;
 use crate::store::clients::Client;
 use crate::store::grants::{self, Grant, RefreshToken};
-use crate::store::{DbConn, StoreError};
+use crate::store::{DbConn, StoreError, transaction};
 use crate::tokens::secret::{self, SecretKind};
 
 pub async fn revoke(
@@ -41,7 +41,7 @@ pub async fn revoke(
                     "missing parameter \"token\"",
                 )));
             };
-            revoke_token(conn, &ctx, &client, token)
+            transaction(conn, |conn| revoke_token(conn, &ctx, &client, token))
         })
         .await;
     match outcome {

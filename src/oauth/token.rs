@@ -14,10 +14,10 @@ use serde_json::json;
 
 use super::errors::{Refusal, no_store};
 use super::params::{BadRequest, Params};
-use super::primitives::{Issued, StoreEndpoint};
+use super::primitives::StoreEndpoint;
 use super::{OAuthContext, read_body};
 use crate::http::AppState;
-use crate::store::{DbConn, StoreError, transaction};
+use crate::store::{DbConn, StoreError};
 
 pub async fn token(
     req: HttpRequest,
@@ -52,7 +52,7 @@ pub async fn token(
     }
 }
 
-fn success(issued: &Issued) -> HttpResponse {
+fn success(issued: &Tokens) -> HttpResponse {
     let mut body = json!({
         "access_token": issued.access_token,
         "token_type": "Bearer",
@@ -67,24 +67,22 @@ fn success(issued: &Issued) -> HttpResponse {
     res.json(body)
 }
 
-/// Why a transaction ends without commit: the request was refused with nothing to keep, or
-/// the store failed.
-enum Abort {
-    Refused(Refusal),
-    Store(StoreError),
+/// The token response's content.
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+    pub expires_in: u64,
 }
 
-impl From<StoreError> for Abort {
-    fn from(e: StoreError) -> Self {
-        Abort::Store(e)
-    }
-}
-
+/// Runs the grant's flow. Each state change inside it is its own short transaction (consume a
+/// code and start its family; rotate a refresh token; revoke a family on replay); reads and
+/// the access token's signature happen outside them, so no lock is held for long.
 pub fn exchange(
     conn: &mut DbConn,
     ctx: &OAuthContext,
     params: &Params,
-) -> Result<Result<Issued, Refused>, StoreError> {
+) -> Result<Result<Tokens, Refused>, StoreError> {
     let grant_type: &'static str = match params.get("grant_type") {
         Some("authorization_code") => "authorization_code",
         Some("refresh_token") => "refresh_token",
@@ -103,71 +101,63 @@ pub fn exchange(
             .into()));
         }
     };
-    let outcome = transaction(conn, |conn| -> Result<Result<Issued, Refused>, Abort> {
-        let mut endpoint = StoreEndpoint::new(conn, ctx);
-        endpoint.grant_type = Some(grant_type);
-        let flow_error = match grant_type {
-            "authorization_code" => at::access_token(&mut endpoint, params)
-                .err()
-                .map(access_token_refusal),
-            _ => {
-                // oxide-auth authenticates a client without a secret only after finding the
-                // token; authenticate first, as for every other request (RFC 6749 §6).
-                let public_id = params
-                    .credentials
-                    .as_ref()
-                    .filter(|c| c.secret.is_none())
-                    .map(|c| c.client_id.clone());
-                if let Some(id) = &public_id {
-                    if Registrar::check(&endpoint, id, None).is_err() {
-                        if let Some(e) = endpoint.store_error.take() {
-                            return Err(Abort::Store(e));
-                        }
-                        let refusal = match endpoint.failure.take() {
-                            Some(f) => Refusal::new(f.error, f.description),
-                            None => Refusal::new("invalid_client", describe("invalid_client")),
-                        };
-                        return Err(Abort::Refused(refusal));
-                    }
+    let mut endpoint = StoreEndpoint::new(conn, ctx);
+    endpoint.grant_type = Some(grant_type);
+    let flow_error = match grant_type {
+        "authorization_code" => at::access_token(&mut endpoint, params)
+            .err()
+            .map(access_token_refusal),
+        _ => {
+            // oxide-auth authenticates a client without a secret only after finding the
+            // token; authenticate first, as for every other request (RFC 6749 §6).
+            let public_id = params
+                .credentials
+                .as_ref()
+                .filter(|c| c.secret.is_none())
+                .map(|c| c.client_id.clone());
+            match &public_id {
+                Some(id) if Registrar::check(&endpoint, id, None).is_err() => {
+                    Some(Refusal::new("invalid_client", describe("invalid_client")))
                 }
-                endpoint.presented_client_id = public_id;
-                rf::refresh(&mut endpoint, params)
-                    .err()
-                    .map(refresh_refusal)
-            }
-        };
-        if let Some(e) = endpoint.store_error.take() {
-            return Err(Abort::Store(e));
-        }
-        match flow_error {
-            None => endpoint.issued.take().map(Ok).ok_or_else(|| {
-                Abort::Store(StoreError::Unavailable("the flow issued nothing".into()))
-            }),
-            Some(oxide) => {
-                // Our own reason is more precise than oxide-auth's generic one.
-                let refusal = match endpoint.failure.take() {
-                    Some(f) => Refusal::new(f.error, f.description),
-                    None => oxide,
-                };
-                if endpoint.commit_despite_failure.get() {
-                    Ok(Err(Refused {
-                        refusal,
-                        revoked_family: true,
-                    }))
-                } else {
-                    Err(Abort::Refused(refusal))
+                _ => {
+                    endpoint.presented_client_id = public_id;
+                    rf::refresh(&mut endpoint, params)
+                        .err()
+                        .map(refresh_refusal)
                 }
             }
         }
-    });
-    match outcome {
-        Ok(result) => Ok(result),
-        Err(Abort::Refused(refusal)) => Ok(Err(Refused {
-            refusal,
-            revoked_family: false,
-        })),
-        Err(Abort::Store(e)) => Err(e),
+    };
+    if let Some(e) = endpoint.store_error.take() {
+        return Err(e);
     }
+    let issued = match flow_error {
+        None => endpoint
+            .issued
+            .take()
+            .ok_or_else(|| StoreError::Unavailable("the flow issued nothing".into()))?,
+        Some(oxide) => {
+            // Our own reason is more precise than oxide-auth's generic one.
+            let refusal = match endpoint.failure.take() {
+                Some(f) => Refusal::new(f.error, f.description),
+                None => oxide,
+            };
+            return Ok(Err(Refused {
+                refusal,
+                revoked_family: endpoint.revoked_family.get(),
+            }));
+        }
+    };
+    let access_token = ctx.signer.sign(&issued.claims).map_err(|e| {
+        tracing::error!(cause = %e, "cannot sign an access token");
+        StoreError::Unavailable(e.to_string())
+    })?;
+    Ok(Ok(Tokens {
+        access_token,
+        refresh_token: issued.refresh_token,
+        scope: issued.scope,
+        expires_in: issued.expires_in,
+    }))
 }
 
 /// A refused token request, and whether refusing it revoked a token family (a replayed

@@ -147,18 +147,35 @@ impl AuthorizationCode {
         Ok(())
     }
 
-    /// The code with this hash and the public id of its client.
+    /// The code with this hash, and the names its tokens will carry — one query.
     pub fn find(
         conn: &mut DbConn,
         hash: &SecretHash,
-    ) -> StoreResult<Option<(AuthorizationCode, String)>> {
-        let row: Option<(AuthorizationCode, String)> = authorization_codes::table
+    ) -> StoreResult<Option<(AuthorizationCode, GrantNames)>> {
+        let row: Option<(AuthorizationCode, String, String)> = authorization_codes::table
             .inner_join(clients::table)
+            .inner_join(organizations::table)
             .filter(authorization_codes::code_hash.eq(hash.as_bytes()))
-            .select((AuthorizationCode::as_select(), clients::client_id))
+            .select((
+                AuthorizationCode::as_select(),
+                clients::client_id,
+                organizations::slug,
+            ))
             .first(conn)
             .optional()?;
-        Ok(row.filter(|(code, _)| hash.matches(&code.code_hash)))
+        Ok(row
+            .filter(|(code, ..)| hash.matches(&code.code_hash))
+            .map(|(code, client_id, org)| (code, GrantNames { client_id, org })))
+    }
+
+    /// The grant a consumed code produced, if it got that far.
+    pub fn grant_of(conn: &mut DbConn, id: i64) -> StoreResult<Option<String>> {
+        Ok(authorization_codes::table
+            .find(id)
+            .select(authorization_codes::grant_id)
+            .first::<Option<String>>(conn)
+            .optional()?
+            .flatten())
     }
 
     /// Marks the code used. False if it already was: the caller is looking at a replay.

@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod users;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -100,6 +101,8 @@ fn is_unavailability(message: &str) -> bool {
 }
 
 thread_local! {
+    /// The write gate of the database the current thread is working on (see [`transaction`]).
+    static WRITE_GATE: std::cell::RefCell<Option<Arc<Mutex<()>>>> = const { std::cell::RefCell::new(None) };
     /// Set just before a pooled connection found dead is returned, so that the pool drops it
     /// instead of handing it out again (r2d2 asks `has_broken` on the returning thread).
     static RETURNING_BROKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -209,6 +212,9 @@ pub type Conn = PooledConnection<ConnectionManager>;
 pub struct Db {
     pool: Pool<ConnectionManager>,
     sqlite: bool,
+    /// SQLite has one writer at a time. Writers of this process queue here, on a mutex, rather
+    /// than in SQLite's busy handler, which sleeps and retries and collapses under load.
+    write_gate: Arc<Mutex<()>>,
 }
 
 impl Db {
@@ -231,6 +237,7 @@ impl Db {
         Ok(Db {
             pool,
             sqlite: url.is_sqlite(),
+            write_gate: Arc::new(Mutex::new(())),
         })
     }
 
@@ -250,7 +257,10 @@ impl Db {
         E: From<StoreError>,
     {
         let mut conn = self.conn()?;
+        let gate = self.sqlite.then(|| self.write_gate.clone());
+        let previous = WRITE_GATE.with(|g| g.replace(gate));
         let result = f(&mut conn);
+        WRITE_GATE.with(|g| g.replace(previous));
         // After a failure, make sure the connection itself still works; a dead one (e.g. the
         // PostgreSQL server restarted) is dropped rather than returned to the pool.
         if result.is_err() && conn.batch_execute("SELECT 1").is_err() {
@@ -295,9 +305,12 @@ impl Db {
     }
 }
 
-/// Runs `f` in a transaction. SQLite transactions start with `BEGIN IMMEDIATE`, so a
-/// transaction that reads and then writes takes the write lock up front (queueing on the busy
-/// timeout) instead of failing when it tries to upgrade a read lock another writer got first.
+/// Runs `f` in a transaction. Every write goes through here.
+///
+/// On SQLite, writers of this process first take their turn at the database's write gate (a
+/// mutex, see [`Db`]), then `BEGIN IMMEDIATE`: the transaction holds the write lock from its
+/// first statement, so one that reads and then writes never fails to upgrade its lock, and
+/// the busy timeout only ever waits for other processes (the CLI).
 pub fn transaction<T, E>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, E>,
@@ -311,6 +324,11 @@ where
             .transaction(|c| f(c).map_err(TxError::App))
             .map_err(TxError::into_app);
     };
+    let gate = WRITE_GATE.with(|g| g.borrow().clone());
+    let _turn = gate.as_ref().map(|g| match g.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    });
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
         .map_err(StoreError::from)?;
     // The multi-connection's manager delegates to the SQLite connection's own state, so it

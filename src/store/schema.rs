@@ -205,6 +205,7 @@ diesel::joinable!(grants -> organizations (org_id));
 diesel::joinable!(refresh_tokens -> grants (grant_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(authorization_codes -> clients (client_id));
+diesel::joinable!(authorization_codes -> organizations (org_id));
 diesel::joinable!(integrations -> organizations (org_id));
 diesel::joinable!(integration_tokens -> integrations (integration_id));
 

@@ -88,7 +88,7 @@ fn serve_binary_bootstraps_logs_safely_and_stops_on_sigterm() {
     let http = reqwest::blocking::Client::new();
     let res = http
         .get(format!(
-            "http://{addr}/healthz?api_key=tsr_live_SECRETSECRET"
+            "http://{addr}/.well-known/jwks.json?api_key=tsr_live_SECRETSECRET"
         ))
         .header("Authorization", "Bearer super-secret-bearer")
         .header("Cookie", "tessera_session=secret-cookie")
@@ -121,7 +121,10 @@ fn serve_binary_bootstraps_logs_safely_and_stops_on_sigterm() {
         !log.contains("Password"),
         "the generated password must not reach the logs"
     );
-    assert!(log.contains("path=/healthz status=200"), "{log}");
+    assert!(
+        log.contains("path=/.well-known/jwks.json status=200"),
+        "{log}"
+    );
     for secret in [
         "SECRETSECRET",
         "super-secret-bearer",
