@@ -8,12 +8,24 @@ use serde_json::json;
 
 use super::auth::{Acting, authorize};
 use super::{DurationInput, optional_json};
+use crate::admin::AdminError;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::integrations::{self, CreateIntegration, Creator, UpdateIntegration};
 use crate::roles::Role;
+use crate::store::DbConn;
 
 const SCOPE: &str = "integrations:manage";
+
+/// Runs a change to an integration. Check decisions cached before it must not be served after.
+async fn change<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut DbConn) -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let changed = state.db.run(f).await?;
+    state.checker.invalidate();
+    Ok(changed)
+}
 
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
     authorize(req, state, org, SCOPE, Role::Admin).await
@@ -124,12 +136,10 @@ pub async fn update(
         description: body.description,
         allow_ips: body.allow_ips,
     };
-    let one = state
-        .db
-        .run(move |conn| integrations::update(conn, &acting.actor, &acting.org, &id, &input))
-        .await?;
-    // Cached check decisions about this integration must not outlive the change.
-    state.checker.invalidate();
+    let one = change(&state, move |conn| {
+        integrations::update(conn, &acting.actor, &acting.org, &id, &input)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(one))
 }
 
@@ -151,12 +161,10 @@ pub async fn rotate(
     let grace =
         DurationInput::Seconds(body.grace_seconds.unwrap_or(0)).to_duration("grace_seconds")?;
     let brand = state.config.token_brand.clone();
-    let issued = state
-        .db
-        .run(move |conn| integrations::rotate(conn, &acting.actor, &acting.org, &id, grace, &brand))
-        .await?;
-    // Cached check decisions about this integration must not outlive the change.
-    state.checker.invalidate();
+    let issued = change(&state, move |conn| {
+        integrations::rotate(conn, &acting.actor, &acting.org, &id, grace, &brand)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(issued))
@@ -187,12 +195,10 @@ pub async fn expire(
         (None, Some(t)) => DurationInput::Text(t).to_duration("in")?,
         (None, None) => std::time::Duration::ZERO,
     };
-    let one = state
-        .db
-        .run(move |conn| integrations::expire(conn, &acting.actor, &acting.org, &id, after))
-        .await?;
-    // Cached check decisions about this integration must not outlive the change.
-    state.checker.invalidate();
+    let one = change(&state, move |conn| {
+        integrations::expire(conn, &acting.actor, &acting.org, &id, after)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(one))
 }
 
@@ -203,11 +209,9 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let acting = acting(&req, &state, &org).await?;
-    let one = state
-        .db
-        .run(move |conn| integrations::revoke(conn, &acting.actor, &acting.org, &id))
-        .await?;
-    // Cached check decisions about this integration must not outlive the change.
-    state.checker.invalidate();
+    let one = change(&state, move |conn| {
+        integrations::revoke(conn, &acting.actor, &acting.org, &id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(one))
 }

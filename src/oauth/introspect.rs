@@ -5,9 +5,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::client_auth;
 use super::errors::{Refusal, no_store};
-use super::params::{BadRequest, Params};
-use super::{client_auth, read_body};
+use super::params::Params;
 use crate::access::Principal;
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -17,13 +17,9 @@ pub async fn introspect(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let body = match read_body(payload).await {
-        Ok(b) => b,
-        Err(refusal) => return refusal.response(),
-    };
-    let params = match Params::parse(&req, &body) {
+    let params = match Params::read(&req, payload).await {
         Ok(p) => p,
-        Err(BadRequest(m)) => return Refusal::new("invalid_request", m).response(),
+        Err(refusal) => return refusal.response(),
     };
     let ctx = state.oauth.clone();
     let authenticated = state

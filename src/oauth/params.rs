@@ -93,6 +93,17 @@ impl Params {
         })
     }
 
+    /// Reads the body (bounded) and parses it: what every token-endpoint-style handler does
+    /// first. A problem is the `invalid_request` to answer.
+    pub async fn read(
+        req: &HttpRequest,
+        payload: actix_web::web::Payload,
+    ) -> Result<Params, super::errors::Refusal> {
+        let body = super::read_body(payload).await?;
+        Params::parse(req, &body)
+            .map_err(|BadRequest(m)| super::errors::Refusal::new("invalid_request", m))
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
     }

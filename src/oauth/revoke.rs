@@ -5,8 +5,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::errors::{Refusal, no_store};
-use super::params::{BadRequest, Params};
-use super::{OAuthContext, client_auth, read_body};
+use super::params::Params;
+use super::{OAuthContext, client_auth};
 use crate::http::AppState;
 use crate::store::clients::Client;
 use crate::store::grants::{self, Grant, RefreshToken};
@@ -18,13 +18,9 @@ pub async fn revoke(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let body = match read_body(payload).await {
-        Ok(b) => b,
-        Err(refusal) => return refusal.response(),
-    };
-    let params = match Params::parse(&req, &body) {
+    let params = match Params::read(&req, payload).await {
         Ok(p) => p,
-        Err(BadRequest(m)) => return Refusal::new("invalid_request", m).response(),
+        Err(refusal) => return refusal.response(),
     };
     let ctx = state.oauth.clone();
     let outcome = state

@@ -12,10 +12,10 @@ use oxide_auth::code_grant::refresh as rf;
 use oxide_auth::primitives::prelude::Registrar;
 use serde_json::json;
 
+use super::OAuthContext;
 use super::errors::{Refusal, no_store};
-use super::params::{BadRequest, Params};
+use super::params::Params;
 use super::primitives::StoreEndpoint;
-use super::{OAuthContext, read_body};
 use crate::http::AppState;
 use crate::store::{DbConn, StoreError};
 
@@ -24,13 +24,9 @@ pub async fn token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let body = match read_body(payload).await {
-        Ok(b) => b,
-        Err(refusal) => return refusal.response(),
-    };
-    let params = match Params::parse(&req, &body) {
+    let params = match Params::read(&req, payload).await {
         Ok(p) => p,
-        Err(BadRequest(m)) => return Refusal::new("invalid_request", m).response(),
+        Err(refusal) => return refusal.response(),
     };
     let ctx = state.oauth.clone();
     match state
