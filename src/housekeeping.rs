@@ -25,6 +25,7 @@ pub struct Purged {
     pub grants: usize,
     pub revoked_access_tokens: usize,
     pub signing_keys: usize,
+    pub revocations: usize,
 }
 
 pub fn purge(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
@@ -37,6 +38,8 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
     let sessions = Session::purge_expired(conn, now)?;
     let [authorization_codes, grants, revoked_access_tokens] =
         grants::purge(conn, now, access_ttl)?;
+    // Every instance polls the feed several times a second; ten minutes is plenty.
+    let revocations = crate::store::revocations::purge(conn, now - chrono::TimeDelta::minutes(10))?;
     let signing_keys =
         StoredKey::purge_retired(conn, now - access_ttl - chrono::TimeDelta::minutes(5))?;
     Ok(Purged {
@@ -45,6 +48,7 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
         grants,
         revoked_access_tokens,
         signing_keys,
+        revocations,
     })
 }
 

@@ -88,6 +88,7 @@ impl Server {
             usage.clone(),
             config.check_cache_ttl,
         ));
+        checker.follow_feed();
         let state = web::Data::new(AppState {
             config: config.clone(),
             db: db.clone(),

@@ -2,9 +2,9 @@
 //!
 //! It lets the check path answer without the database (and, for JWTs, without a ~50 µs
 //! signature check) while staying exact:
-//! - an entry lives at most the configured TTL (≤ 1 s), which bounds how late another
-//!   instance's revocation is seen;
-//! - a revocation on this instance bumps the generation, which retires every entry at once;
+//! - a revocation on this instance, or one seen in the revocation feed, bumps the generation,
+//!   which retires every entry at once;
+//! - an entry lives at most the configured TTL, and much less while the feed is not followed;
 //! - a token's own expiry is compared on every hit, so `exp` is honoured to the second.
 
 use std::collections::HashMap;
@@ -41,9 +41,10 @@ impl<V: Clone> DecisionCache<V> {
         &self.shards[key[0] as usize % SHARDS]
     }
 
-    /// A live entry and its age.
-    pub fn get(&self, key: &[u8; 32]) -> Option<(V, Duration)> {
-        if self.ttl.is_zero() {
+    /// An entry no older than `max_age` (and the cache's TTL), with its age.
+    pub fn get(&self, key: &[u8; 32], max_age: Duration) -> Option<(V, Duration)> {
+        let max_age = max_age.min(self.ttl);
+        if max_age.is_zero() {
             return None;
         }
         let generation = self.generation.load(Ordering::Acquire);
@@ -53,7 +54,7 @@ impl<V: Clone> DecisionCache<V> {
         };
         let entry = shard.get(key)?;
         let age = entry.stored_at.elapsed();
-        (entry.generation == generation && age < self.ttl).then(|| (entry.value.clone(), age))
+        (entry.generation == generation && age < max_age).then(|| (entry.value.clone(), age))
     }
 
     pub fn ttl(&self) -> Duration {
@@ -128,15 +129,15 @@ mod tests {
         let c = DecisionCache::new(Duration::from_secs(60), 1000);
         let g = c.generation();
         c.insert([1; 32], 7, g);
-        assert_eq!(c.get(&[1; 32]).map(|(v, _)| v), Some(7));
+        assert_eq!(c.get(&[1; 32], Duration::MAX).map(|(v, _)| v), Some(7));
         c.invalidate_all();
-        assert_eq!(c.get(&[1; 32]), None);
+        assert_eq!(c.get(&[1; 32], Duration::MAX), None);
         // A decision made before an invalidation is not served after it.
         c.insert([2; 32], 8, g);
-        assert_eq!(c.get(&[2; 32]), None);
+        assert_eq!(c.get(&[2; 32], Duration::MAX), None);
         let c = DecisionCache::new(Duration::ZERO, 1000);
         c.insert([1; 32], 7, 0);
-        assert_eq!(c.get(&[1; 32]), None);
+        assert_eq!(c.get(&[1; 32], Duration::MAX), None);
     }
 
     #[test]

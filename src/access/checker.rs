@@ -9,8 +9,10 @@ use actix_web::web::Bytes;
 use serde::Serialize;
 
 use super::cache::DecisionCache;
+use super::feed::{self, RevocationFeed};
 use super::{Dead, Principal, TokenKind, identify};
 use crate::integrations::usage::UsageRecorder;
+use crate::store::revocations;
 use crate::store::{Db, StoreError};
 use crate::tokens::jwt::AccessTokenSigner;
 use crate::tokens::secret::{self, SecretHash, SecretKind};
@@ -118,6 +120,7 @@ pub struct Checker {
     cache: DecisionCache<Arc<Decision>>,
     /// Keys being renewed in the background, so that each is renewed once at a time.
     refreshing: Mutex<HashSet<[u8; 32]>>,
+    feed: RevocationFeed,
 }
 
 fn unix_now() -> i64 {
@@ -139,6 +142,7 @@ impl Checker {
             usage,
             cache: DecisionCache::new(ttl, CACHE_CAPACITY),
             refreshing: Mutex::new(HashSet::new()),
+            feed: RevocationFeed::default(),
         }
     }
 
@@ -149,6 +153,25 @@ impl Checker {
     /// A revocation happened on this instance: stop serving earlier decisions at once.
     pub fn invalidate(&self) {
         self.cache.invalidate_all();
+    }
+
+    /// Follows the revocation feed on the current actix system (see `feed`).
+    pub fn follow_feed(self: &Arc<Self>) {
+        let this = self.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(feed::POLL_EVERY);
+            loop {
+                every.tick().await;
+                match this.db.run(revocations::position).await {
+                    Ok(position) => {
+                        if this.feed.observe(position) {
+                            this.cache.invalidate_all();
+                        }
+                    }
+                    Err(e) => tracing::warn!(cause = %e, "the revocation feed cannot be read"),
+                }
+            }
+        });
     }
 
     /// Steps 1–3 of the decision: shape and checksum (no store touched for garbage), look-up
@@ -167,10 +190,15 @@ impl Checker {
             None => return Ok(Arc::new(Decision::new(Err(Dead::Malformed)))),
         };
         if cacheable {
-            if let Some((hit, age)) = self.cache.get(&key.0) {
+            let max_age = if self.feed.is_followed() {
+                self.cache.ttl()
+            } else {
+                feed::UNFOLLOWED_MAX_AGE
+            };
+            if let Some((hit, age)) = self.cache.get(&key.0, max_age) {
                 // Past half its life, an entry in use is renewed in the background, so that a
                 // busy token never makes its callers wait for the store when the entry ends.
-                if age > self.cache.ttl() / 2 {
+                if age > max_age / 2 {
                     self.refresh_in_background(key.0, token);
                 }
                 return Ok(match &hit.result {

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod checker;
+pub mod feed;
 pub mod http;
 
 use ipnet::IpNet;

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::schema::{
     authorization_codes, clients, grants, organizations, refresh_tokens, revoked_access_tokens,
 };
-use super::{DbConn, StoreResult};
+use super::{DbConn, StoreResult, revocations};
 use crate::tokens::secret::SecretHash;
 
 /// One completed authorization and everything issued from it.
@@ -73,6 +73,9 @@ impl Grant {
             grants::revoked_reason.eq(Some(reason)),
         ))
         .execute(conn)?;
+        if n == 1 {
+            revocations::record(conn, revocations::Kind::Grant, id)?;
+        }
         Ok(n == 1)
     }
 
@@ -94,6 +97,9 @@ impl Grant {
                 grants::revoked_reason.eq(Some(reason)),
             ))
             .execute(conn)?;
+        for id in &ids {
+            revocations::record(conn, revocations::Kind::Grant, id)?;
+        }
         Ok(ids)
     }
 
@@ -298,6 +304,7 @@ pub fn revoke_access_token(
                 revoked_access_tokens::revoked_at.eq(crate::clock::now()),
             ))
             .execute(conn)?;
+        revocations::record(conn, revocations::Kind::AccessToken, jti)?;
     }
     Ok(())
 }

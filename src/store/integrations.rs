@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{integration_tokens, integrations, organizations};
-use super::{DbConn, StoreResult};
+use super::{DbConn, StoreResult, revocations};
 use crate::tokens::secret::SecretHash;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -118,6 +118,9 @@ impl Integration {
         diesel::update(integrations::table.find(id))
             .set(changes)
             .execute(conn)?;
+        if changes.allow_ips.is_some() {
+            revocations::record(conn, revocations::Kind::Integration, id)?;
+        }
         Ok(())
     }
 
@@ -128,6 +131,7 @@ impl Integration {
                 integrations::updated_at.eq(crate::clock::now()),
             ))
             .execute(conn)?;
+        revocations::record(conn, revocations::Kind::Integration, id)?;
         Ok(())
     }
 
@@ -151,6 +155,7 @@ impl Integration {
         )
         .set(integration_tokens::revoked_at.eq(Some(now)))
         .execute(conn)?;
+        revocations::record(conn, revocations::Kind::Integration, id)?;
         Ok(n == 1)
     }
 }
@@ -198,7 +203,7 @@ impl IntegrationToken {
         integration_id: &str,
         at: NaiveDateTime,
     ) -> StoreResult<usize> {
-        Ok(diesel::update(
+        let n = diesel::update(
             integration_tokens::table
                 .filter(integration_tokens::integration_id.eq(integration_id))
                 .filter(integration_tokens::revoked_at.is_null())
@@ -209,7 +214,9 @@ impl IntegrationToken {
                 ),
         )
         .set(integration_tokens::expires_at.eq(Some(at)))
-        .execute(conn)?)
+        .execute(conn)?;
+        revocations::record(conn, revocations::Kind::Integration, integration_id)?;
+        Ok(n)
     }
 
     /// The token with this hash, its integration and the organization's slug — one query,

@@ -15,6 +15,7 @@ pub mod grants;
 pub mod integrations;
 pub mod keys;
 pub mod orgs;
+pub mod revocations;
 pub mod schema;
 pub mod scopes;
 pub mod sessions;

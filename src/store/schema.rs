@@ -193,6 +193,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    revocations (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        kind -> Text,
+        target -> Text,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(clients -> organizations (org_id));
@@ -226,4 +235,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     integrations,
     integration_tokens,
+    revocations,
 );

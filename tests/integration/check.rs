@@ -260,6 +260,27 @@ on_both_backends! {
         assert_unauthorized(&check(&w, Some(&access2), None, &[]), true);
     }
 
+    fn changes_made_by_the_cli_reach_cached_decisions_within_a_second(db: TestDb) {
+        let w = World::new(db);
+        let (id, token) = integration(&w, &[]);
+        let body = w.tokens_for(&w.browser(), "alice", "claims:read");
+        let access = body["access_token"].as_str().unwrap().to_string();
+        for t in [&token, &access] {
+            assert_eq!(check(&w, Some(t), None, &[]).status, 200);
+            assert_eq!(check(&w, Some(t), None, &[]).status, 200, "now cached");
+        }
+        // Another process changes the store; the revocation feed carries it to the cache.
+        w.db.cli(&["--json", "integration", "revoke", &id]).json();
+        w.db.cli(&["--json", "consent", "revoke", "--user", "alice", "--client", &w.client_id]).json();
+        for t in [&token, &access] {
+            let started = Instant::now();
+            while check(&w, Some(t), None, &[]).status != 401 {
+                assert!(started.elapsed() < Duration::from_secs(1), "still accepted after {:?}", started.elapsed());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
     fn introspection_describes_every_token_kind(db: TestDb) {
         let w = World::new(db);
         let body = w.tokens_for(&w.browser(), "alice", "claims:read");
