@@ -10,11 +10,13 @@ use actix_web::{App, HttpServer, middleware::from_fn, web};
 use thiserror::Error;
 
 use crate::access::checker::Checker;
+use crate::access::feed::Epoch;
 use crate::admin::{self, AdminError};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::integrations::usage::{self, UsageRecorder};
 use crate::oauth::OAuthContext;
+use crate::oauth::clients::ClientDirectory;
 use crate::roles::Role;
 use crate::store::audit::Actor;
 use crate::store::orgs::Organization;
@@ -75,7 +77,11 @@ impl Server {
         let config = Arc::new(config);
         let signer = Arc::new(signer);
         crate::housekeeping::spawn(db.clone(), config.clone(), signer.clone());
+        // One revocation epoch for every cache of this process, moved by the feed.
+        let epoch = Arc::new(Epoch::default());
+        epoch.follow(db.clone());
         let oauth = OAuthContext {
+            clients: Arc::new(ClientDirectory::new(config.check_cache_ttl, epoch.clone())),
             config: config.clone(),
             signer,
         };
@@ -87,8 +93,8 @@ impl Server {
             config.token_brand.clone(),
             usage.clone(),
             config.check_cache_ttl,
+            epoch.clone(),
         ));
-        checker.follow_feed();
         let state = web::Data::new(AppState {
             config: config.clone(),
             db: db.clone(),

@@ -8,9 +8,10 @@
 //! - a token's own expiry is compared on every hit, so `exp` is honoured to the second.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::feed::Epoch;
 
 const SHARDS: usize = 16;
 
@@ -22,16 +23,16 @@ struct Entry<V> {
 
 pub struct DecisionCache<V> {
     shards: Vec<Mutex<HashMap<[u8; 32], Entry<V>>>>,
-    generation: AtomicU64,
+    epoch: Arc<Epoch>,
     ttl: Duration,
     per_shard: usize,
 }
 
 impl<V: Clone> DecisionCache<V> {
-    pub fn new(ttl: Duration, capacity: usize) -> Self {
+    pub fn new(ttl: Duration, capacity: usize, epoch: Arc<Epoch>) -> Self {
         DecisionCache {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            generation: AtomicU64::new(0),
+            epoch,
             ttl,
             per_shard: (capacity / SHARDS).max(1),
         }
@@ -41,24 +42,21 @@ impl<V: Clone> DecisionCache<V> {
         &self.shards[key[0] as usize % SHARDS]
     }
 
-    /// An entry no older than `max_age` (and the cache's TTL), with its age.
-    pub fn get(&self, key: &[u8; 32], max_age: Duration) -> Option<(V, Duration)> {
-        let max_age = max_age.min(self.ttl);
+    /// A live entry, with its age and the most it may reach.
+    pub fn get(&self, key: &[u8; 32]) -> Option<(V, Duration, Duration)> {
+        let max_age = self.epoch.max_age(self.ttl);
         if max_age.is_zero() {
             return None;
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.epoch.current();
         let shard = match self.shard(key).lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
         let entry = shard.get(key)?;
         let age = entry.stored_at.elapsed();
-        (entry.generation == generation && age < max_age).then(|| (entry.value.clone(), age))
-    }
-
-    pub fn ttl(&self) -> Duration {
-        self.ttl
+        (entry.generation == generation && age < max_age)
+            .then(|| (entry.value.clone(), age, max_age))
     }
 
     /// Stores a decision made under `generation` (read before the decision was made, so that a
@@ -72,7 +70,7 @@ impl<V: Clone> DecisionCache<V> {
             Err(poisoned) => poisoned.into_inner(),
         };
         if shard.len() >= self.per_shard {
-            let current = self.generation.load(Ordering::Acquire);
+            let current = self.epoch.current();
             shard.retain(|_, e| e.generation == current && e.stored_at.elapsed() < self.ttl);
             if shard.len() >= self.per_shard {
                 // Still full of live entries: drop an arbitrary tenth rather than grow.
@@ -97,12 +95,7 @@ impl<V: Clone> DecisionCache<V> {
     }
 
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Something was revoked here: no decision made before now may be served again.
-    pub fn invalidate_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.epoch.current()
     }
 
     pub fn len(&self) -> usize {
@@ -126,23 +119,24 @@ mod tests {
 
     #[test]
     fn entries_expire_and_invalidate() {
-        let c = DecisionCache::new(Duration::from_secs(60), 1000);
+        let epoch = Arc::new(Epoch::default());
+        let c = DecisionCache::new(Duration::from_secs(60), 1000, epoch.clone());
         let g = c.generation();
         c.insert([1; 32], 7, g);
-        assert_eq!(c.get(&[1; 32], Duration::MAX).map(|(v, _)| v), Some(7));
-        c.invalidate_all();
-        assert_eq!(c.get(&[1; 32], Duration::MAX), None);
+        assert_eq!(c.get(&[1; 32]).map(|(v, ..)| v), Some(7));
+        epoch.bump();
+        assert_eq!(c.get(&[1; 32]), None);
         // A decision made before an invalidation is not served after it.
         c.insert([2; 32], 8, g);
-        assert_eq!(c.get(&[2; 32], Duration::MAX), None);
-        let c = DecisionCache::new(Duration::ZERO, 1000);
+        assert_eq!(c.get(&[2; 32]), None);
+        let c = DecisionCache::new(Duration::ZERO, 1000, epoch);
         c.insert([1; 32], 7, 0);
-        assert_eq!(c.get(&[1; 32], Duration::MAX), None);
+        assert_eq!(c.get(&[1; 32]), None);
     }
 
     #[test]
     fn the_cache_stays_bounded() {
-        let c = DecisionCache::new(Duration::from_secs(60), 160);
+        let c = DecisionCache::new(Duration::from_secs(60), 160, Arc::new(Epoch::default()));
         for i in 0..10_000u32 {
             let mut k = [0u8; 32];
             k[..4].copy_from_slice(&i.to_be_bytes());

@@ -9,10 +9,9 @@ use actix_web::web::Bytes;
 use serde::Serialize;
 
 use super::cache::DecisionCache;
-use super::feed::{self, RevocationFeed};
+use super::feed::Epoch;
 use super::{Dead, Principal, TokenKind, identify};
 use crate::integrations::usage::UsageRecorder;
-use crate::store::revocations;
 use crate::store::{Db, StoreError};
 use crate::tokens::jwt::AccessTokenSigner;
 use crate::tokens::secret::{self, SecretHash, SecretKind};
@@ -120,7 +119,7 @@ pub struct Checker {
     cache: DecisionCache<Arc<Decision>>,
     /// Keys being renewed in the background, so that each is renewed once at a time.
     refreshing: Mutex<HashSet<[u8; 32]>>,
-    feed: RevocationFeed,
+    epoch: Arc<Epoch>,
 }
 
 fn unix_now() -> i64 {
@@ -134,15 +133,16 @@ impl Checker {
         brand: String,
         usage: Arc<UsageRecorder>,
         ttl: std::time::Duration,
+        epoch: Arc<Epoch>,
     ) -> Checker {
         Checker {
             db,
             signer,
             brand,
             usage,
-            cache: DecisionCache::new(ttl, CACHE_CAPACITY),
+            cache: DecisionCache::new(ttl, CACHE_CAPACITY, epoch.clone()),
             refreshing: Mutex::new(HashSet::new()),
-            feed: RevocationFeed::default(),
+            epoch,
         }
     }
 
@@ -152,26 +152,7 @@ impl Checker {
 
     /// A revocation happened on this instance: stop serving earlier decisions at once.
     pub fn invalidate(&self) {
-        self.cache.invalidate_all();
-    }
-
-    /// Follows the revocation feed on the current actix system (see `feed`).
-    pub fn follow_feed(self: &Arc<Self>) {
-        let this = self.clone();
-        actix_web::rt::spawn(async move {
-            let mut every = actix_web::rt::time::interval(feed::POLL_EVERY);
-            loop {
-                every.tick().await;
-                match this.db.run(revocations::position).await {
-                    Ok(position) => {
-                        if this.feed.observe(position) {
-                            this.cache.invalidate_all();
-                        }
-                    }
-                    Err(e) => tracing::warn!(cause = %e, "the revocation feed cannot be read"),
-                }
-            }
-        });
+        self.epoch.bump();
     }
 
     /// Steps 1–3 of the decision: shape and checksum (no store touched for garbage), look-up
@@ -190,12 +171,7 @@ impl Checker {
             None => return Ok(Arc::new(Decision::new(Err(Dead::Malformed)))),
         };
         if cacheable {
-            let max_age = if self.feed.is_followed() {
-                self.cache.ttl()
-            } else {
-                feed::UNFOLLOWED_MAX_AGE
-            };
-            if let Some((hit, age)) = self.cache.get(&key.0, max_age) {
+            if let Some((hit, age, max_age)) = self.cache.get(&key.0) {
                 // Past half its life, an entry in use is renewed in the background, so that a
                 // busy token never makes its callers wait for the store when the entry ends.
                 if age > max_age / 2 {

@@ -6,9 +6,11 @@
 //! entries younger than [`UNFOLLOWED_MAX_AGE`], so a revocation is honoured within a second
 //! even when the feed cannot be read; with the database down altogether, misses answer 503.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::store::{Db, revocations};
 
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
 /// How long after its last successful poll the feed still counts as followed.
@@ -16,7 +18,7 @@ pub const FOLLOWED_FOR: Duration = Duration::from_millis(750);
 /// The oldest entry served while the feed is not followed.
 pub const UNFOLLOWED_MAX_AGE: Duration = Duration::from_millis(250);
 
-pub struct RevocationFeed {
+struct RevocationFeed {
     epoch: Instant,
     /// Milliseconds after `epoch` of the last successful poll; 0 before the first.
     last_read_ms: AtomicU64,
@@ -41,14 +43,14 @@ impl RevocationFeed {
     }
 
     /// Whether a recent poll succeeded.
-    pub fn is_followed(&self) -> bool {
+    fn is_followed(&self) -> bool {
         let last = self.last_read_ms.load(Ordering::Acquire);
         last != 0 && self.now_ms().saturating_sub(last) < FOLLOWED_FOR.as_millis() as u64
     }
 
     /// Records a successful read; true when the feed moved since the previous one (or this is
     /// the first), meaning cached decisions may be stale.
-    pub fn observe(&self, position: (i64, i64)) -> bool {
+    fn observe(&self, position: (i64, i64)) -> bool {
         let moved = {
             let mut last = match self.position.lock() {
                 Ok(p) => p,
@@ -60,6 +62,54 @@ impl RevocationFeed {
         };
         self.last_read_ms.store(self.now_ms(), Ordering::Release);
         moved
+    }
+}
+
+/// The revocation epoch shared by every in-memory cache of this process: bumped by a
+/// revocation made here and whenever the feed moves. A cache entry made under an older epoch
+/// is never served.
+#[derive(Default)]
+pub struct Epoch {
+    generation: AtomicU64,
+    feed: RevocationFeed,
+}
+
+impl Epoch {
+    pub fn current(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Something that may end a token changed: nothing cached before now may be served.
+    pub fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How old a cache entry may be: `ttl` while the feed is followed, much less otherwise.
+    pub fn max_age(&self, ttl: Duration) -> Duration {
+        if self.feed.is_followed() {
+            ttl
+        } else {
+            ttl.min(UNFOLLOWED_MAX_AGE)
+        }
+    }
+
+    /// Polls the feed on the current actix system.
+    pub fn follow(self: &Arc<Self>, db: Db) {
+        let epoch = self.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(POLL_EVERY);
+            loop {
+                every.tick().await;
+                match db.run(revocations::position).await {
+                    Ok(position) => {
+                        if epoch.feed.observe(position) {
+                            epoch.bump();
+                        }
+                    }
+                    Err(e) => tracing::warn!(cause = %e, "the revocation feed cannot be read"),
+                }
+            }
+        });
     }
 }
 

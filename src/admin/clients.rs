@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{AdminError, or_not_found};
 use crate::store::audit::{self, Actor};
 use crate::store::clients::{Client, ClientKind, NewClient};
-use crate::store::{DbConn, transaction};
+use crate::store::{DbConn, revocations, transaction};
 use crate::tokens::secret::{self, SecretKind};
 use crate::validate;
 
@@ -130,6 +130,8 @@ pub fn create(
         if let Some(s) = &new_secret {
             Client::add_secret(conn, pk, &s.hash, &s.prefix)?;
         }
+        // A server may remember that this id was unknown until now.
+        revocations::record(conn, revocations::Kind::Client, &client_id)?;
         audit::record(
             conn,
             Some(org.id),
@@ -195,6 +197,8 @@ pub fn rotate_secret(
     transaction(conn, |conn| -> Result<(), AdminError> {
         Client::expire_secrets(conn, client.id, previous_expires_at)?;
         Client::add_secret(conn, client.id, &new_secret.hash, &new_secret.prefix)?;
+        // Servers keep clients in memory: the feed tells them to read this one again.
+        revocations::record(conn, revocations::Kind::Client, client_id)?;
         audit::record(
             conn,
             Some(client.org_id),

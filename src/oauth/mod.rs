@@ -5,6 +5,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod clients;
 pub mod errors;
 pub mod introspect;
 pub mod metadata;
@@ -30,6 +31,7 @@ use errors::Refusal;
 pub struct OAuthContext {
     pub config: Arc<Config>,
     pub signer: Arc<AccessTokenSigner>,
+    pub clients: Arc<clients::ClientDirectory>,
 }
 
 pub const AUTHORIZE_PATH: &str = "/oauth/authorize";

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use oxide_auth::code_grant::accesstoken as at;
@@ -22,6 +23,7 @@ use oxide_auth::primitives::registrar::{
 };
 
 use super::OAuthContext;
+use super::clients::KnownClient;
 use crate::clock;
 use crate::store::clients::{Client, ClientKind};
 use crate::store::grants::{
@@ -78,7 +80,7 @@ pub struct StoreEndpoint<'a> {
     conn: RefCell<&'a mut DbConn>,
     ctx: &'a OAuthContext,
     /// The client this request is about, loaded once.
-    client: RefCell<Option<Client>>,
+    client: RefCell<Option<Arc<KnownClient>>>,
     /// Set by the authorize handler before oxide-auth asks for a code.
     pub owner: Option<Owner>,
     /// The `client_id` a public client presented without a secret (refresh grant).
@@ -116,7 +118,7 @@ impl<'a> StoreEndpoint<'a> {
 
     /// The client as loaded for this request, if any.
     pub fn client(&self) -> Option<Client> {
-        self.client.borrow().clone()
+        self.client.borrow().as_ref().map(|k| k.client.clone())
     }
 
     fn fail(&self, error: &'static str, description: &'static str) {
@@ -143,17 +145,13 @@ impl<'a> StoreEndpoint<'a> {
         f(&mut conn).map_err(|e| self.store_failed(e))
     }
 
-    fn load_client(&self, client_id: &str) -> Result<Option<Client>, ()> {
+    fn load_client(&self, client_id: &str) -> Result<Option<Arc<KnownClient>>, ()> {
         if let Some(c) = self.client.borrow().as_ref() {
-            if c.client_id == client_id {
+            if c.client.client_id == client_id {
                 return Ok(Some(c.clone()));
             }
         }
-        let found = self.with_conn(|conn| match Client::find(conn, client_id) {
-            Ok(c) => Ok(Some(c)),
-            Err(StoreError::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        })?;
+        let found = self.with_conn(|conn| self.ctx.clients.find(conn, client_id))?;
         if let Some(c) = &found {
             *self.client.borrow_mut() = Some(c.clone());
         }
@@ -163,7 +161,7 @@ impl<'a> StoreEndpoint<'a> {
     fn pkce_policy(&self) -> Pkce {
         // RFC 7636 is required for public clients, and honoured when a confidential client
         // used it. `plain` is never accepted (RFC 9700 §2.1.1).
-        match self.client.borrow().as_ref().map(|c| c.kind) {
+        match self.client.borrow().as_ref().map(|c| c.client.kind) {
             Some(ClientKind::Confidential) => Pkce::optional(),
             _ => Pkce::required(),
         }
@@ -213,7 +211,7 @@ impl Registrar for StoreEndpoint<'_> {
     /// redirector.
     fn bound_redirect<'b>(&self, bound: ClientUrl<'b>) -> Result<BoundClient<'b>, RegistrarError> {
         let client = match self.load_client(&bound.client_id) {
-            Ok(Some(c)) => c,
+            Ok(Some(c)) => c.client.clone(),
             Ok(None) => return Err(RegistrarError::Unspecified),
             Err(()) => return Err(RegistrarError::PrimitiveError),
         };
@@ -243,7 +241,7 @@ impl Registrar for StoreEndpoint<'_> {
         scope: Option<Scope>,
     ) -> Result<PreGrant, RegistrarError> {
         let client = match self.load_client(&bound.client_id) {
-            Ok(Some(c)) => c,
+            Ok(Some(c)) => c.client.clone(),
             Ok(None) => return Err(RegistrarError::Unspecified),
             Err(()) => return Err(RegistrarError::PrimitiveError),
         };
@@ -275,21 +273,14 @@ impl Registrar for StoreEndpoint<'_> {
             Ok(None) => return Err(RegistrarError::Unspecified),
             Err(()) => return Err(RegistrarError::PrimitiveError),
         };
-        let authenticated = match (client.kind, passphrase) {
+        let authenticated = match (client.client.kind, passphrase) {
             (ClientKind::Public, None) => Ok(()),
             (ClientKind::Confidential, Some(secret)) => {
                 let presented = match std::str::from_utf8(secret) {
                     Ok(s) => SecretHash::of(s),
                     Err(_) => return Err(RegistrarError::Unspecified),
                 };
-                let stored = self
-                    .with_conn(|conn| Client::live_secret_hashes(conn, client.id))
-                    .map_err(|()| RegistrarError::PrimitiveError)?;
-                // Compare against every live secret, without stopping early.
-                let matched = stored
-                    .iter()
-                    .fold(false, |acc, s| presented.matches(s) | acc);
-                if matched {
+                if client.secret_matches(&presented) {
                     Ok(())
                 } else {
                     Err(RegistrarError::Unspecified)
@@ -299,7 +290,7 @@ impl Registrar for StoreEndpoint<'_> {
         };
         if authenticated.is_ok() {
             if let Some(grant_type) = self.grant_type {
-                if !client.allows_grant(grant_type) {
+                if !client.client.allows_grant(grant_type) {
                     self.fail(
                         "unauthorized_client",
                         "this client is not registered for this grant type",

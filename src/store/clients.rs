@@ -138,7 +138,7 @@ impl Client {
         clients::table
             .filter(clients::client_id.eq(new.client_id))
             .select(clients::id)
-            .first(conn)
+            .get_result(conn)
             .map_err(Into::into)
     }
 
@@ -147,7 +147,7 @@ impl Client {
             .inner_join(organizations::table)
             .filter(clients::client_id.eq(client_id))
             .select(client_columns!())
-            .first(conn)?;
+            .get_result(conn)?;
         from_row(row)
     }
 
@@ -199,8 +199,11 @@ impl Client {
         .map_err(Into::into)
     }
 
-    /// Hashes of the secrets valid now: one, or two during a rotation's grace period.
-    pub fn live_secret_hashes(conn: &mut DbConn, client_pk: i64) -> StoreResult<Vec<Vec<u8>>> {
+    /// The client's secrets that have not ended yet, with when they end (if they do).
+    pub fn unexpired_secrets(
+        conn: &mut DbConn,
+        client_pk: i64,
+    ) -> StoreResult<Vec<(Vec<u8>, Option<NaiveDateTime>)>> {
         let now = crate::clock::now();
         client_secrets::table
             .filter(client_secrets::client_id.eq(client_pk))
@@ -209,7 +212,7 @@ impl Client {
                     .is_null()
                     .or(client_secrets::expires_at.gt(now)),
             )
-            .select(client_secrets::secret_hash)
+            .select((client_secrets::secret_hash, client_secrets::expires_at))
             .load(conn)
             .map_err(Into::into)
     }

@@ -46,7 +46,7 @@ pub fn remember(
         .filter(consents::user_id.eq(user_id))
         .filter(consents::client_id.eq(client_pk))
         .filter(consents::org_id.eq(org_id));
-    let existing: Option<String> = key.select(consents::scope).first(conn).optional()?;
+    let existing: Option<String> = key.select(consents::scope).get_result(conn).optional()?;
     match existing {
         Some(previous) => {
             let mut all: Vec<String> = previous

@@ -56,7 +56,7 @@ impl Grant {
             .inner_join(organizations::table)
             .filter(grants::id.eq(id))
             .select((Grant::as_select(), clients::client_id, organizations::slug))
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         Ok(row.map(|(g, client_id, org)| (g, GrantNames { client_id, org })))
     }
@@ -167,7 +167,7 @@ impl AuthorizationCode {
                 clients::client_id,
                 organizations::slug,
             ))
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         Ok(row
             .filter(|(code, ..)| hash.matches(&code.code_hash))
@@ -179,7 +179,7 @@ impl AuthorizationCode {
         Ok(authorization_codes::table
             .find(id)
             .select(authorization_codes::grant_id)
-            .first::<Option<String>>(conn)
+            .get_result::<Option<String>>(conn)
             .optional()?
             .flatten())
     }
@@ -264,7 +264,7 @@ impl RefreshToken {
                 clients::client_id,
                 organizations::slug,
             ))
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         Ok(row
             .filter(|(t, ..)| hash.matches(&t.token_hash))
@@ -293,7 +293,7 @@ pub fn revoke_access_token(
     let exists = revoked_access_tokens::table
         .find(jti)
         .select(revoked_access_tokens::jti)
-        .first::<String>(conn)
+        .get_result::<String>(conn)
         .optional()?
         .is_some();
     if !exists {
@@ -315,7 +315,7 @@ pub fn access_token_revoked(conn: &mut DbConn, jti: &str, grant_id: &str) -> Sto
     let by_jti = revoked_access_tokens::table
         .find(jti)
         .select(revoked_access_tokens::jti)
-        .first::<String>(conn)
+        .get_result::<String>(conn)
         .optional()?
         .is_some();
     if by_jti {
@@ -324,7 +324,7 @@ pub fn access_token_revoked(conn: &mut DbConn, jti: &str, grant_id: &str) -> Sto
     let grant_revoked: Option<Option<NaiveDateTime>> = grants::table
         .find(grant_id)
         .select(grants::revoked_at)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(!matches!(grant_revoked, Some(None)))
 }

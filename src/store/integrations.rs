@@ -93,7 +93,7 @@ impl Integration {
             .filter(integrations::id.eq(id))
             .filter(integrations::org_id.eq(org_id))
             .select(Integration::as_select())
-            .first(conn)
+            .get_result(conn)
             .map_err(Into::into)
     }
 
@@ -101,7 +101,7 @@ impl Integration {
         integrations::table
             .find(id)
             .select(Integration::as_select())
-            .first(conn)
+            .get_result(conn)
             .map_err(Into::into)
     }
 
@@ -233,7 +233,7 @@ impl IntegrationToken {
                 Integration::as_select(),
                 organizations::slug,
             ))
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         Ok(row.filter(|(t, ..)| hash.matches(&t.token_hash)))
     }

@@ -7,6 +7,11 @@
 //!
 //! Diesel is synchronous. Request handlers reach the database only through [`Db::run`], which
 //! takes a pooled connection and runs the whole closure on actix's blocking pool.
+//!
+//! Look-ups by a unique key use `.get_result()`, not `.first()`: `.first()` binds its `LIMIT` as
+//! a parameter, and SQLite (3.45+) treats a bound LIMIT as able to change the query plan, so it
+//! re-parses and re-plans the cached statement on every execution — a third of a refresh
+//! request's time went there.
 
 pub mod audit;
 pub mod clients;

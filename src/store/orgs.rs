@@ -33,7 +33,7 @@ impl Organization {
         organizations::table
             .filter(organizations::slug.eq(slug))
             .select(Organization::as_select())
-            .first(conn)
+            .get_result(conn)
             .map_err(Into::into)
     }
 
@@ -41,7 +41,7 @@ impl Organization {
         organizations::table
             .find(id)
             .select(Organization::as_select())
-            .first(conn)
+            .get_result(conn)
             .map_err(Into::into)
     }
 

@@ -12,6 +12,8 @@ pub enum Kind {
     Grant,
     AccessToken,
     Integration,
+    /// A client registered or its secrets changed (cached clients must be re-read).
+    Client,
 }
 
 impl Kind {
@@ -20,6 +22,7 @@ impl Kind {
             Kind::Grant => "grant",
             Kind::AccessToken => "access_token",
             Kind::Integration => "integration",
+            Kind::Client => "client",
         }
     }
 }
@@ -41,7 +44,7 @@ pub fn record(conn: &mut DbConn, kind: Kind, target: &str) -> StoreResult<()> {
 pub fn position(conn: &mut DbConn) -> StoreResult<(i64, i64)> {
     let (n, top): (i64, Option<i64>) = revocations::table
         .select((count_star(), max(revocations::id)))
-        .first(conn)?;
+        .get_result(conn)?;
     Ok((n, top.unwrap_or(0)))
 }
 

@@ -59,7 +59,7 @@ impl ScopeDef {
                 scopes::created_at.eq(crate::clock::now()),
             ))
             .execute(conn)?;
-        let row: Row = scopes::table.find(name).select(COLUMNS).first(conn)?;
+        let row: Row = scopes::table.find(name).select(COLUMNS).get_result(conn)?;
         from_row(row)
     }
 

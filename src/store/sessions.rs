@@ -49,7 +49,7 @@ impl Session {
                 sessions::csrf_token,
                 sessions::expires_at,
             ))
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         Ok(row.filter(|(stored, ..)| hash.matches(stored)).map(
             |(_, user_id, username, csrf_token, expires_at)| Session {

@@ -43,7 +43,7 @@ impl User {
         users::table
             .filter(users::username.eq(username))
             .select(User::as_select())
-            .first(conn)
+            .get_result(conn)
             .map_err(Into::into)
     }
 
@@ -51,7 +51,7 @@ impl User {
         users::table
             .find(id)
             .select(User::as_select())
-            .first(conn)
+            .get_result(conn)
             .map_err(Into::into)
     }
 
@@ -102,7 +102,7 @@ impl User {
             .filter(memberships::user_id.eq(user_id))
             .filter(memberships::org_id.eq(org_id))
             .select(memberships::role)
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         role.map(|r| parse_role(&r)).transpose()
     }

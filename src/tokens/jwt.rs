@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -84,8 +86,6 @@ impl SigningAlg {
 pub enum JwtError {
     #[error("signing key: {0}")]
     Key(String),
-    #[error("signing failed: {0}")]
-    Sign(jsonwebtoken::errors::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -112,10 +112,42 @@ struct VerifyKey {
 }
 
 /// The keys in force at one moment: the one to sign with and every one to accept.
+/// The current private key, parsed once. (jsonwebtoken re-parses its PKCS#8 on every
+/// signature, which cost as much as the signature itself.)
+enum SigningKey {
+    Es256(EcdsaKeyPair),
+    EdDsa(Ed25519KeyPair),
+}
+
+impl SigningKey {
+    fn parse(alg: Algorithm, pkcs8: &[u8]) -> Result<SigningKey, JwtError> {
+        let bad = |_| JwtError::Key("stored signing key cannot be read".into());
+        Ok(match alg {
+            Algorithm::EdDSA => {
+                SigningKey::EdDsa(Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(bad)?)
+            }
+            _ => SigningKey::Es256(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(bad)?,
+            ),
+        })
+    }
+
+    /// The JWS signature (RFC 7518 §3.4: ES256 is the fixed-size r || s).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, JwtError> {
+        match self {
+            SigningKey::Es256(k) => k
+                .sign(&SystemRandom::new(), message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| JwtError::Key("ES256 signing failed".into())),
+            SigningKey::EdDsa(k) => Ok(k.sign(message).as_ref().to_vec()),
+        }
+    }
+}
+
 struct KeyRing {
-    kid: String,
-    alg: Algorithm,
-    signing: EncodingKey,
+    signing: SigningKey,
+    /// `base64url(header)` of every token this key signs: `alg`, `typ: at+jwt`, `kid`.
+    header_b64: String,
     verify: HashMap<String, VerifyKey>,
     jwks: Arc<String>,
 }
@@ -124,7 +156,7 @@ impl KeyRing {
     fn build(stored: &[StoredKey]) -> Result<KeyRing, JwtError> {
         let mut verify = HashMap::new();
         let mut keys = Vec::new();
-        let mut current: Option<(String, Algorithm, EncodingKey)> = None;
+        let mut current: Option<(String, Algorithm, SigningKey)> = None;
         for k in stored {
             let alg = SigningAlg::parse(&k.alg)
                 .map_err(JwtError::Key)?
@@ -145,17 +177,20 @@ impl KeyRing {
             verify.insert(k.kid.clone(), VerifyKey { alg, key: decoding });
             keys.push(jwk);
             if current.is_none() && k.retired_at.is_none() {
-                current = Some((k.kid.clone(), alg, encoding));
+                current = Some((k.kid.clone(), alg, SigningKey::parse(alg, &k.private_key)?));
             }
         }
         let (kid, alg, signing) =
             current.ok_or_else(|| JwtError::Key("no current signing key".into()))?;
         let jwks =
             serde_json::to_string(&JwkSet { keys }).map_err(|e| JwtError::Key(e.to_string()))?;
+        let mut header = Header::new(alg);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(kid);
+        let header_json = serde_json::to_vec(&header).map_err(|e| JwtError::Key(e.to_string()))?;
         Ok(KeyRing {
-            kid,
-            alg,
             signing,
+            header_b64: URL_SAFE_NO_PAD.encode(header_json),
             verify,
             jwks: Arc::new(jwks),
         })
@@ -259,12 +294,18 @@ impl AccessTokenSigner {
         }
     }
 
+    /// A compact JWS (RFC 7515 §7.1): the ring's header, the claims, the signature.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, JwtError> {
         let ring = self.ring();
-        let mut header = Header::new(ring.alg);
-        header.typ = Some("at+jwt".into());
-        header.kid = Some(ring.kid.clone());
-        jsonwebtoken::encode(&header, claims, &ring.signing).map_err(JwtError::Sign)
+        let payload = serde_json::to_vec(claims).map_err(|e| JwtError::Key(e.to_string()))?;
+        let mut token = String::with_capacity(ring.header_b64.len() + payload.len() * 4 / 3 + 100);
+        token.push_str(&ring.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+        let signature = ring.signing.sign(token.as_bytes())?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        Ok(token)
     }
 
     /// Verifies signature, `typ`, `iss`, `aud` and `exp` (no leeway: the same clock issued it).

@@ -1,0 +1,74 @@
+//! Registered clients as the OAuth endpoints see them, kept in memory between requests.
+//!
+//! Every token request authenticates its client, which would cost two look-ups each time. The
+//! directory keeps each client (with its secrets' hashes and ends) for up to the check-cache
+//! lifetime, and forgets everything when the revocation epoch moves — which registering a
+//! client or rotating a secret does, here or through the feed — so a rotation is honoured as
+//! promptly as a revocation. Secret ends are compared at use, so a grace period ends on time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use crate::access::cache::DecisionCache;
+use crate::access::feed::Epoch;
+use crate::store::clients::Client;
+use crate::store::{DbConn, StoreError, StoreResult};
+use crate::tokens::secret::SecretHash;
+
+pub struct KnownClient {
+    pub client: Client,
+    secrets: Vec<(Vec<u8>, Option<NaiveDateTime>)>,
+}
+
+impl KnownClient {
+    /// Whether `presented` is one of the client's live secrets. Every stored secret is
+    /// compared, in constant time, without stopping at a match.
+    pub fn secret_matches(&self, presented: &SecretHash) -> bool {
+        let now = crate::clock::now();
+        self.secrets
+            .iter()
+            .filter(|(_, ends)| ends.is_none_or(|e| e > now))
+            .fold(false, |matched, (hash, _)| {
+                presented.matches(hash) | matched
+            })
+    }
+}
+
+const CAPACITY: usize = 10_000;
+
+pub struct ClientDirectory {
+    cache: DecisionCache<Option<Arc<KnownClient>>>,
+}
+
+impl ClientDirectory {
+    pub fn new(ttl: Duration, epoch: Arc<Epoch>) -> ClientDirectory {
+        ClientDirectory {
+            cache: DecisionCache::new(ttl, CAPACITY, epoch),
+        }
+    }
+
+    /// The client with this public id, if registered.
+    pub fn find(
+        &self,
+        conn: &mut DbConn,
+        client_id: &str,
+    ) -> StoreResult<Option<Arc<KnownClient>>> {
+        let key = SecretHash::of(client_id).0;
+        if let Some((known, ..)) = self.cache.get(&key) {
+            return Ok(known);
+        }
+        let generation = self.cache.generation();
+        let known = match Client::find(conn, client_id) {
+            Ok(client) => {
+                let secrets = Client::unexpired_secrets(conn, client.id)?;
+                Some(Arc::new(KnownClient { client, secrets }))
+            }
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        self.cache.insert(key, known.clone(), generation);
+        Ok(known)
+    }
+}
