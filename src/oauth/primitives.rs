@@ -501,14 +501,14 @@ impl Issuer for StoreEndpoint<'_> {
         // exchanges, the second finds the code consumed and revokes what the first issued.
         let consumed = self.with_conn(|conn| {
             transaction(conn, |conn| {
-                if !AuthorizationCode::consume(conn, code.id)? {
+                GrantRow::insert(conn, &family)?;
+                if !AuthorizationCode::consume(conn, code.id, &family.id)? {
+                    GrantRow::delete_unused(conn, &family.id)?;
                     if let Some(grant_id) = AuthorizationCode::grant_of(conn, code.id)? {
                         GrantRow::revoke(conn, &grant_id, "authorization code replayed")?;
                     }
                     return Ok(false);
                 }
-                GrantRow::insert(conn, &family)?;
-                AuthorizationCode::link_grant(conn, code.id, &family.id)?;
                 if let Some(r) = &refresh {
                     RefreshToken::insert(conn, &r.hash, &family.id, &family.scope, refresh_expiry)?;
                 }

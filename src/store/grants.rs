@@ -61,6 +61,12 @@ impl Grant {
         Ok(row.map(|(g, client_id, org)| (g, GrantNames { client_id, org })))
     }
 
+    /// Removes a grant that was never used (its code turned out to be spent).
+    pub fn delete_unused(conn: &mut DbConn, id: &str) -> StoreResult<()> {
+        diesel::delete(grants::table.filter(grants::id.eq(id))).execute(conn)?;
+        Ok(())
+    }
+
     /// Revokes the grant and so every token descended from it. True if this call revoked it.
     pub fn revoke(conn: &mut DbConn, id: &str, reason: &str) -> StoreResult<bool> {
         let n = diesel::update(
@@ -184,24 +190,20 @@ impl AuthorizationCode {
             .flatten())
     }
 
-    /// Marks the code used. False if it already was: the caller is looking at a replay.
-    pub fn consume(conn: &mut DbConn, id: i64) -> StoreResult<bool> {
+    /// Marks the code used by the grant it produced (which must exist), in one statement.
+    /// False if the code was already used: the caller is looking at a replay.
+    pub fn consume(conn: &mut DbConn, id: i64, grant_id: &str) -> StoreResult<bool> {
         let n = diesel::update(
             authorization_codes::table
                 .filter(authorization_codes::id.eq(id))
                 .filter(authorization_codes::consumed_at.is_null()),
         )
-        .set(authorization_codes::consumed_at.eq(Some(crate::clock::now())))
+        .set((
+            authorization_codes::consumed_at.eq(Some(crate::clock::now())),
+            authorization_codes::grant_id.eq(Some(grant_id)),
+        ))
         .execute(conn)?;
         Ok(n == 1)
-    }
-
-    /// Remembers which grant the code produced, so that a replay can revoke it.
-    pub fn link_grant(conn: &mut DbConn, id: i64, grant_id: &str) -> StoreResult<()> {
-        diesel::update(authorization_codes::table.filter(authorization_codes::id.eq(id)))
-            .set(authorization_codes::grant_id.eq(Some(grant_id)))
-            .execute(conn)?;
-        Ok(())
     }
 
     /// Codes live 60 seconds; consumed ones are kept a little longer so that a late replay is

@@ -73,14 +73,12 @@ impl ScopeDef {
 
     /// The definitions of the named scopes that exist, in the order asked.
     pub fn find_many(conn: &mut DbConn, names: &[String]) -> StoreResult<Vec<ScopeDef>> {
-        let rows: Vec<Row> = scopes::table
-            .filter(scopes::name.eq_any(names))
-            .select(COLUMNS)
-            .load(conn)?;
-        let mut defs = rows
+        // The scope table is small, and a fixed query keeps its prepared statement (an
+        // `IN (…)` list changes with its length and is re-parsed every time).
+        let mut defs: Vec<ScopeDef> = Self::list(conn)?
             .into_iter()
-            .map(from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
+            .filter(|d| names.contains(&d.name))
+            .collect();
         defs.sort_by_key(|d| names.iter().position(|n| n == &d.name));
         Ok(defs)
     }
