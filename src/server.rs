@@ -48,7 +48,7 @@ pub struct Server {
 impl Server {
     /// Connects, migrates, bootstraps and binds; the server runs once [`Server::run`] is awaited.
     pub fn build(mut config: Config) -> Result<Server, StartError> {
-        let db = Db::connect(&config.database_url, config.db_pool_size)?;
+        let db = Db::connect_for_server(&config.database_url, config.db_pool_size)?;
         let applied = db.migrate()?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");

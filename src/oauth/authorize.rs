@@ -27,7 +27,7 @@ use crate::store::consents;
 use crate::store::scopes::ScopeDef;
 use crate::store::sessions::Session;
 use crate::store::users::{Membership, User};
-use crate::store::{DbConn, StoreError, transaction};
+use crate::store::{DbConn, StoreError, write};
 use crate::tokens::secret::SecretHash;
 use crate::{passwords, validate};
 
@@ -407,9 +407,11 @@ fn decide(
                 ));
             }
             let scopes: Vec<String> = c.grantable.iter().map(|s| s.name.clone()).collect();
+            let (user_id, client_pk, org_id, remembered) =
+                (session.user_id, client.id, m.org_id, scopes.clone());
             endpoint.run(|conn| {
-                transaction(conn, |conn| {
-                    consents::remember(conn, session.user_id, client.id, m.org_id, &scopes)
+                write(conn, move |conn| {
+                    consents::remember(conn, user_id, client_pk, org_id, &remembered)
                 })
             })?;
             (m.org_id, scopes)
@@ -628,11 +630,12 @@ pub async fn login_post(
                     let (session_id, hash) = session::new_session_id();
                     let expires_at =
                         crate::clock::now() + crate::duration::to_chrono(config.session_ttl);
-                    transaction(conn, |conn| {
+                    let user_id = user.id;
+                    write(conn, move |conn| {
                         Session::create(
                             conn,
                             &hash,
-                            user.id,
+                            user_id,
                             &session::new_csrf_token(),
                             expires_at,
                         )

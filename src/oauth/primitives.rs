@@ -29,7 +29,7 @@ use crate::store::clients::{Client, ClientKind};
 use crate::store::grants::{
     AuthorizationCode, Grant as GrantRow, GrantNames, NewCode, RefreshToken,
 };
-use crate::store::{DbConn, StoreError, transaction};
+use crate::store::{DbConn, StoreError, write};
 use crate::tokens::jwt::AccessClaims;
 use crate::tokens::secret::{self, SecretHash, SecretKind};
 
@@ -186,8 +186,9 @@ impl<'a> StoreEndpoint<'a> {
     /// Revokes a grant in a transaction of its own: the request that found the replay fails,
     /// but the revocation must stand.
     fn revoke_family(&self, grant_id: &str, reason: &str) -> Result<(), ()> {
-        let revoked = self
-            .with_conn(|conn| transaction(conn, |conn| GrantRow::revoke(conn, grant_id, reason)))?;
+        let (id, why) = (grant_id.to_string(), reason.to_string());
+        let revoked =
+            self.with_conn(|conn| write(conn, move |conn| GrantRow::revoke(conn, &id, &why)))?;
         if revoked {
             tracing::warn!(grant = %grant_id, reason, "token family revoked");
         }
@@ -365,13 +366,14 @@ impl Authorizer for StoreEndpoint<'_> {
                 .split(' ')
                 .filter(|s| grant.scope.iter().any(|g| g == *s)),
         );
+        let client_pk = client.id;
         self.with_conn(|conn| {
-            transaction(conn, |conn| {
+            write(conn, move |conn| {
                 AuthorizationCode::insert(
                     conn,
                     &NewCode {
                         hash: &hash,
-                        client_pk: client.id,
+                        client_pk,
                         user_id: owner.user_id,
                         org_id: owner.org_id,
                         scope: &scope,
@@ -499,18 +501,21 @@ impl Issuer for StoreEndpoint<'_> {
         let refresh_expiry = self.refresh_expiry(family.expires_at);
         // Consuming the code and starting its family is one transaction: of two concurrent
         // exchanges, the second finds the code consumed and revokes what the first issued.
+        let (new_family, code_id) = (family.clone(), code.id);
+        let refresh_hash = refresh.as_ref().map(|r| r.hash);
         let consumed = self.with_conn(|conn| {
-            transaction(conn, |conn| {
+            write(conn, move |conn| {
+                let family = new_family;
                 GrantRow::insert(conn, &family)?;
-                if !AuthorizationCode::consume(conn, code.id, &family.id)? {
+                if !AuthorizationCode::consume(conn, code_id, &family.id)? {
                     GrantRow::delete_unused(conn, &family.id)?;
-                    if let Some(grant_id) = AuthorizationCode::grant_of(conn, code.id)? {
+                    if let Some(grant_id) = AuthorizationCode::grant_of(conn, code_id)? {
                         GrantRow::revoke(conn, &grant_id, "authorization code replayed")?;
                     }
                     return Ok(false);
                 }
-                if let Some(r) = &refresh {
-                    RefreshToken::insert(conn, &r.hash, &family.id, &family.scope, refresh_expiry)?;
+                if let Some(hash) = &refresh_hash {
+                    RefreshToken::insert(conn, hash, &family.id, &family.scope, refresh_expiry)?;
                 }
                 Ok(true)
             })
@@ -545,15 +550,17 @@ impl Issuer for StoreEndpoint<'_> {
         let (row, family, names) = self.refreshing.borrow().clone().ok_or(())?;
         let next = secret::mint(&self.ctx.config.token_brand, SecretKind::RefreshToken);
         let expiry = self.refresh_expiry(family.expires_at);
+        let (row_id, family_id, family_scope, next_hash) =
+            (row.id, family.id.clone(), row.scope.clone(), next.hash);
         let rotated = self.with_conn(|conn| {
-            transaction(conn, |conn| {
-                if !RefreshToken::rotate(conn, row.id)? {
-                    GrantRow::revoke(conn, &family.id, "refresh token reuse")?;
+            write(conn, move |conn| {
+                if !RefreshToken::rotate(conn, row_id)? {
+                    GrantRow::revoke(conn, &family_id, "refresh token reuse")?;
                     return Ok(false);
                 }
                 // The successor keeps the family's scope (RFC 6749 §6); only this access
                 // token may be narrower.
-                RefreshToken::insert(conn, &next.hash, &family.id, &row.scope, expiry)?;
+                RefreshToken::insert(conn, &next_hash, &family_id, &family_scope, expiry)?;
                 Ok(true)
             })
         })?;

@@ -25,6 +25,7 @@ pub mod schema;
 pub mod scopes;
 pub mod sessions;
 pub mod users;
+pub mod writer;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -107,6 +108,8 @@ fn is_unavailability(message: &str) -> bool {
 }
 
 thread_local! {
+    /// The group-commit writer of the database the current thread is working on (see [`write`]).
+    static WRITER: std::cell::RefCell<Option<Arc<writer::GroupWriter>>> = const { std::cell::RefCell::new(None) };
     /// The write gate of the database the current thread is working on (see [`transaction`]).
     static WRITE_GATE: std::cell::RefCell<Option<Arc<Mutex<()>>>> = const { std::cell::RefCell::new(None) };
     /// Set just before a pooled connection found dead is returned, so that the pool drops it
@@ -221,6 +224,8 @@ pub struct Db {
     /// SQLite has one writer at a time. Writers of this process queue here, on a mutex, rather
     /// than in SQLite's busy handler, which sleeps and retries and collapses under load.
     write_gate: Arc<Mutex<()>>,
+    /// The server's group-commit writer (SQLite); see [`write`].
+    writer: Option<Arc<writer::GroupWriter>>,
 }
 
 impl Db {
@@ -229,9 +234,10 @@ impl Db {
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Db, StoreError> {
         let manager = ConnectionManager { url: url.clone() };
         // Fail fast on a bad URL, with the real cause rather than r2d2's timeout.
-        manager
+        let first = manager
             .connect()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        drop(first);
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -244,7 +250,23 @@ impl Db {
             pool,
             sqlite: url.is_sqlite(),
             write_gate: Arc::new(Mutex::new(())),
+            writer: None,
         })
+    }
+
+    /// The server's handle: on SQLite, hot writes are committed in groups by a writer thread
+    /// with a connection of its own (see [`writer`]).
+    pub fn connect_for_server(url: &DatabaseUrl, pool_size: u32) -> Result<Db, StoreError> {
+        let mut db = Self::connect(url, pool_size)?;
+        if db.sqlite {
+            let conn = ConnectionManager { url: url.clone() }
+                .connect()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let writer = writer::GroupWriter::start(conn, db.write_gate.clone())
+                .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
+            db.writer = Some(Arc::new(writer));
+        }
+        Ok(db)
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -265,8 +287,10 @@ impl Db {
         let mut conn = self.conn()?;
         let gate = self.sqlite.then(|| self.write_gate.clone());
         let previous = WRITE_GATE.with(|g| g.replace(gate));
+        let previous_writer = WRITER.with(|w| w.replace(self.writer.clone()));
         let result = f(&mut conn);
         WRITE_GATE.with(|g| g.replace(previous));
+        WRITER.with(|w| w.replace(previous_writer));
         // After a failure, make sure the connection itself still works; a dead one (e.g. the
         // PostgreSQL server restarted) is dropped rather than returned to the pool.
         if result.is_err() && conn.batch_execute("SELECT 1").is_err() {
@@ -349,6 +373,23 @@ where
             Manager::rollback_transaction(conn).map_err(StoreError::from)?;
             Err(e)
         }
+    }
+}
+
+/// Runs a write in a transaction, like [`transaction`]; on a server's SQLite database it
+/// joins the writes of concurrent requests in one group commit (see [`writer`]). `f` may run on
+/// another thread and connection, so it owns what it uses.
+pub fn write<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    match WRITER.with(|w| w.borrow().clone()) {
+        Some(writer) => writer.write(f),
+        None => transaction(conn, f),
     }
 }
 
