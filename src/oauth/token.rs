@@ -1,9 +1,9 @@
 //! `POST /oauth/token` (RFC 6749 §4.1.3, §6): the authorization-code and refresh grants.
 //!
 //! Order of work: read the body (bounded) → parse form or JSON and client credentials → run
-//! oxide-auth's flow for the grant type inside one database transaction → answer with the
-//! tokens or the precise §5.2 error. A flow that fails rolls back, except when it detected a
-//! replay and revoked a family: that revocation must stand.
+//! oxide-auth's flow for the grant type → sign the access token → answer with the tokens or the
+//! precise §5.2 error. The flow's state changes are short transactions of their own (see
+//! [`exchange`]); a replay it detects revokes the family even though the request fails.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use oxide_auth::code_grant::accesstoken as at;
