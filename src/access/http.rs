@@ -31,21 +31,21 @@ pub async fn check(
 ) -> HttpResponse {
     let token = match bearer(&req) {
         Ok(Some(t)) => Some(t),
-        Ok(None) => query.api_key.clone().filter(|k| !k.is_empty()),
+        Ok(None) => query.api_key.as_deref().filter(|k| !k.is_empty()),
         Err(e) => return e.error_response_json(),
     };
     let Some(token) = token else {
         return unauthorized("a bearer token is required", false).error_response_json();
     };
-    let required_raw = req
+    let required: Vec<&str> = req
         .headers()
         .get("x-required-scope")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| query.scope.clone())
-        .unwrap_or_default();
-    let required: Vec<&str> = required_raw.split_ascii_whitespace().collect();
-    let decision = match state.checker.lookup(&token).await {
+        .or(query.scope.as_deref())
+        .unwrap_or("")
+        .split_ascii_whitespace()
+        .collect();
+    let decision = match state.checker.lookup(token).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(cause = %e, "check cannot reach the store");

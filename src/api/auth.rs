@@ -23,7 +23,7 @@ pub struct Acting {
     pub actor: Actor,
 }
 
-pub fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -34,7 +34,7 @@ pub fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
-            Ok(Some(token.trim().to_string()))
+            Ok(Some(token.trim()))
         }
         _ => Err(unauthorized(
             "the Authorization header must be `Bearer <token>`",
@@ -86,8 +86,9 @@ pub async fn authorize(
     scope: &'static str,
     min_role: Role,
 ) -> Result<Acting, ApiError> {
-    let token =
-        bearer(req)?.ok_or_else(|| unauthorized("a bearer access token is required", false))?;
+    let token = bearer(req)?
+        .map(str::to_string)
+        .ok_or_else(|| unauthorized("a bearer access token is required", false))?;
     let ip = crate::http::client_ip::client_ip(req, &state.config.trusted_proxies)
         .map(|ip| ip.to_string());
     let signer = state.oauth.signer.clone();
