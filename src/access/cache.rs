@@ -98,7 +98,8 @@ impl<V: Clone> DecisionCache<V> {
         self.epoch.current()
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|s| match s.lock() {
@@ -106,10 +107,6 @@ impl<V: Clone> DecisionCache<V> {
                 Err(p) => p.into_inner().len(),
             })
             .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

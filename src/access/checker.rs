@@ -10,14 +10,12 @@ use serde::Serialize;
 
 use super::cache::DecisionCache;
 use super::feed::Epoch;
-use super::{Dead, Principal, TokenKind, identify};
+use super::{Dead, MAX_TOKEN_LEN, Principal, TokenKind, identify, looks_like_jwt};
 use crate::integrations::usage::UsageRecorder;
 use crate::store::{Db, StoreError};
 use crate::tokens::jwt::AccessTokenSigner;
 use crate::tokens::secret::{self, SecretHash, SecretKind};
 
-/// Tokens longer than this are not Tessera's (JWTs here are well under 1 KiB).
-const MAX_TOKEN_LEN: usize = 4096;
 const CACHE_CAPACITY: usize = 100_000;
 
 /// A decision about one token, as cached: the principal (or why there is none) and the 200
@@ -261,18 +259,4 @@ impl Checker {
             None => Verdict::Allow(decision),
         }
     }
-}
-
-/// Three base64url segments, in one pass over the token.
-fn looks_like_jwt(token: &str) -> bool {
-    let mut dots = 0;
-    for b in token.bytes() {
-        match b {
-            b'.' => dots += 1,
-            b'-' | b'_' => {}
-            _ if b.is_ascii_alphanumeric() => {}
-            _ => return false,
-        }
-    }
-    dots == 2
 }

@@ -59,6 +59,23 @@ pub enum Dead {
     Expired,
 }
 
+/// Tokens longer than this are not Tessera's (JWTs here are well under 1 KiB).
+pub(crate) const MAX_TOKEN_LEN: usize = 4096;
+
+/// Three base64url segments, in one pass over the token.
+pub(crate) fn looks_like_jwt(token: &str) -> bool {
+    let mut dots = 0;
+    for b in token.bytes() {
+        match b {
+            b'.' => dots += 1,
+            b'-' | b'_' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return false,
+        }
+    }
+    dots == 2
+}
+
 /// Identifies a token and checks that it is alive.
 pub fn identify(
     conn: &mut DbConn,
@@ -75,7 +92,7 @@ pub fn identify(
             SecretKind::ClientSecret => Ok(Err(Dead::Unknown)),
         };
     }
-    if token.len() > 4096 || token.bytes().filter(|&b| b == b'.').count() != 2 {
+    if token.len() > MAX_TOKEN_LEN || !looks_like_jwt(token) {
         return Ok(Err(Dead::Malformed));
     }
     let claims = match signer.verify(token) {

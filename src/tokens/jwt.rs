@@ -254,20 +254,12 @@ impl AccessTokenSigner {
         }
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 
     pub fn jwks(&self) -> Arc<String> {
         self.ring().jwks.clone()
-    }
-
-    pub fn knows_kid(&self, kid: &str) -> bool {
-        self.ring().verify.contains_key(kid)
     }
 
     /// Claims for a new token: `iat` now, `exp` one lifetime later, a fresh `jti`.
