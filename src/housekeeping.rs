@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::store::keys::StoredKey;
+use crate::keys;
 use crate::store::sessions::Session;
 use crate::store::{Db, DbConn, StoreError, grants};
 use crate::tokens::jwt::AccessTokenSigner;
@@ -40,8 +40,7 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
         grants::purge(conn, now, access_ttl)?;
     // Every instance polls the feed several times a second; ten minutes is plenty.
     let revocations = crate::store::revocations::purge(conn, now - chrono::TimeDelta::minutes(10))?;
-    let signing_keys =
-        StoredKey::purge_retired(conn, now - access_ttl - chrono::TimeDelta::minutes(5))?;
+    let signing_keys = keys::purge_retired(conn, config.access_token_ttl)?;
     Ok(Purged {
         sessions,
         authorization_codes,
@@ -52,11 +51,11 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
     })
 }
 
-/// Starts the periodic tasks on the current actix system.
+/// Starts the periodic tasks on the current runtime.
 pub fn spawn(db: Db, config: Arc<Config>, signer: Arc<AccessTokenSigner>) {
     let purge_db = db.clone();
-    actix_web::rt::spawn(async move {
-        let mut every = actix_web::rt::time::interval(PURGE_EVERY);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_EVERY);
         // The first tick is immediate; skip it so that start-up does not begin with a write.
         every.tick().await;
         loop {
@@ -69,13 +68,13 @@ pub fn spawn(db: Db, config: Arc<Config>, signer: Arc<AccessTokenSigner>) {
             }
         }
     });
-    actix_web::rt::spawn(async move {
-        let mut every = actix_web::rt::time::interval(KEY_RELOAD_EVERY);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(KEY_RELOAD_EVERY);
         every.tick().await;
         loop {
             every.tick().await;
             let signer = signer.clone();
-            if let Err(e) = db.run(move |conn| signer.reload(conn)).await {
+            if let Err(e) = db.run(move |conn| keys::reload(conn, &signer)).await {
                 tracing::warn!(cause = %e, "signing keys could not be reloaded");
             }
         }

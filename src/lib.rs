@@ -1,24 +1,23 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 //! Tessera: an OAuth 2.0 authorization server with private-integration tokens.
 //!
-//! `main.rs` only parses the command line; everything else lives here so that tests build the
-//! very same application (`server::Server`) the binary runs.
+//! (The map of the house follows in the next commit.)
 
-pub mod access;
-pub mod admin;
-pub mod api;
+pub(crate) mod access;
+pub(crate) mod admin;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
-pub mod duration;
-pub mod housekeeping;
-pub mod http;
-pub mod integrations;
-pub mod oauth;
+pub(crate) mod duration;
+pub(crate) mod housekeeping;
+pub(crate) mod integrations;
+pub(crate) mod keys;
+pub(crate) mod oauth;
 pub mod passwords;
-pub mod roles;
-pub mod server;
+pub(crate) mod revocation;
+pub(crate) mod roles;
 pub mod store;
-pub mod telemetry;
+pub(crate) mod telemetry;
 pub mod tokens;
-pub mod validate;
+pub(crate) mod validate;
+pub mod web;

@@ -1,3 +1,5 @@
+//! The `tessera` binary: the CLI ([`tessera::cli`]) and nothing else.
+
 fn main() -> std::process::ExitCode {
     tessera::cli::main()
 }

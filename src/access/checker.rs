@@ -1,29 +1,33 @@
 //! The resource-server decision with its cache, shared by `/v1/check` and introspection.
+//!
+//! [`Checker::lookup`] answers steps 1–3 (shape, look-up, alive) from the [`DecisionCache`]
+//! or the store; [`Checker::verdict`] steps 4–5 (IP allowlist, scopes). A decision carries
+//! the check answer's body and `X-Auth-*` header values rendered once, so a cached allow is
+//! served without serialising anything.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::web::Bytes;
+use bytes::Bytes;
 use serde::Serialize;
 
-use super::cache::DecisionCache;
-use super::feed::Epoch;
-use super::{Dead, MAX_TOKEN_LEN, Principal, TokenKind, identify, looks_like_jwt};
+use super::{Dead, Presented, Principal, TokenKind, classify, identify};
 use crate::integrations::usage::UsageRecorder;
+use crate::revocation::{DecisionCache, Epoch};
 use crate::store::{Db, StoreError};
 use crate::tokens::jwt::AccessTokenSigner;
-use crate::tokens::secret::{self, SecretHash, SecretKind};
+use crate::tokens::secret::SecretKind;
 
 const CACHE_CAPACITY: usize = 100_000;
 
-/// A decision about one token, as cached: the principal (or why there is none) and the 200
-/// answer rendered once.
-pub struct Decision {
-    pub result: Result<Principal, Dead>,
-    pub body: Bytes,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+/// A decision about one token, as cached: the principal (or why there is none) and the check
+/// endpoint's 200 answer rendered once — the JSON body and the `X-Auth-*` headers (lower-case
+/// names; values are visible ASCII, so every one is a valid header value).
+pub(crate) struct Decision {
+    pub(crate) result: Result<Principal, Dead>,
+    pub(crate) body: Bytes,
+    pub(crate) headers: Vec<(&'static str, Bytes)>,
 }
 
 #[derive(Serialize)]
@@ -55,7 +59,7 @@ impl Decision {
     }
 }
 
-fn render(p: &Principal) -> (Bytes, Vec<(HeaderName, HeaderValue)>) {
+fn render(p: &Principal) -> (Bytes, Vec<(&'static str, Bytes)>) {
     let scope = p.scopes.join(" ");
     let allowed = Allowed {
         active: true,
@@ -71,9 +75,14 @@ fn render(p: &Principal) -> (Bytes, Vec<(HeaderName, HeaderValue)>) {
         .map(Bytes::from)
         .unwrap_or_default();
     let mut headers = Vec::new();
+    // RFC 9110 §5.5: a field value is visible ASCII, space and tab; anything else (which
+    // no Tessera-made value holds) is left out rather than sent.
     let mut add = |name: &'static str, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            headers.push((HeaderName::from_static(name), v));
+        if value
+            .bytes()
+            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        {
+            headers.push((name, Bytes::copy_from_slice(value.as_bytes())));
         }
     };
     add("x-auth-subject", &p.sub);
@@ -97,7 +106,7 @@ fn render(p: &Principal) -> (Bytes, Vec<(HeaderName, HeaderValue)>) {
 }
 
 /// What `/v1/check` answers.
-pub enum Verdict {
+pub(crate) enum Verdict {
     Allow(Arc<Decision>),
     /// 401: no token, or one that is not a live bearer credential usable from here.
     Unauthorized {
@@ -109,7 +118,7 @@ pub enum Verdict {
     },
 }
 
-pub struct Checker {
+pub(crate) struct Checker {
     db: Db,
     signer: Arc<AccessTokenSigner>,
     brand: String,
@@ -125,7 +134,7 @@ fn unix_now() -> i64 {
 }
 
 impl Checker {
-    pub fn new(
+    pub(crate) fn new(
         db: Db,
         signer: Arc<AccessTokenSigner>,
         brand: String,
@@ -144,34 +153,34 @@ impl Checker {
         }
     }
 
-    pub fn usage(&self) -> &UsageRecorder {
-        &self.usage
+    /// Counts a use of an integration token that was not a check (an introspection).
+    pub(crate) fn record_use(&self, token_id: i64) {
+        self.usage.record(token_id, None);
     }
 
     /// A revocation happened on this instance: stop serving earlier decisions at once.
-    pub fn invalidate(&self) {
+    pub(crate) fn invalidate(&self) {
         self.epoch.bump();
     }
 
     /// Steps 1–3 of the decision: shape and checksum (no store touched for garbage), look-up
     /// (from the cache or the store), revoked / expired / inactive.
-    pub async fn lookup(self: &Arc<Self>, token: &str) -> Result<Arc<Decision>, StoreError> {
-        // The shape checks below admit only ASCII letters, digits and `_-.`.
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
-            return Ok(Arc::new(Decision::new(Err(Dead::Malformed))));
-        }
-        let (key, cacheable) = match secret::parse(&self.brand, token) {
-            Some(p) => (p.hash, p.kind != SecretKind::RefreshToken),
-            None if looks_like_jwt(token) => (SecretHash::of(token), true),
+    pub(crate) async fn lookup(self: &Arc<Self>, token: &str) -> Result<Arc<Decision>, StoreError> {
+        let Some(presented) = classify(&self.brand, token) else {
             // Neither a well-formed opaque token (checksum) nor a JWT.
-            None => return Ok(Arc::new(Decision::new(Err(Dead::Malformed)))),
+            return Ok(Arc::new(Decision::new(Err(Dead::Malformed))));
         };
+        // Refresh tokens are never bearer credentials; their answer (introspection) must see
+        // rotation at once, so it is never cached.
+        let cacheable =
+            !matches!(&presented, Presented::Opaque(p) if p.kind == SecretKind::RefreshToken);
+        let key = presented.hash().0;
         if cacheable {
-            if let Some((hit, age, max_age)) = self.cache.get(&key.0) {
+            if let Some((hit, age, max_age)) = self.cache.get(&key) {
                 // Past half its life, an entry in use is renewed in the background, so that a
                 // busy token never makes its callers wait for the store when the entry ends.
                 if age > max_age / 2 {
-                    self.refresh_in_background(key.0, token);
+                    self.refresh_in_background(presented.into_owned());
                 }
                 return Ok(match &hit.result {
                     Ok(p) if p.exp.is_some_and(|exp| exp <= unix_now()) => {
@@ -181,24 +190,23 @@ impl Checker {
                 });
             }
         }
-        self.decide(key.0, token.to_string(), cacheable).await
+        self.decide(presented.into_owned(), cacheable).await
     }
 
     /// Asks the store and caches the answer.
     async fn decide(
         &self,
-        key: [u8; 32],
-        token: String,
+        presented: Presented<'static>,
         cacheable: bool,
     ) -> Result<Arc<Decision>, StoreError> {
+        let key = presented.hash().0;
         // Read before deciding: a revocation during the look-up then retires this entry.
         let generation = self.cache.generation();
         let signer = self.signer.clone();
-        let brand = self.brand.clone();
         let usage = self.usage.clone();
         let result = self
             .db
-            .run(move |conn| identify(conn, &signer, &brand, &usage, &token))
+            .run(move |conn| identify(conn, &signer, &usage, &presented))
             .await?;
         let decision = Arc::new(Decision::new(result));
         if cacheable {
@@ -207,7 +215,8 @@ impl Checker {
         Ok(decision)
     }
 
-    fn refresh_in_background(self: &Arc<Self>, key: [u8; 32], token: &str) {
+    fn refresh_in_background(self: &Arc<Self>, presented: Presented<'static>) {
+        let key = presented.hash().0;
         {
             let mut refreshing = match self.refreshing.lock() {
                 Ok(r) => r,
@@ -218,9 +227,8 @@ impl Checker {
             }
         }
         let this = self.clone();
-        let token = token.to_string();
-        actix_web::rt::spawn(async move {
-            if let Err(e) = this.decide(key, token, true).await {
+        tokio::spawn(async move {
+            if let Err(e) = this.decide(presented, true).await {
                 tracing::debug!(cause = %e, "background refresh of a check decision failed");
             }
             match this.refreshing.lock() {
@@ -232,7 +240,7 @@ impl Checker {
 
     /// Steps 4–5: the IP allowlist, then the scopes. Refresh tokens (and anything dead) are
     /// never bearer credentials.
-    pub fn verdict(
+    pub(crate) fn verdict(
         &self,
         decision: Arc<Decision>,
         ip: Option<IpAddr>,

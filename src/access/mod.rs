@@ -1,14 +1,18 @@
 //! The resource-server decision: what a presented token is, and whether it is alive.
 //!
-//! One implementation serves `/v1/check` and `/oauth/introspect`. Order: token shape and
-//! checksum (no store touched for garbage) → look-up (JWT: signature, `exp`, `iss`, `aud`,
-//! then revoked `jti` or grant; opaque tokens: by SHA-256, constant-time confirm) →
-//! revoked / expired.
+//! One implementation serves `/v1/check`, `/oauth/introspect` and the management API's
+//! caller check. Order: token shape and checksum ([`classify`]; no store touched for garbage)
+//! → look-up ([`identify`]; JWT: signature, `exp`, `iss`, `aud`, then revoked `jti` or grant;
+//! opaque tokens: by SHA-256, constant-time confirm) → revoked / expired / inactive →
+//! ([`checker`]) IP allowlist → scopes.
+//!
+//! Plain Rust over the store: nothing here knows HTTP. Imports `store`, `tokens`,
+//! `revocation`, `integrations` (token status and usage).
 
-pub mod cache;
-pub mod checker;
-pub mod feed;
-pub mod http;
+pub(crate) mod caller;
+pub(crate) mod checker;
+
+use std::borrow::Cow;
 
 use ipnet::IpNet;
 use serde::Serialize;
@@ -20,7 +24,7 @@ use crate::store::grants::{self, RefreshToken};
 use crate::store::integrations::IntegrationToken;
 use crate::store::{DbConn, StoreError};
 use crate::tokens::jwt::{AccessTokenSigner, Rejection};
-use crate::tokens::secret::{self, SecretKind};
+use crate::tokens::secret::{self, ParsedSecret, SecretHash, SecretKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,25 +80,71 @@ pub(crate) fn looks_like_jwt(token: &str) -> bool {
     dots == 2
 }
 
-/// Identifies a token and checks that it is alive.
-pub fn identify(
+/// A presented token whose shape is one of Tessera's, classified once and hashed once.
+#[derive(Clone)]
+pub(crate) enum Presented<'a> {
+    /// An opaque secret whose checksum holds (integration, refresh or client secret).
+    Opaque(ParsedSecret),
+    /// Three base64url segments: perhaps an access token.
+    Jwt {
+        token: Cow<'a, str>,
+        hash: SecretHash,
+    },
+}
+
+impl Presented<'_> {
+    /// The SHA-256 of the whole token: the key of cached decisions.
+    pub(crate) fn hash(&self) -> &SecretHash {
+        match self {
+            Presented::Opaque(p) => &p.hash,
+            Presented::Jwt { hash, .. } => hash,
+        }
+    }
+
+    /// The same, owning its text, to be taken to the blocking pool.
+    pub(crate) fn into_owned(self) -> Presented<'static> {
+        match self {
+            Presented::Opaque(p) => Presented::Opaque(p),
+            Presented::Jwt { token, hash } => Presented::Jwt {
+                token: Cow::Owned(token.into_owned()),
+                hash,
+            },
+        }
+    }
+}
+
+/// Step 1: shape and checksum, without the store. `None` is malformed.
+pub(crate) fn classify<'a>(brand: &str, token: &'a str) -> Option<Presented<'a>> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    if let Some(parsed) = secret::parse(brand, token) {
+        return Some(Presented::Opaque(parsed));
+    }
+    looks_like_jwt(token).then(|| Presented::Jwt {
+        token: Cow::Borrowed(token),
+        hash: SecretHash::of(token),
+    })
+}
+
+/// Steps 2–3: looks the classified token up and checks that it is alive.
+pub(crate) fn identify(
     conn: &mut DbConn,
     signer: &AccessTokenSigner,
-    brand: &str,
     usage: &UsageRecorder,
-    token: &str,
+    token: &Presented<'_>,
 ) -> Result<Result<Principal, Dead>, StoreError> {
-    if let Some(parsed) = secret::parse(brand, token) {
-        return match parsed.kind {
-            SecretKind::RefreshToken => refresh_token(conn, &parsed.hash),
-            SecretKind::Live | SecretKind::Test => integration_token(conn, &parsed.hash, usage),
-            // A client secret is a credential for the token endpoint, never a bearer.
-            SecretKind::ClientSecret => Ok(Err(Dead::Unknown)),
-        };
-    }
-    if token.len() > MAX_TOKEN_LEN || !looks_like_jwt(token) {
-        return Ok(Err(Dead::Malformed));
-    }
+    let token = match token {
+        Presented::Opaque(parsed) => {
+            return match parsed.kind {
+                SecretKind::RefreshToken => refresh_token(conn, &parsed.hash),
+                SecretKind::Live | SecretKind::Test => integration_token(conn, &parsed.hash, usage),
+                // A client secret is a credential for the token endpoint, never a bearer.
+                SecretKind::ClientSecret => Ok(Err(Dead::Unknown)),
+            };
+        }
+        Presented::Jwt { token, .. } => token,
+    };
     let claims = match signer.verify(token) {
         Ok(c) => c,
         Err(Rejection::Expired) => return Ok(Err(Dead::Expired)),
@@ -123,10 +173,10 @@ pub fn identify(
 
 fn integration_token(
     conn: &mut DbConn,
-    hash: &secret::SecretHash,
+    hash: &SecretHash,
     usage: &UsageRecorder,
 ) -> Result<Result<Principal, Dead>, StoreError> {
-    let Some((token, integration, org)) = IntegrationToken::find_by_hash(conn, hash)? else {
+    let Some((token, integration, org)) = IntegrationToken::find_by_hash(conn, &hash.0)? else {
         return Ok(Err(Dead::Unknown));
     };
     let now = clock::now();
@@ -175,9 +225,9 @@ fn integration_token(
 
 fn refresh_token(
     conn: &mut DbConn,
-    hash: &secret::SecretHash,
+    hash: &SecretHash,
 ) -> Result<Result<Principal, Dead>, StoreError> {
-    let Some((row, grant, names)) = RefreshToken::find(conn, hash)? else {
+    let Some((row, grant, names)) = RefreshToken::find(conn, &hash.0)? else {
         return Ok(Err(Dead::Unknown));
     };
     let now = clock::now();

@@ -1,3 +1,5 @@
+//! OAuth clients: register (secret shown once), list, rotate a secret with a grace period.
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -128,7 +130,7 @@ pub fn create(
             },
         )?;
         if let Some(s) = &new_secret {
-            Client::add_secret(conn, pk, &s.hash, &s.prefix)?;
+            Client::add_secret(conn, pk, &s.hash.0, &s.prefix)?;
         }
         // A server may remember that this id was unknown until now.
         revocations::record(conn, revocations::Kind::Client, &client_id)?;
@@ -196,7 +198,7 @@ pub fn rotate_secret(
     let previous_expires_at = crate::clock::now() + crate::duration::to_chrono(grace);
     transaction(conn, |conn| -> Result<(), AdminError> {
         Client::expire_secrets(conn, client.id, previous_expires_at)?;
-        Client::add_secret(conn, client.id, &new_secret.hash, &new_secret.prefix)?;
+        Client::add_secret(conn, client.id, &new_secret.hash.0, &new_secret.prefix)?;
         // Servers keep clients in memory: the feed tells them to read this one again.
         revocations::record(conn, revocations::Kind::Client, client_id)?;
         audit::record(

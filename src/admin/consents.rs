@@ -1,3 +1,5 @@
+//! Consents: forget a user's consent for a client and revoke the grants it led to.
+
 use serde::Serialize;
 
 use super::{AdminError, or_not_found};

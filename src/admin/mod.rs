@@ -60,3 +60,31 @@ pub(crate) fn or_conflict<T>(
         other => other.map_err(AdminError::from),
     }
 }
+
+/// On the very first start (no organization yet), creates organization `default` with an owner
+/// `admin`, so that a fresh install can be signed into at once. The password is `password`, or
+/// generated when `None` — and then returned, to be shown once (never logged). `Ok(None)`
+/// when nothing was created or the password was given.
+pub(crate) fn bootstrap(
+    db: &crate::store::Db,
+    password: Option<String>,
+) -> Result<Option<String>, AdminError> {
+    let mut conn = db.conn()?;
+    if crate::store::orgs::Organization::count(&mut conn)? > 0 {
+        return Ok(None);
+    }
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| crate::tokens::secret::random_base62(20));
+    let actor = crate::store::audit::Actor::system();
+    orgs::create(&mut conn, &actor, "default", Some("Default organization"))?;
+    users::create(
+        &mut conn,
+        &actor,
+        "admin",
+        "default",
+        crate::roles::Role::Owner,
+        &password,
+    )?;
+    tracing::info!("first start: created organization \"default\" with owner \"admin\"");
+    Ok(generated.then_some(password))
+}

@@ -1,3 +1,5 @@
+//! Organizations: create one.
+
 use super::{AdminError, or_conflict};
 use crate::store::audit::{self, Actor};
 use crate::store::orgs::Organization;

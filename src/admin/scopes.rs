@@ -1,3 +1,5 @@
+//! Scopes: define one with its description and the minimum role that may grant it.
+
 use super::{AdminError, or_conflict};
 use crate::roles::Role;
 use crate::store::audit::{self, Actor};

@@ -1,3 +1,5 @@
+//! Users: create one with an argon2-hashed password and a role in an organization, list them.
+
 use serde::Serialize;
 
 use super::{AdminError, or_conflict};

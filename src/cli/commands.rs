@@ -1,3 +1,5 @@
+//! Each CLI command: open the database, call the domain, print the result.
+
 use std::io::BufRead;
 
 use serde_json::json;
@@ -32,277 +34,311 @@ fn parse_duration(raw: &str) -> Result<std::time::Duration, CliError> {
     crate::duration::parse(raw).map_err(|e| CliError::Input(e.to_string()))
 }
 
+/// Runs one command: each has a function of its own below.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let json = cli.json;
     let config = Config::from_env()?;
     let actor = Actor::cli();
     match cli.command {
-        Command::Serve => {
-            crate::server::serve(config).map_err(|e| CliError::Failure(e.to_string()))?;
-            Ok(())
-        }
-        Command::Migrate => {
-            let db = Db::connect(&config.database_url, 1)?;
-            let applied = db.migrate()?;
-            emit(json, &json!({ "applied": applied }), || {
-                if applied.is_empty() {
-                    "database is up to date".to_string()
-                } else {
-                    format!(
-                        "applied {} migration(s): {}",
-                        applied.len(),
-                        applied.join(", ")
-                    )
-                }
-            })
-        }
-        Command::Org(cmd) => {
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            match cmd {
-                OrgCommand::Create { slug, name } => {
-                    let org = admin::orgs::create(&mut conn, &actor, &slug, name.as_deref())?;
-                    emit(json, &org, || {
-                        format!("created organization {} ({})", org.slug, org.name)
-                    })
-                }
-                OrgCommand::List => {
-                    let orgs = Organization::list(&mut conn)?;
-                    emit(json, &orgs, || {
-                        orgs.iter()
-                            .map(|o| format!("{}\t{}", o.slug, o.name))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
-                }
-            }
-        }
-        Command::Scope(cmd) => {
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            match cmd {
-                ScopeCommand::Create {
-                    name,
-                    description,
-                    min_role,
-                } => {
-                    let min_role = parse_role(&min_role)?;
-                    let scope = admin::scopes::create(
-                        &mut conn,
-                        &actor,
-                        &name,
-                        description.as_deref(),
-                        min_role,
-                    )?;
-                    emit(json, &scope, || {
-                        format!("created scope {} (min role {})", scope.name, scope.min_role)
-                    })
-                }
-                ScopeCommand::List => {
-                    let scopes = ScopeDef::list(&mut conn)?;
-                    emit(json, &scopes, || {
-                        scopes
-                            .iter()
-                            .map(|s| format!("{}\t{}\t{}", s.name, s.min_role, s.description))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
-                }
-            }
-        }
+        Command::Serve => serve(config),
+        Command::Migrate => migrate(json, &config),
+        Command::Org(cmd) => org(json, &config, &actor, cmd),
+        Command::Scope(cmd) => scope(json, &config, &actor, cmd),
         Command::User(UserCommand::Create {
             username,
             org,
             role,
             password_stdin: _,
-        }) => {
-            let role = parse_role(&role)?;
-            let password = read_password_line()?;
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            let user = admin::users::create(&mut conn, &actor, &username, &org, role, &password)?;
-            emit(json, &user, || {
-                format!(
-                    "created user {} ({} of {})",
-                    user.username, user.role, user.org
-                )
-            })
-        }
-        Command::Client(cmd) => {
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            match cmd {
-                ClientCommand::Create(args) => {
-                    let input = admin::clients::ClientInput {
-                        org: &args.org,
-                        name: &args.name,
-                        redirect_uris: &args.redirect_uris,
-                        scope: &args.scope,
-                        public: args.public,
-                        grant_types: &args.grant_types,
-                    };
-                    let created =
-                        admin::clients::create(&mut conn, &actor, &config.token_brand, &input)?;
-                    emit(json, &created, || match &created.client_secret {
-                        Some(secret) => format!(
-                            "client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now; store it safely)",
-                            created.client.client_id
-                        ),
-                        None => format!(
-                            "client_id: {} (public client: no secret; use PKCE)",
-                            created.client.client_id
-                        ),
-                    })
-                }
-                ClientCommand::List { org } => {
-                    let clients = admin::clients::list(&mut conn, &org)?;
-                    emit(json, &clients, || {
-                        clients
-                            .iter()
-                            .map(|c| {
-                                format!(
-                                    "{}\t{}\t{}\t{}",
-                                    c.client_id,
-                                    c.kind.as_str(),
-                                    c.name,
-                                    c.scopes.join(" ")
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    })
-                }
-                ClientCommand::RotateSecret { client_id, grace } => {
-                    let grace = grace
-                        .as_deref()
-                        .map(parse_duration)
-                        .transpose()?
-                        .unwrap_or_default();
-                    let rotated = admin::clients::rotate_secret(
-                        &mut conn,
-                        &actor,
-                        &config.token_brand,
-                        &client_id,
-                        grace,
-                    )?;
-                    emit(json, &rotated, || {
-                        format!(
-                            "client_secret: {}\nprevious secret stops at {}",
-                            rotated.client_secret,
-                            crate::clock::rfc3339(rotated.previous_expires_at)
-                        )
-                    })
-                }
-            }
-        }
+        }) => create_user(json, &config, &actor, &username, &org, &role),
+        Command::Client(cmd) => client(json, &config, &actor, cmd),
         Command::Consent(ConsentCommand::Revoke { user, client }) => {
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            let revoked = admin::consents::revoke(&mut conn, &actor, &user, &client)?;
-            emit(json, &revoked, || {
-                format!(
-                    "consent of {} for client {} removed; {} grant(s) revoked",
-                    revoked.user, revoked.client_id, revoked.grants_revoked
-                )
-            })
+            revoke_consent(json, &config, &actor, &user, &client)
         }
-        Command::Keys(KeysCommand::Rotate { alg }) => {
-            let alg = match alg {
-                Some(a) => crate::tokens::jwt::SigningAlg::parse(&a).map_err(CliError::Input)?,
-                None => config.signing_alg,
-            };
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            let kid = crate::tokens::jwt::rotate(&mut conn, alg)
-                .map_err(|e| CliError::Failure(e.to_string()))?;
-            crate::store::audit::record(
-                &mut conn,
-                None,
-                &actor,
-                "keys.rotate",
-                Some(&kid),
-                Some(alg.as_str()),
-            )?;
-            emit(json, &json!({ "kid": kid, "alg": alg.as_str() }), || {
-                format!(
-                    "new signing key {kid} ({}); the previous key stays published until its tokens expire",
-                    alg.as_str()
-                )
-            })
-        }
-        Command::Keys(KeysCommand::List) => {
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            let keep_after = crate::clock::now()
-                - crate::duration::to_chrono(config.access_token_ttl)
-                - chrono::TimeDelta::minutes(5);
-            let keys = crate::store::keys::StoredKey::load(&mut conn, keep_after)?;
-            let listed: Vec<_> = keys
-                .iter()
-                .map(|k| {
-                    json!({
-                        "kid": k.kid,
-                        "alg": k.alg,
-                        "created_at": crate::clock::rfc3339(k.created_at),
-                        "retired_at": k.retired_at.map(crate::clock::rfc3339),
-                    })
-                })
-                .collect();
-            emit(json, &listed, || {
-                keys.iter()
-                    .map(|k| {
-                        format!(
-                            "{}\t{}\t{}",
-                            k.kid,
-                            k.alg,
-                            if k.retired_at.is_some() {
-                                "retired"
-                            } else {
-                                "current"
-                            }
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
-        Command::Purge => {
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            let purged = crate::housekeeping::purge(&mut conn, &config)?;
-            emit(json, &purged, || format!("{purged:?}"))
-        }
+        Command::Keys(KeysCommand::Rotate { alg }) => rotate_keys(json, &config, &actor, alg),
+        Command::Keys(KeysCommand::List) => list_keys(json, &config),
+        Command::Purge => purge(json, &config),
         Command::Integration(cmd) => {
             let db = open(&config)?;
             let mut conn = db.conn()?;
             integration(&mut conn, &config, &actor, json, cmd)
         }
-        Command::Audit(AuditCommand::List { org, limit }) => {
-            if !(1..=10_000).contains(&limit) {
-                return Err(CliError::Input("--limit must be from 1 to 10000".into()));
-            }
-            let db = open(&config)?;
-            let mut conn = db.conn()?;
-            let org = admin::orgs::find(&mut conn, &org)?;
-            let events = crate::store::audit::list_for_org(&mut conn, org.id, limit, None)?;
-            emit(json, &events, || {
-                events
+        Command::Audit(AuditCommand::List { org, limit }) => list_audit(json, &config, &org, limit),
+    }
+}
+
+/// `tessera serve`.
+fn serve(config: Config) -> Result<(), CliError> {
+    crate::web::serve(config).map_err(|e| CliError::Failure(e.to_string()))?;
+    Ok(())
+}
+
+fn migrate(json: bool, config: &Config) -> Result<(), CliError> {
+    let db = Db::connect(&config.database_url, 1)?;
+    let applied = db.migrate()?;
+    emit(json, &json!({ "applied": applied }), || {
+        if applied.is_empty() {
+            "database is up to date".to_string()
+        } else {
+            format!(
+                "applied {} migration(s): {}",
+                applied.len(),
+                applied.join(", ")
+            )
+        }
+    })
+}
+
+fn org(json: bool, config: &Config, actor: &Actor, cmd: OrgCommand) -> Result<(), CliError> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    match cmd {
+        OrgCommand::Create { slug, name } => {
+            let org = admin::orgs::create(&mut conn, actor, &slug, name.as_deref())?;
+            emit(json, &org, || {
+                format!("created organization {} ({})", org.slug, org.name)
+            })
+        }
+        OrgCommand::List => {
+            let orgs = Organization::list(&mut conn)?;
+            emit(json, &orgs, || {
+                orgs.iter()
+                    .map(|o| format!("{}\t{}", o.slug, o.name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
+fn scope(json: bool, config: &Config, actor: &Actor, cmd: ScopeCommand) -> Result<(), CliError> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    match cmd {
+        ScopeCommand::Create {
+            name,
+            description,
+            min_role,
+        } => {
+            let min_role = parse_role(&min_role)?;
+            let scope =
+                admin::scopes::create(&mut conn, actor, &name, description.as_deref(), min_role)?;
+            emit(json, &scope, || {
+                format!("created scope {} (min role {})", scope.name, scope.min_role)
+            })
+        }
+        ScopeCommand::List => {
+            let scopes = ScopeDef::list(&mut conn)?;
+            emit(json, &scopes, || {
+                scopes
                     .iter()
-                    .map(|e| {
+                    .map(|s| format!("{}\t{}\t{}", s.name, s.min_role, s.description))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    }
+}
+
+fn create_user(
+    json: bool,
+    config: &Config,
+    actor: &Actor,
+    username: &str,
+    org: &str,
+    role: &str,
+) -> Result<(), CliError> {
+    let role = parse_role(&role)?;
+    let password = read_password_line()?;
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    let user = admin::users::create(&mut conn, actor, &username, &org, role, &password)?;
+    emit(json, &user, || {
+        format!(
+            "created user {} ({} of {})",
+            user.username, user.role, user.org
+        )
+    })
+}
+
+fn client(json: bool, config: &Config, actor: &Actor, cmd: ClientCommand) -> Result<(), CliError> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    match cmd {
+        ClientCommand::Create(args) => {
+            let input = admin::clients::ClientInput {
+                org: &args.org,
+                name: &args.name,
+                redirect_uris: &args.redirect_uris,
+                scope: &args.scope,
+                public: args.public,
+                grant_types: &args.grant_types,
+            };
+            let created = admin::clients::create(&mut conn, actor, &config.token_brand, &input)?;
+            emit(json, &created, || match &created.client_secret {
+                Some(secret) => format!(
+                    "client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now; store it safely)",
+                    created.client.client_id
+                ),
+                None => format!(
+                    "client_id: {} (public client: no secret; use PKCE)",
+                    created.client.client_id
+                ),
+            })
+        }
+        ClientCommand::List { org } => {
+            let clients = admin::clients::list(&mut conn, &org)?;
+            emit(json, &clients, || {
+                clients
+                    .iter()
+                    .map(|c| {
                         format!(
-                            "{}\t{}\t{}\t{}\t{}",
-                            crate::clock::rfc3339(e.at),
-                            e.actor,
-                            e.action,
-                            e.target.as_deref().unwrap_or("-"),
-                            e.ip.as_deref().unwrap_or("-")
+                            "{}\t{}\t{}\t{}",
+                            c.client_id,
+                            c.kind.as_str(),
+                            c.name,
+                            c.scopes.join(" ")
                         )
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
             })
         }
+        ClientCommand::RotateSecret { client_id, grace } => {
+            let grace = grace
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?
+                .unwrap_or_default();
+            let rotated = admin::clients::rotate_secret(
+                &mut conn,
+                actor,
+                &config.token_brand,
+                &client_id,
+                grace,
+            )?;
+            emit(json, &rotated, || {
+                format!(
+                    "client_secret: {}\nprevious secret stops at {}",
+                    rotated.client_secret,
+                    crate::clock::rfc3339(rotated.previous_expires_at)
+                )
+            })
+        }
     }
+}
+
+fn revoke_consent(
+    json: bool,
+    config: &Config,
+    actor: &Actor,
+    user: &str,
+    client: &str,
+) -> Result<(), CliError> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    let revoked = admin::consents::revoke(&mut conn, actor, &user, &client)?;
+    emit(json, &revoked, || {
+        format!(
+            "consent of {} for client {} removed; {} grant(s) revoked",
+            revoked.user, revoked.client_id, revoked.grants_revoked
+        )
+    })
+}
+
+fn rotate_keys(
+    json: bool,
+    config: &Config,
+    actor: &Actor,
+    alg: Option<String>,
+) -> Result<(), CliError> {
+    let alg = match alg {
+        Some(a) => crate::tokens::jwt::SigningAlg::parse(&a).map_err(CliError::Input)?,
+        None => config.signing_alg,
+    };
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    let kid = crate::keys::rotate(&mut conn, alg).map_err(|e| CliError::Failure(e.to_string()))?;
+    crate::store::audit::record(
+        &mut conn,
+        None,
+        actor,
+        "keys.rotate",
+        Some(&kid),
+        Some(alg.as_str()),
+    )?;
+    emit(json, &json!({ "kid": kid, "alg": alg.as_str() }), || {
+        format!(
+            "new signing key {kid} ({}); the previous key stays published until its tokens expire",
+            alg.as_str()
+        )
+    })
+}
+
+fn list_keys(json: bool, config: &Config) -> Result<(), CliError> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    let keys = crate::keys::in_force(&mut conn, config.access_token_ttl)?;
+    let listed: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            json!({
+                "kid": k.kid,
+                "alg": k.alg,
+                "created_at": crate::clock::rfc3339(k.created_at),
+                "retired_at": k.retired_at.map(crate::clock::rfc3339),
+            })
+        })
+        .collect();
+    emit(json, &listed, || {
+        keys.iter()
+            .map(|k| {
+                format!(
+                    "{}\t{}\t{}",
+                    k.kid,
+                    k.alg,
+                    if k.retired_at.is_some() {
+                        "retired"
+                    } else {
+                        "current"
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn purge(json: bool, config: &Config) -> Result<(), CliError> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    let purged = crate::housekeeping::purge(&mut conn, config)?;
+    emit(json, &purged, || format!("{purged:?}"))
+}
+
+fn list_audit(json: bool, config: &Config, org: &str, limit: i64) -> Result<(), CliError> {
+    if !(1..=10_000).contains(&limit) {
+        return Err(CliError::Input("--limit must be from 1 to 10000".into()));
+    }
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    let org = admin::orgs::find(&mut conn, &org)?;
+    let events = crate::store::audit::list_for_org(&mut conn, org.id, limit, None)?;
+    emit(json, &events, || {
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    crate::clock::rfc3339(e.at),
+                    e.actor,
+                    e.action,
+                    e.target.as_deref().unwrap_or("-"),
+                    e.ip.as_deref().unwrap_or("-")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 /// The first line of stdin, without its line ending. Passwords never travel in argv, where

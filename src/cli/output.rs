@@ -1,3 +1,5 @@
+//! What the CLI prints: one JSON value with `--json`, text otherwise; errors and exit codes.
+
 use std::process::ExitCode;
 
 use serde::Serialize;

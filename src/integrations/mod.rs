@@ -364,7 +364,7 @@ pub fn create(
     };
     transaction(conn, |conn| {
         Integration::insert(conn, &new)?;
-        IntegrationToken::insert(conn, &id, &minted.hash, &minted.prefix, &minted.last4)?;
+        IntegrationToken::insert(conn, &id, &minted.hash.0, &minted.prefix, &minted.last4)?;
         audit::record(
             conn,
             Some(org.id),
@@ -509,7 +509,7 @@ pub fn rotate(
     let old_until = now + crate::duration::to_chrono(grace);
     transaction(conn, |conn| {
         IntegrationToken::expire_live(conn, &i.id, old_until)?;
-        IntegrationToken::insert(conn, &i.id, &minted.hash, &minted.prefix, &minted.last4)?;
+        IntegrationToken::insert(conn, &i.id, &minted.hash.0, &minted.prefix, &minted.last4)?;
         audit::record(
             conn,
             Some(org.id),

@@ -105,8 +105,8 @@ impl UsageRecorder {
 
 /// Flushes every second on the current actix system.
 pub fn spawn_flusher(db: Db, recorder: std::sync::Arc<UsageRecorder>) {
-    actix_web::rt::spawn(async move {
-        let mut every = actix_web::rt::time::interval(FLUSH_EVERY);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(FLUSH_EVERY);
         loop {
             every.tick().await;
             let recorder = recorder.clone();

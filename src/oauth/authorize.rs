@@ -1,54 +1,64 @@
-//! The authorization endpoint (RFC 6749 §4.1.1–4.1.2) with sign-in and consent.
+//! The authorization endpoint's decision (RFC 6749 §4.1.1–4.1.2) with sign-in and consent.
 //!
-//! Steps for every request, GET or the consent form's POST:
-//! 1. oxide-auth validates client, redirect URI (exact match), response type, scope and PKCE.
-//!    An unknown client or URI gets an error page and is never redirected to (§4.1.2.1);
-//!    any other error redirects with `error`, `state` and `iss` (RFC 9207).
-//! 2. No live session: the sign-in page (`prompt=none`: `login_required`).
-//! 3. Scopes are capped by the user's role in each of their organizations.
-//! 4. Remembered consent covering the scopes (and no `prompt=consent`) issues a code at once;
-//!    otherwise the consent page, whose POST approves (remembering it) or denies.
+//! [`decide`] takes every request, GET or the consent form's POST, through these steps:
+//! 1. [`validate`]: oxide-auth's authorization state machine checks the request; Tessera answers
+//!    its steps — the client and its redirect URI (exact match, RFC 9700 §4.1.3), PKCE
+//!    (RFC 7636 §4.4, [`super::pkce`]), the scope registered for the client. An unknown client or
+//!    URI gets an error page and is never redirected to (§4.1.2.1: that would make Tessera an
+//!    open redirector); any other error redirects with `error`, `state` and `iss` (RFC 9207).
+//! 2. [`signed_in`]: no live session means the sign-in page (`prompt=none`: `login_required`).
+//! 3. [`what_each_org_allows`]: the requested scopes, capped by the user's role in each of
+//!    their organizations.
+//! 4. [`consent`]: a remembered consent covering the scopes (and no `prompt=consent`) goes on at
+//!    once; otherwise the consent page, whose POST approves (remembering it) or denies.
+//! 5. [`issue_code`]: the code, bound to client, redirect URI, PKCE challenge, user,
+//!    organization and capped scope, and the redirect that carries it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use actix_web::http::StatusCode;
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
-use oxide_auth::code_grant::authorization::{self as az, Error as AzError};
+use oxide_auth::code_grant::authorization::{self as az, Authorization, Input, Output};
 use oxide_auth::code_grant::error::AuthorizationErrorType;
+use oxide_auth::primitives::grant::Extensions;
+use oxide_auth::primitives::registrar::{BoundClient, ExactUrl, PreGrant, RegisteredUrl};
+use oxide_auth::primitives::scope::Scope;
 use url::Url;
 
-use super::pages::{self, ConsentPage, LoginPage, OrgChoice, ScopeLine};
-use super::primitives::{Owner, StoreEndpoint, canonical_scope};
-use super::session::{self, LOGIN_CSRF_COOKIE};
-use super::{AUTHORIZE_PATH, OAuthContext, read_body};
-use crate::http::AppState;
+use super::clients::KnownClient;
+use super::errors::OAuthError;
+use super::{CODE_TTL, OAuthContext, canonical_scope, pkce};
+use crate::clock;
+use crate::store::clients::Client;
 use crate::store::consents;
+use crate::store::grants::{AuthorizationCode, NewCode};
 use crate::store::scopes::ScopeDef;
 use crate::store::sessions::Session;
 use crate::store::users::{Membership, User};
 use crate::store::{DbConn, StoreError, write};
-use crate::tokens::secret::SecretHash;
-use crate::{passwords, validate};
+use crate::tokens::secret::{self, SecretHash};
 
 const MAX_PARAMS: usize = 32;
 const MAX_VALUE_LEN: usize = 2048;
+const MAX_NAME_LEN: usize = 64;
 
 /// The parameters of an authorization request, each at most once (RFC 6749 §3.1).
-pub struct AuthorizeParams {
+pub(crate) struct AuthorizeParams {
     pairs: Vec<(String, String)>,
     map: HashMap<String, String>,
 }
 
 impl AuthorizeParams {
-    fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, String> {
+    /// The request's parameters, in order. Parameters without a value count as omitted
+    /// (§3.1); one given twice is an error.
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, String> {
         if pairs.len() > MAX_PARAMS {
             return Err("too many parameters".into());
         }
         let mut map = HashMap::new();
         let mut kept = Vec::new();
         for (k, v) in pairs {
-            if v.len() > MAX_VALUE_LEN || k.len() > 64 {
+            if v.len() > MAX_VALUE_LEN || k.len() > MAX_NAME_LEN {
                 return Err(format!("parameter {k:?} is too long"));
             }
             if map.contains_key(&k) {
@@ -91,11 +101,11 @@ impl AuthorizeParams {
             .collect()
     }
 
-    /// The request again as a URL on this server, to return to after signing in.
-    fn return_to(&self) -> String {
+    /// The request again as a query string, to return to after signing in.
+    fn return_query(&self) -> String {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         ser.extend_pairs(self.without_login_prompt());
-        format!("{AUTHORIZE_PATH}?{}", ser.finish())
+        ser.finish()
     }
 }
 
@@ -104,145 +114,110 @@ impl az::Request for AuthorizeParams {
         true
     }
 
-    fn client_id(&self) -> Option<std::borrow::Cow<'_, str>> {
+    fn client_id(&self) -> Option<Cow<'_, str>> {
         self.get("client_id").map(Into::into)
     }
 
-    fn scope(&self) -> Option<std::borrow::Cow<'_, str>> {
+    fn scope(&self) -> Option<Cow<'_, str>> {
         self.get("scope").map(Into::into)
     }
 
-    fn redirect_uri(&self) -> Option<std::borrow::Cow<'_, str>> {
+    fn redirect_uri(&self) -> Option<Cow<'_, str>> {
         self.get("redirect_uri").map(Into::into)
     }
 
-    fn state(&self) -> Option<std::borrow::Cow<'_, str>> {
+    fn state(&self) -> Option<Cow<'_, str>> {
         self.get("state").map(Into::into)
     }
 
-    fn response_type(&self) -> Option<std::borrow::Cow<'_, str>> {
+    fn response_type(&self) -> Option<Cow<'_, str>> {
         self.get("response_type").map(Into::into)
     }
 
-    fn extension(&self, key: &str) -> Option<std::borrow::Cow<'_, str>> {
+    fn extension(&self, key: &str) -> Option<Cow<'_, str>> {
         self.get(key).map(Into::into)
     }
 }
 
 /// The consent form's answer.
-struct Submission {
-    csrf_token: Option<String>,
-    org: Option<String>,
-    approve: bool,
+pub(crate) struct Submission {
+    pub(crate) csrf_token: Option<String>,
+    pub(crate) org: Option<String>,
+    pub(crate) approve: bool,
+}
+
+/// Why the endpoint shows an error page instead of redirecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Unknown client or unregistered redirect URI: nothing may be sent back (§4.1.2.1).
+    UnknownClientOrRedirect,
+    /// The consent form's anti-forgery token does not match the session.
+    ConsentFormExpired,
+    /// The consent form named an organization the user is not in.
+    InvalidOrganization,
 }
 
 /// What the endpoint answers.
-enum Answer {
+pub(crate) enum Answer {
     /// Back to the client, with a code or an error.
     Redirect(Url),
-    ErrorPage(StatusCode, &'static str, String),
+    ErrorPage(Stop),
+    /// The sign-in page, returning to the authorization request `return_query`.
     Login {
         client_name: String,
-        return_to: String,
+        return_query: String,
     },
     Consent(ConsentData),
 }
 
-struct ConsentData {
-    client_name: String,
-    client_org: String,
-    username: String,
-    orgs: Vec<OrgChoice>,
-    params: Vec<(String, String)>,
-    csrf: String,
+/// The consent page's content.
+pub(crate) struct ConsentData {
+    pub(crate) client_name: String,
+    pub(crate) client_org: String,
+    pub(crate) username: String,
+    pub(crate) orgs: Vec<OrgChoice>,
+    /// The authorization request, re-submitted with the decision.
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) csrf: String,
 }
 
-pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(req.query_string()) {
-        Ok(p) => p,
-        Err(_) => return bad_request_page("The authorization request cannot be read."),
-    };
-    respond(&req, &state, pairs, None, StatusCode::FOUND).await
+pub(crate) struct ScopeLine {
+    pub(crate) name: String,
+    pub(crate) description: String,
 }
 
-/// The consent form posts the original request back with the user's decision.
-pub async fn authorize_post(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let Ok(body) = read_body(payload).await else {
-        return bad_request_page("The form is too large.");
-    };
-    let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return bad_request_page("The form cannot be read.");
-    };
-    let mut take = |name: &str| {
-        pairs
-            .iter()
-            .position(|(k, _)| k == name)
-            .map(|i| pairs.remove(i).1)
-    };
-    let submission = Submission {
-        csrf_token: take("csrf_token"),
-        org: take("org"),
-        approve: take("decision").as_deref() == Some("approve"),
-    };
-    respond(&req, &state, pairs, Some(submission), StatusCode::SEE_OTHER).await
+/// What the app would get in one of the user's organizations.
+pub(crate) struct OrgChoice {
+    pub(crate) slug: String,
+    pub(crate) name: String,
+    pub(crate) grantable: Vec<ScopeLine>,
+    /// Requested scopes the user's role in this organization does not allow.
+    pub(crate) withheld: Vec<String>,
 }
 
-async fn respond(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    pairs: Vec<(String, String)>,
-    submission: Option<Submission>,
-    redirect_status: StatusCode,
-) -> HttpResponse {
-    let params = match AuthorizeParams::from_pairs(pairs) {
-        Ok(p) => p,
-        Err(message) => return bad_request_page(&message),
-    };
-    let session = session::session_hash(req);
-    let ctx = state.oauth.clone();
-    let answer = state
-        .db
-        .run(move |conn| decide(conn, &ctx, &params, session, submission))
-        .await;
-    match answer {
-        Ok(Answer::Redirect(url)) => HttpResponse::build(redirect_status)
-            .insert_header((header::LOCATION, url.as_str()))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::REFERRER_POLICY, "no-referrer"))
-            .finish(),
-        Ok(Answer::ErrorPage(status, title, message)) => pages::error(status, title, &message),
-        Ok(Answer::Login {
-            client_name,
-            return_to,
-        }) => login_page(req, state, &client_name, &return_to, None, ""),
-        Ok(Answer::Consent(c)) => pages::page(
-            StatusCode::OK,
-            pages::consent(&ConsentPage {
-                client_name: &c.client_name,
-                client_org: &c.client_org,
-                username: &c.username,
-                orgs: &c.orgs,
-                params: &c.params,
-                csrf: &c.csrf,
-            }),
-        ),
-        Err(e) => {
-            tracing::warn!(cause = %e, "authorization request failed on the store");
-            pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "The service cannot answer right now. Please try again in a moment.",
-            )
+/// A request that passed step 1.
+struct Valid {
+    client: Arc<KnownClient>,
+    /// The registered redirect URI, exactly as registered: the token request must repeat it.
+    redirect_uri: String,
+    pre_grant: PreGrant,
+    state: Option<String>,
+    /// The PKCE challenge to store with the code.
+    challenge: Option<String>,
+}
+
+impl Valid {
+    /// An error redirect back to the client with `state` and `iss` (§4.1.2.1, RFC 9207).
+    fn refuse(&self, ctx: &OAuthContext, error: OAuthError, description: &str) -> Answer {
+        let mut url = self.pre_grant.redirect_uri.to_url();
+        url.query_pairs_mut()
+            .append_pair("error", error.as_str())
+            .append_pair("error_description", description);
+        if let Some(s) = &self.state {
+            url.query_pairs_mut().append_pair("state", s);
         }
+        Answer::Redirect(with_iss(url, &ctx.config.issuer))
     }
-}
-
-fn bad_request_page(message: &str) -> HttpResponse {
-    pages::error(StatusCode::BAD_REQUEST, "Invalid request", message)
 }
 
 /// RFC 9207: every authorization response names its issuer.
@@ -251,17 +226,180 @@ fn with_iss(mut url: Url, issuer: &str) -> Url {
     url
 }
 
-/// An error redirect back to the client with `state` and `iss` (RFC 6749 §4.1.2.1).
-fn error_redirect(
-    pending: &az::Pending,
+/// Runs the authorization request through steps 1–5.
+pub(crate) fn decide(
+    conn: &mut DbConn,
     ctx: &OAuthContext,
+    params: &AuthorizeParams,
+    session_hash: Option<SecretHash>,
+    submission: Option<Submission>,
+) -> Result<Answer, StoreError> {
+    let valid = match validate(conn, ctx, params)? {
+        Ok(valid) => valid,
+        Err(answer) => return Ok(answer),
+    };
+    let session = match signed_in(
+        conn,
+        ctx,
+        params,
+        &valid,
+        session_hash,
+        submission.is_some(),
+    )? {
+        Ok(session) => session,
+        Err(answer) => return Ok(answer),
+    };
+    let choices = what_each_org_allows(conn, &valid, &session)?;
+    if choices.iter().all(|(_, c)| c.grantable.is_empty()) {
+        return Ok(valid.refuse(
+            ctx,
+            OAuthError::AccessDenied,
+            "the user's role does not allow any of the requested scopes",
+        ));
+    }
+    let (org_id, scopes) = match consent(conn, ctx, params, &valid, &session, choices, submission)?
+    {
+        Ok(chosen) => chosen,
+        Err(answer) => return Ok(answer),
+    };
+    issue_code(conn, ctx, &valid, session.user_id, org_id, &scopes)
+}
+
+/// Step 1: oxide-auth's state machine, each of its questions answered here.
+fn validate(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    params: &AuthorizeParams,
+) -> Result<Result<Valid, Answer>, StoreError> {
+    let mut machine = Authorization::new(params);
+    let mut input = Input::None;
+    let mut bound: Option<(Arc<KnownClient>, String)> = None;
+    let mut challenge = None;
+    loop {
+        input = match machine.advance(input) {
+            // §3.1.2.3: the client, and its redirect URI matched exactly.
+            Output::Bind {
+                client_id,
+                redirect_uri,
+            } => {
+                let Some(client) = ctx.clients.find(conn, &client_id)? else {
+                    return Ok(Err(Answer::ErrorPage(Stop::UnknownClientOrRedirect)));
+                };
+                let Some(registered) = registered_redirect(&client.client, redirect_uri.as_ref())
+                else {
+                    return Ok(Err(Answer::ErrorPage(Stop::UnknownClientOrRedirect)));
+                };
+                let Ok(exact) = ExactUrl::new(registered.clone()) else {
+                    return Ok(Err(Answer::ErrorPage(Stop::UnknownClientOrRedirect)));
+                };
+                bound = Some((client, registered));
+                Input::Bound {
+                    request: params,
+                    bound_client: BoundClient {
+                        client_id: Cow::Owned(client_id),
+                        redirect_uri: Cow::Owned(RegisteredUrl::Exact(exact)),
+                    },
+                }
+            }
+            // RFC 7636 §4.4: the PKCE challenge, required of public clients.
+            Output::Extend => {
+                let Some((client, registered)) = &bound else {
+                    return Err(StoreError::Unavailable("no client bound".into()));
+                };
+                match pkce::challenge(
+                    client.client.kind,
+                    params.get("code_challenge_method"),
+                    params.get("code_challenge"),
+                ) {
+                    Ok(c) => challenge = c,
+                    Err(()) => {
+                        return Ok(Err(early_refusal(
+                            ctx,
+                            registered,
+                            params.get("state"),
+                            OAuthError::InvalidRequest,
+                            "PKCE is required: send code_challenge with code_challenge_method=S256",
+                        )));
+                    }
+                }
+                Input::Extended(Extensions::new())
+            }
+            // §3.3: the scope, which must be registered for the client.
+            Output::Negotiate {
+                bound_client,
+                scope,
+            } => {
+                let pre_grant_uri = bound_client.redirect_uri.clone().into_owned();
+                let Some((client, registered)) = &bound else {
+                    return Err(StoreError::Unavailable("no client bound".into()));
+                };
+                let Some(scope) = negotiate(&client.client, scope) else {
+                    return Ok(Err(early_refusal(
+                        ctx,
+                        registered,
+                        params.get("state"),
+                        OAuthError::InvalidScope,
+                        "the scope is unknown or not registered for this client",
+                    )));
+                };
+                Input::Negotiated {
+                    pre_grant: PreGrant {
+                        client_id: client.client.client_id.clone(),
+                        redirect_uri: pre_grant_uri,
+                        scope,
+                    },
+                    state: params.get("state").map(str::to_string),
+                }
+            }
+            Output::Ok {
+                pre_grant, state, ..
+            } => {
+                let Some((client, redirect_uri)) = bound else {
+                    return Err(StoreError::Unavailable("no client bound".into()));
+                };
+                return Ok(Ok(Valid {
+                    client,
+                    redirect_uri,
+                    pre_grant,
+                    state,
+                    challenge,
+                }));
+            }
+            // A request oxide-auth cannot even read (no client_id, unparsable redirect_uri).
+            Output::Err(az::Error::Ignore) => {
+                return Ok(Err(Answer::ErrorPage(Stop::UnknownClientOrRedirect)));
+            }
+            // `response_type` other than `code`, or a scope that is not a scope.
+            Output::Err(az::Error::Redirect(mut e)) => {
+                if e.description().kind() == AuthorizationErrorType::InvalidScope {
+                    e.description()
+                        .explain("the scope is unknown or not registered for this client");
+                }
+                return Ok(Err(Answer::Redirect(with_iss(
+                    e.into(),
+                    &ctx.config.issuer,
+                ))));
+            }
+            Output::Err(az::Error::PrimitiveError) => {
+                return Err(StoreError::Unavailable("authorization flow failed".into()));
+            }
+        };
+    }
+}
+
+/// An error redirect before the request is fully validated (to the bound redirect URI).
+fn early_refusal(
+    ctx: &OAuthContext,
+    redirect_uri: &str,
     state: Option<&str>,
-    error: &str,
+    error: OAuthError,
     description: &str,
 ) -> Answer {
-    let mut url = pending.pre_grant().redirect_uri.to_url();
+    let Ok(mut url) = Url::parse(redirect_uri) else {
+        return Answer::ErrorPage(Stop::UnknownClientOrRedirect);
+    };
     url.query_pairs_mut()
-        .append_pair("error", error)
+        .append_pair("error", error.as_str())
         .append_pair("error_description", description);
     if let Some(s) = state {
         url.query_pairs_mut().append_pair("state", s);
@@ -269,216 +407,83 @@ fn error_redirect(
     Answer::Redirect(with_iss(url, &ctx.config.issuer))
 }
 
-fn decide(
+/// RFC 6749 §3.1.2.3 with exact string matching (RFC 9700 §4.1.3). Without a `redirect_uri`,
+/// only an unambiguous registration may be used.
+fn registered_redirect(client: &Client, given: Option<&ExactUrl>) -> Option<String> {
+    match given {
+        Some(given) => client
+            .redirect_uris
+            .iter()
+            .find(|r| r.as_str() == given.as_str())
+            .cloned(),
+        None if client.redirect_uris.len() == 1 => client.redirect_uris.first().cloned(),
+        None => None,
+    }
+}
+
+/// Without `scope`, the client's registered scopes; with it, only scopes registered for the
+/// client. Role caps come later, at consent.
+fn negotiate(client: &Client, requested: Option<Scope>) -> Option<Scope> {
+    let scope = match requested {
+        None => canonical_scope(client.scopes.iter().map(String::as_str)),
+        Some(requested) => {
+            if requested.iter().next().is_none()
+                || !requested
+                    .iter()
+                    .all(|s| client.scopes.iter().any(|c| c == s))
+            {
+                return None;
+            }
+            canonical_scope(requested.iter())
+        }
+    };
+    scope.parse().ok()
+}
+
+/// Step 2: the signed-in user, unless the request asks to sign in again (`prompt=login`, on
+/// the first pass only) — or the sign-in page.
+fn signed_in(
     conn: &mut DbConn,
     ctx: &OAuthContext,
     params: &AuthorizeParams,
+    valid: &Valid,
     session_hash: Option<SecretHash>,
-    submission: Option<Submission>,
-) -> Result<Answer, StoreError> {
-    let mut endpoint = StoreEndpoint::new(conn, ctx);
-    // Step 1: validation by oxide-auth.
-    let pending = match az::authorization_code(&mut endpoint, params) {
-        Ok(p) => p,
-        Err(AzError::Ignore) => {
-            if let Some(e) = endpoint.store_error.take() {
-                return Err(e);
-            }
-            return Ok(Answer::ErrorPage(
-                StatusCode::BAD_REQUEST,
-                "Invalid authorization request",
-                "The application is unknown, or the redirect URI is not registered for it. \
-                 Nothing was sent back to the application."
-                    .into(),
-            ));
-        }
-        Err(AzError::Redirect(mut e)) => {
-            if let Some(err) = endpoint.store_error.take() {
-                return Err(err);
-            }
-            if endpoint.pkce_failed.get() {
-                e.description().explain(
-                    "PKCE is required: send code_challenge with code_challenge_method=S256",
-                );
-            } else if e.description().kind() == AuthorizationErrorType::InvalidScope {
-                e.description()
-                    .explain("the scope is unknown or not registered for this client");
-            }
-            return Ok(Answer::Redirect(with_iss(e.into(), &ctx.config.issuer)));
-        }
-        Err(AzError::PrimitiveError) => {
-            return Err(endpoint
-                .store_error
-                .take()
-                .unwrap_or_else(|| StoreError::Unavailable("authorization flow failed".into())));
-        }
-    };
-    let client = endpoint
-        .client()
-        .ok_or_else(|| StoreError::Unavailable("client vanished during the request".into()))?;
-    let state = params.get("state");
-
-    // Step 2: who is signed in.
+    submitted: bool,
+) -> Result<Result<Session, Answer>, StoreError> {
     let session = match &session_hash {
-        Some(hash) => endpoint.run(|conn| Session::find_live(conn, hash))?,
+        Some(hash) => Session::find_live(conn, &hash.0)?,
         None => None,
     };
-    let session = match session {
-        Some(s) if !(params.prompts("login") && submission.is_none()) => s,
-        _ => {
-            if params.prompts("none") {
-                return Ok(error_redirect(
-                    &pending,
-                    ctx,
-                    state,
-                    "login_required",
-                    "the user is not signed in",
-                ));
-            }
-            return Ok(Answer::Login {
-                client_name: client.name.clone(),
-                return_to: params.return_to(),
-            });
-        }
-    };
+    match session {
+        Some(s) if !(params.prompts("login") && !submitted) => Ok(Ok(s)),
+        _ if params.prompts("none") => Ok(Err(valid.refuse(
+            ctx,
+            OAuthError::LoginRequired,
+            "the user is not signed in",
+        ))),
+        _ => Ok(Err(Answer::Login {
+            client_name: valid.client.client.name.clone(),
+            return_query: params.return_query(),
+        })),
+    }
+}
 
-    // Step 3: what this user may grant, per organization.
-    let memberships = endpoint.run(|conn| User::memberships(conn, session.user_id))?;
-    let requested: Vec<String> = pending
-        .pre_grant()
-        .scope
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let defs = endpoint.run(|conn| ScopeDef::find_many(conn, &requested))?;
-    let choices: Vec<(Membership, OrgChoice)> = memberships
+/// Step 3: per organization of the user, the requested scopes their role there allows.
+fn what_each_org_allows(
+    conn: &mut DbConn,
+    valid: &Valid,
+    session: &Session,
+) -> Result<Vec<(Membership, OrgChoice)>, StoreError> {
+    let memberships = User::memberships(conn, session.user_id)?;
+    let requested: Vec<String> = valid.pre_grant.scope.iter().map(str::to_string).collect();
+    let defs = ScopeDef::find_many(conn, &requested)?;
+    Ok(memberships
         .into_iter()
         .map(|m| {
             let choice = org_choice(&m, &requested, &defs);
             (m, choice)
         })
-        .collect();
-    if choices.iter().all(|(_, c)| c.grantable.is_empty()) {
-        return Ok(error_redirect(
-            &pending,
-            ctx,
-            state,
-            "access_denied",
-            "the user's role does not allow any of the requested scopes",
-        ));
-    }
-
-    // Step 4: consent.
-    let chosen = match submission {
-        Some(form) => {
-            if !session::csrf_matches(&session.csrf_token, form.csrf_token.as_deref()) {
-                return Ok(Answer::ErrorPage(
-                    StatusCode::FORBIDDEN,
-                    "Form expired",
-                    "This consent form is no longer valid. Go back to the application and start again.".into(),
-                ));
-            }
-            if !form.approve {
-                return Ok(error_redirect(
-                    &pending,
-                    ctx,
-                    state,
-                    "access_denied",
-                    "the user denied the request",
-                ));
-            }
-            let Some((m, c)) = choices
-                .iter()
-                .find(|(m, _)| Some(&m.org_slug) == form.org.as_ref())
-            else {
-                return Ok(Answer::ErrorPage(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid organization",
-                    "Choose one of your organizations.".into(),
-                ));
-            };
-            if c.grantable.is_empty() {
-                return Ok(error_redirect(
-                    &pending,
-                    ctx,
-                    state,
-                    "access_denied",
-                    "the user's role in this organization does not allow any of the requested scopes",
-                ));
-            }
-            let scopes: Vec<String> = c.grantable.iter().map(|s| s.name.clone()).collect();
-            let (user_id, client_pk, org_id, remembered) =
-                (session.user_id, client.id, m.org_id, scopes.clone());
-            endpoint.run(|conn| {
-                write(conn, move |conn| {
-                    consents::remember(conn, user_id, client_pk, org_id, &remembered)
-                })
-            })?;
-            (m.org_id, scopes)
-        }
-        None => {
-            let remembered = if params.prompts("consent") {
-                None
-            } else {
-                let consents = endpoint
-                    .run(|conn| consents::for_user_and_client(conn, session.user_id, client.id))?;
-                consents.into_iter().find_map(|consent| {
-                    let (m, c) = choices.iter().find(|(m, _)| m.org_id == consent.org_id)?;
-                    let covered = !c.grantable.is_empty()
-                        && c.grantable.iter().all(|s| consent.scopes.contains(&s.name));
-                    covered.then(|| {
-                        (
-                            m.org_id,
-                            c.grantable
-                                .iter()
-                                .map(|s| s.name.clone())
-                                .collect::<Vec<_>>(),
-                        )
-                    })
-                })
-            };
-            match remembered {
-                Some(found) => found,
-                None if params.prompts("none") => {
-                    return Ok(error_redirect(
-                        &pending,
-                        ctx,
-                        state,
-                        "consent_required",
-                        "the user has not approved this application",
-                    ));
-                }
-                None => {
-                    return Ok(Answer::Consent(ConsentData {
-                        client_name: client.name.clone(),
-                        client_org: client.org.clone(),
-                        username: session.username.clone(),
-                        orgs: choices
-                            .into_iter()
-                            .map(|(_, c)| c)
-                            .filter(|c| !c.grantable.is_empty())
-                            .collect(),
-                        params: params.without_login_prompt(),
-                        csrf: session.csrf_token.clone(),
-                    }));
-                }
-            }
-        }
-    };
-
-    // Issue the code, bound to user, organization and the capped scope.
-    let (org_id, scopes) = chosen;
-    endpoint.owner = Some(Owner {
-        user_id: session.user_id,
-        org_id,
-        scope: canonical_scope(scopes.iter().map(String::as_str)),
-    });
-    match pending.authorize(&mut endpoint, session.user_id.to_string().into()) {
-        Ok(url) => Ok(Answer::Redirect(with_iss(url, &ctx.config.issuer))),
-        Err(_) => Err(endpoint.store_error.take().unwrap_or_else(|| {
-            StoreError::Unavailable("could not issue an authorization code".into())
-        })),
-    }
+        .collect())
 }
 
 /// Splits the requested scopes into those the member's role allows and those it does not.
@@ -502,177 +507,146 @@ fn org_choice(m: &Membership, requested: &[String], defs: &[ScopeDef]) -> OrgCho
     }
 }
 
-fn login_page(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    client_name: &str,
-    return_to: &str,
-    error: Option<&str>,
-    username: &str,
-) -> HttpResponse {
-    // Keep an existing token (several tabs may show the form); otherwise start one.
-    let csrf = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or_else(session::new_csrf_token);
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
+fn grantable_names(choice: &OrgChoice) -> Vec<String> {
+    choice.grantable.iter().map(|s| s.name.clone()).collect()
+}
+
+/// Step 4: the organization and scopes the user approved — now in the submitted form, or
+/// before in a remembered consent that covers them — or the page to answer with.
+fn consent(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    params: &AuthorizeParams,
+    valid: &Valid,
+    session: &Session,
+    choices: Vec<(Membership, OrgChoice)>,
+    submission: Option<Submission>,
+) -> Result<Result<(i64, Vec<String>), Answer>, StoreError> {
+    if let Some(form) = submission {
+        return approved_now(conn, ctx, valid, session, &choices, form);
+    }
+    let remembered = if params.prompts("consent") {
+        None
     } else {
-        StatusCode::OK
+        let consents =
+            consents::for_user_and_client(conn, session.user_id, valid.client.client.id)?;
+        consents.into_iter().find_map(|consent| {
+            let (m, c) = choices.iter().find(|(m, _)| m.org_id == consent.org_id)?;
+            let covered = !c.grantable.is_empty()
+                && c.grantable.iter().all(|s| consent.scopes.contains(&s.name));
+            covered.then(|| (m.org_id, grantable_names(c)))
+        })
     };
-    let mut res = pages::page(
-        status,
-        pages::login(&LoginPage {
-            client_name,
-            return_to,
-            csrf: &csrf,
-            error,
-            username,
-        }),
+    Ok(match remembered {
+        Some(found) => Ok(found),
+        None if params.prompts("none") => Err(valid.refuse(
+            ctx,
+            OAuthError::ConsentRequired,
+            "the user has not approved this application",
+        )),
+        None => Err(Answer::Consent(ConsentData {
+            client_name: valid.client.client.name.clone(),
+            client_org: valid.client.client.org.clone(),
+            username: session.username.clone(),
+            orgs: choices
+                .into_iter()
+                .map(|(_, c)| c)
+                .filter(|c| !c.grantable.is_empty())
+                .collect(),
+            params: params.without_login_prompt(),
+            csrf: session.csrf_token.clone(),
+        })),
+    })
+}
+
+/// The consent form's POST: checks its anti-forgery token, then remembers an approval.
+fn approved_now(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    valid: &Valid,
+    session: &Session,
+    choices: &[(Membership, OrgChoice)],
+    form: Submission,
+) -> Result<Result<(i64, Vec<String>), Answer>, StoreError> {
+    if !super::session::csrf_matches(&session.csrf_token, form.csrf_token.as_deref()) {
+        return Ok(Err(Answer::ErrorPage(Stop::ConsentFormExpired)));
+    }
+    if !form.approve {
+        return Ok(Err(valid.refuse(
+            ctx,
+            OAuthError::AccessDenied,
+            "the user denied the request",
+        )));
+    }
+    let Some((m, c)) = choices
+        .iter()
+        .find(|(m, _)| Some(&m.org_slug) == form.org.as_ref())
+    else {
+        return Ok(Err(Answer::ErrorPage(Stop::InvalidOrganization)));
+    };
+    if c.grantable.is_empty() {
+        return Ok(Err(valid.refuse(
+            ctx,
+            OAuthError::AccessDenied,
+            "the user's role in this organization does not allow any of the requested scopes",
+        )));
+    }
+    let scopes = grantable_names(c);
+    let (user_id, client_pk, org_id, remembered) = (
+        session.user_id,
+        valid.client.client.id,
+        m.org_id,
+        scopes.clone(),
     );
-    let _ = res.add_cookie(&session::login_csrf_cookie(&state.config, csrf));
-    res
+    write(conn, move |conn| {
+        consents::remember(conn, user_id, client_pk, org_id, &remembered)
+    })?;
+    Ok(Ok((m.org_id, scopes)))
 }
 
-#[derive(serde::Deserialize)]
-struct LoginForm {
-    username: Option<String>,
-    password: Option<String>,
-    csrf_token: Option<String>,
-    return_to: Option<String>,
-}
-
-impl std::fmt::Debug for LoginForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginForm")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+/// Step 5: stores the code (hashed), valid for [`CODE_TTL`], and redirects with it, `state`
+/// and `iss` (§4.1.2).
+fn issue_code(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    valid: &Valid,
+    user_id: i64,
+    org_id: i64,
+    approved: &[String],
+) -> Result<Answer, StoreError> {
+    // Consent may have narrowed the requested scope (role caps); never widen it.
+    let scope = canonical_scope(
+        approved
+            .iter()
+            .map(String::as_str)
+            .filter(|s| valid.pre_grant.scope.iter().any(|g| g == *s)),
+    );
+    let code = secret::random_base62(43);
+    let hash = SecretHash::of(&code).0;
+    let (client_pk, redirect_uri, challenge) = (
+        valid.client.client.id,
+        valid.redirect_uri.clone(),
+        valid.challenge.clone(),
+    );
+    write(conn, move |conn| {
+        AuthorizationCode::insert(
+            conn,
+            &NewCode {
+                hash: &hash,
+                client_pk,
+                user_id,
+                org_id,
+                scope: &scope,
+                redirect_uri: &redirect_uri,
+                code_challenge: challenge.as_deref(),
+                expires_at: clock::now() + CODE_TTL,
+            },
+        )
+    })?;
+    let mut url = valid.pre_grant.redirect_uri.to_url();
+    url.query_pairs_mut().append_pair("code", &code);
+    if let Some(s) = &valid.state {
+        url.query_pairs_mut().append_pair("state", s);
     }
-}
-
-/// Only our own authorization endpoint is a valid place to return to after signing in.
-fn safe_return_to(raw: Option<&str>) -> Option<&str> {
-    let raw = raw?;
-    let rest = raw.strip_prefix(AUTHORIZE_PATH)?;
-    (rest.is_empty() || rest.starts_with('?')).then_some(raw)
-}
-
-/// The application's name for the sign-in page, from the `client_id` in `return_to`.
-fn client_name_for(conn: &mut DbConn, return_to: &str) -> String {
-    let client_id = return_to
-        .split_once('?')
-        .and_then(|(_, q)| {
-            url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "client_id")
-        })
-        .map(|(_, v)| v.into_owned());
-    client_id
-        .and_then(|id| crate::store::clients::Client::find(conn, &id).ok())
-        .map(|c| c.name)
-        .unwrap_or_else(|| "the application".into())
-}
-
-enum LoginOutcome {
-    SignedIn { session_id: String },
-    Refused { client_name: String },
-}
-
-/// `POST /oauth/login`: checks the password (argon2), starts a session, returns to the
-/// authorization request. A wrong username or password gets the same answer, in the same
-/// time (a decoy hash is checked when the user does not exist).
-pub async fn login_post(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let Ok(body) = read_body(payload).await else {
-        return bad_request_page("The form is too large.");
-    };
-    let Ok(form) = serde_urlencoded::from_bytes::<LoginForm>(&body) else {
-        return bad_request_page("The form cannot be read.");
-    };
-    let Some(return_to) = safe_return_to(form.return_to.as_deref()).map(str::to_string) else {
-        return bad_request_page("The sign-in form does not say where to return.");
-    };
-    let cookie_csrf = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
-    if !cookie_csrf.is_some_and(|c| session::csrf_matches(&c, form.csrf_token.as_deref())) {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This sign-in form is no longer valid. Go back to the application and start again.",
-        );
-    }
-    let username = form.username.unwrap_or_default();
-    let password = form.password.unwrap_or_default();
-    let config = state.config.clone();
-    let return_to_for_name = return_to.clone();
-    let typed_username = username.clone();
-    let outcome = state
-        .db
-        .run(move |conn| -> Result<LoginOutcome, StoreError> {
-            let user = match validate::username(&username) {
-                Ok(name) if password.len() <= 1024 => match User::find_by_username(conn, &name) {
-                    Ok(u) => Some(u),
-                    Err(StoreError::NotFound) => None,
-                    Err(e) => return Err(e),
-                },
-                _ => None,
-            };
-            let verified = match &user {
-                Some(u) => passwords::verify(&password, &u.password_hash),
-                None => {
-                    passwords::verify(&password, passwords::decoy_hash());
-                    false
-                }
-            };
-            match user.filter(|_| verified) {
-                Some(user) => {
-                    let (session_id, hash) = session::new_session_id();
-                    let expires_at =
-                        crate::clock::now() + crate::duration::to_chrono(config.session_ttl);
-                    let user_id = user.id;
-                    write(conn, move |conn| {
-                        Session::create(
-                            conn,
-                            &hash,
-                            user_id,
-                            &session::new_csrf_token(),
-                            expires_at,
-                        )
-                    })?;
-                    tracing::info!(user = %user.username, "signed in");
-                    Ok(LoginOutcome::SignedIn { session_id })
-                }
-                None => Ok(LoginOutcome::Refused {
-                    client_name: client_name_for(conn, &return_to_for_name),
-                }),
-            }
-        })
-        .await;
-    match outcome {
-        Ok(LoginOutcome::SignedIn { session_id }) => {
-            let mut res = HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, return_to))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish();
-            let _ = res.add_cookie(&session::session_cookie(&state.config, session_id));
-            res
-        }
-        Ok(LoginOutcome::Refused { client_name }) => login_page(
-            &req,
-            &state,
-            &client_name,
-            &return_to,
-            Some("Invalid username or password."),
-            &typed_username,
-        ),
-        Err(e) => {
-            tracing::warn!(cause = %e, "sign-in failed on the store");
-            pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "The service cannot answer right now. Please try again in a moment.",
-            )
-        }
-    }
+    Ok(Answer::Redirect(with_iss(url, &ctx.config.issuer)))
 }

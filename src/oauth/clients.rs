@@ -1,4 +1,5 @@
-//! Registered clients as the OAuth endpoints see them, kept in memory between requests.
+//! Registered clients as the OAuth endpoints see them, kept in memory between requests, and
+//! client authentication (RFC 6749 §2.3) — the one place every endpoint authenticates a client.
 //!
 //! Every token request authenticates its client, which would cost two look-ups each time. The
 //! directory keeps each client (with its secrets' hashes and ends) for up to the check-cache
@@ -11,21 +12,22 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use crate::access::cache::DecisionCache;
-use crate::access::feed::Epoch;
-use crate::store::clients::Client;
+use super::errors::Refusal;
+use super::params::ClientCredentials;
+use crate::revocation::{DecisionCache, Epoch};
+use crate::store::clients::{Client, ClientKind};
 use crate::store::{DbConn, StoreError, StoreResult};
 use crate::tokens::secret::SecretHash;
 
-pub struct KnownClient {
-    pub client: Client,
+pub(crate) struct KnownClient {
+    pub(crate) client: Client,
     secrets: Vec<(Vec<u8>, Option<NaiveDateTime>)>,
 }
 
 impl KnownClient {
     /// Whether `presented` is one of the client's live secrets. Every stored secret is
     /// compared, in constant time, without stopping at a match.
-    pub fn secret_matches(&self, presented: &SecretHash) -> bool {
+    pub(crate) fn secret_matches(&self, presented: &SecretHash) -> bool {
         let now = crate::clock::now();
         self.secrets
             .iter()
@@ -38,19 +40,19 @@ impl KnownClient {
 
 const CAPACITY: usize = 10_000;
 
-pub struct ClientDirectory {
+pub(crate) struct ClientDirectory {
     cache: DecisionCache<Option<Arc<KnownClient>>>,
 }
 
 impl ClientDirectory {
-    pub fn new(ttl: Duration, epoch: Arc<Epoch>) -> ClientDirectory {
+    pub(crate) fn new(ttl: Duration, epoch: Arc<Epoch>) -> ClientDirectory {
         ClientDirectory {
             cache: DecisionCache::new(ttl, CAPACITY, epoch),
         }
     }
 
     /// The client with this public id, if registered.
-    pub fn find(
+    pub(crate) fn find(
         &self,
         conn: &mut DbConn,
         client_id: &str,
@@ -71,4 +73,34 @@ impl ClientDirectory {
         self.cache.insert(key, known.clone(), generation);
         Ok(known)
     }
+}
+
+/// Client authentication (RFC 6749 §2.3): a public client presents its `client_id` and no
+/// secret; a confidential one a secret whose SHA-256 matches one of its live secrets (Basic or
+/// body, RFC 6749 §2.3.1 — already merged by [`super::params`]). Every failure is the same
+/// `invalid_client`, so the answer does not tell which part was wrong.
+pub(crate) fn authenticate(
+    conn: &mut DbConn,
+    directory: &ClientDirectory,
+    credentials: Option<&ClientCredentials>,
+) -> Result<Result<Arc<KnownClient>, Refusal>, StoreError> {
+    let Some(credentials) = credentials else {
+        return Ok(Err(Refusal::new(
+            super::errors::OAuthError::InvalidClient,
+            "client authentication is required",
+        )));
+    };
+    let Some(known) = directory.find(conn, &credentials.client_id)? else {
+        return Ok(Err(Refusal::invalid_client()));
+    };
+    let authenticated = match (known.client.kind, credentials.secret.as_deref()) {
+        (ClientKind::Public, None) => true,
+        (ClientKind::Confidential, Some(secret)) => known.secret_matches(&SecretHash::of(secret)),
+        _ => false,
+    };
+    Ok(if authenticated {
+        Ok(known)
+    } else {
+        Err(Refusal::invalid_client())
+    })
 }

@@ -1,60 +1,74 @@
-//! RFC 6749 §5.2 error answers (`{"error", "error_description"}`), with `Cache-Control:
-//! no-store` on every token-endpoint answer (§5.1).
+//! The OAuth error codes Tessera answers with, and a refusal: a code with its description.
+//!
+//! The domain decides *which* error (RFC 6749 §4.1.2.1 at the authorization endpoint, §5.2 at
+//! the token endpoint, RFC 7009 §2.2.1, RFC 7662 §2.3); `web::error` alone decides the HTTP
+//! status and headers each one is sent with.
 
-use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
-use actix_web::http::header;
-use serde_json::json;
+use std::borrow::Cow;
 
+/// Error codes of RFC 6749 (§4.1.2.1, §5.2), RFC 6750 §3.1 and OpenID Connect's `prompt=none`
+/// answers (Core §3.1.2.6), which OAuth clients widely understand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OAuthError {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    AccessDenied,
+    ServerError,
+    TemporarilyUnavailable,
+    LoginRequired,
+    ConsentRequired,
+}
+
+impl OAuthError {
+    /// The code as written on the wire.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest => "invalid_request",
+            OAuthError::InvalidClient => "invalid_client",
+            OAuthError::InvalidGrant => "invalid_grant",
+            OAuthError::UnauthorizedClient => "unauthorized_client",
+            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthError::InvalidScope => "invalid_scope",
+            OAuthError::AccessDenied => "access_denied",
+            OAuthError::ServerError => "server_error",
+            OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthError::LoginRequired => "login_required",
+            OAuthError::ConsentRequired => "consent_required",
+        }
+    }
+}
+
+/// A refused OAuth request: the error code and a description for the developer reading it
+/// (`error_description`, RFC 6749 §5.2). Descriptions never carry a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub error: &'static str,
-    pub description: String,
-    pub status: StatusCode,
+pub(crate) struct Refusal {
+    pub(crate) error: OAuthError,
+    pub(crate) description: Cow<'static, str>,
 }
 
 impl Refusal {
-    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
-        let status = match error {
-            "invalid_client" => StatusCode::UNAUTHORIZED,
-            "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
+    pub(crate) fn new(error: OAuthError, description: impl Into<Cow<'static, str>>) -> Self {
         Refusal {
             error,
             description: description.into(),
-            status,
         }
     }
 
-    pub fn with_status(mut self, status: u16) -> Self {
-        self.status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-        self
+    pub(crate) fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Refusal::new(OAuthError::InvalidRequest, description)
     }
 
-    pub fn unavailable() -> Self {
-        Refusal::new(
-            "temporarily_unavailable",
-            "the database cannot answer right now; try again",
-        )
+    /// RFC 6749 §5.2 `invalid_client`: the same words whatever failed, so that the answer does
+    /// not tell which client ids exist.
+    pub(crate) fn invalid_client() -> Self {
+        Refusal::new(OAuthError::InvalidClient, "client authentication failed")
     }
 
-    pub fn response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status);
-        no_store(&mut res);
-        // §5.2: a client that used Basic must get 401 with a Basic challenge; one that sent
-        // its secret in the body gets the same, which tells it which scheme is supported
-        // (a 401 always carries WWW-Authenticate, RFC 9110 §15.5.2).
-        if self.status == StatusCode::UNAUTHORIZED {
-            res.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
-        }
-        res.json(json!({ "error": self.error, "error_description": self.description }))
+    pub(crate) fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Refusal::new(OAuthError::InvalidGrant, description)
     }
-}
-
-/// Tokens and credentials must never be cached (RFC 6749 §5.1).
-pub fn no_store(res: &mut actix_web::HttpResponseBuilder) {
-    res.insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
 }

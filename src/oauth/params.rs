@@ -5,27 +5,33 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use actix_web::HttpRequest;
-use actix_web::http::header;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use oxide_auth::code_grant::accesstoken as at;
 use oxide_auth::code_grant::refresh as rf;
 
+use super::errors::Refusal;
+
 /// A problem with the request itself, before any grant logic: `invalid_request`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadRequest(pub String);
+pub(crate) struct BadRequest(pub(crate) String);
+
+impl From<BadRequest> for Refusal {
+    fn from(BadRequest(message): BadRequest) -> Self {
+        Refusal::invalid_request(message)
+    }
+}
 
 /// How the client authenticated, which decides the 401's `WWW-Authenticate` (RFC 6749 §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
+pub(crate) enum AuthMethod {
     Basic,
     Post,
     None,
 }
 
 #[derive(Clone)]
-pub struct ClientCredentials {
+pub(crate) struct ClientCredentials {
     pub client_id: String,
     pub secret: Option<String>,
     pub method: AuthMethod,
@@ -41,7 +47,7 @@ impl std::fmt::Debug for ClientCredentials {
 }
 
 /// The parameters of one request, each present at most once (RFC 6749 §3.2).
-pub struct Params {
+pub(crate) struct Params {
     values: HashMap<String, String>,
     pub credentials: Option<ClientCredentials>,
 }
@@ -49,12 +55,14 @@ pub struct Params {
 const MAX_PARAMS: usize = 32;
 
 impl Params {
-    /// Parses the body by its content type and reads client credentials.
-    pub fn parse(req: &HttpRequest, body: &[u8]) -> Result<Params, BadRequest> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+    /// Parses the body by its content type (the `Content-Type` header's value) and reads
+    /// client credentials from the `Authorization` header's value or the body.
+    pub(crate) fn parse(
+        content_type: Option<&str>,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<Params, BadRequest> {
+        let content_type = content_type
             .unwrap_or("")
             .split(';')
             .next()
@@ -86,31 +94,15 @@ impl Params {
                 values.insert(k, v);
             }
         }
-        let credentials = credentials(req, &mut values)?;
+        let credentials = credentials(authorization, &mut values)?;
         Ok(Params {
             values,
             credentials,
         })
     }
 
-    /// Reads the body (bounded) and parses it: what every token-endpoint-style handler does
-    /// first. A problem is the `invalid_request` to answer.
-    pub async fn read(
-        req: &HttpRequest,
-        payload: actix_web::web::Payload,
-    ) -> Result<Params, super::errors::Refusal> {
-        let body = super::read_body(payload).await?;
-        Params::parse(req, &body)
-            .map_err(|BadRequest(m)| super::errors::Refusal::new("invalid_request", m))
-    }
-
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
-    }
-
-    pub fn require(&self, key: &str) -> Result<&str, BadRequest> {
-        self.get(key)
-            .ok_or_else(|| BadRequest(format!("missing parameter {key:?}")))
     }
 
     fn cow(&self, key: &str) -> Option<Cow<'_, str>> {
@@ -139,17 +131,14 @@ fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, BadRequest> {
 /// Client credentials from `Authorization: Basic` or the body, never both (RFC 6749 §2.3).
 /// A body `client_id` equal to the Basic one is tolerated (many libraries send both).
 fn credentials(
-    req: &HttpRequest,
+    authorization: Option<&str>,
     values: &mut HashMap<String, String>,
 ) -> Result<Option<ClientCredentials>, BadRequest> {
     let body_id = values.remove("client_id");
     let body_secret = values.remove("client_secret");
-    let basic = match req.headers().get(header::AUTHORIZATION) {
+    let basic = match authorization {
         None => None,
         Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| BadRequest("malformed Authorization header".into()))?;
             let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
             if !scheme.eq_ignore_ascii_case("basic") {
                 return Err(BadRequest(
@@ -289,27 +278,28 @@ impl rf::Request for Params {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
-    fn parse(req: TestRequest, body: &str) -> Result<Params, BadRequest> {
-        Params::parse(&req.to_http_request(), body.as_bytes())
-    }
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
-    fn form() -> TestRequest {
-        TestRequest::post()
-            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+    fn parse(
+        content_type: Option<&str>,
+        basic: Option<&str>,
+        body: &str,
+    ) -> Result<Params, BadRequest> {
+        Params::parse(content_type, basic, body.as_bytes())
     }
 
     #[test]
     fn form_and_json_bodies_read_the_same() {
         let f = parse(
-            form(),
+            FORM,
+            None,
             "grant_type=refresh_token&refresh_token=abc&client_id=c1",
         )
         .unwrap();
         let j = parse(
-            TestRequest::post()
-                .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8")),
+            Some("application/json; charset=utf-8"),
+            None,
             r#"{"grant_type":"refresh_token","refresh_token":"abc","client_id":"c1"}"#,
         )
         .unwrap();
@@ -322,44 +312,16 @@ mod tests {
 
     #[test]
     fn duplicates_and_mixed_credentials_are_refused() {
-        assert!(parse(form(), "code=a&code=b").is_err());
+        assert!(parse(FORM, None, "code=a&code=b").is_err());
         let basic = format!("Basic {}", STANDARD.encode("c1:s%3Ax"));
-        assert!(
-            parse(
-                form().insert_header((header::AUTHORIZATION, basic.clone())),
-                "client_secret=x"
-            )
-            .is_err()
-        );
-        assert!(
-            parse(
-                form().insert_header((header::AUTHORIZATION, basic.clone())),
-                "client_id=other"
-            )
-            .is_err()
-        );
-        let p = parse(
-            form().insert_header((header::AUTHORIZATION, basic)),
-            "client_id=c1",
-        )
-        .unwrap();
+        assert!(parse(FORM, Some(&basic), "client_secret=x").is_err());
+        assert!(parse(FORM, Some(&basic), "client_id=other").is_err());
+        let p = parse(FORM, Some(&basic), "client_id=c1").unwrap();
         let c = p.credentials.unwrap();
         assert_eq!(c.secret.as_deref(), Some("s:x"));
         assert_eq!(c.method, AuthMethod::Basic);
-        assert!(parse(form(), "client_secret=x").is_err());
-        assert!(
-            parse(
-                TestRequest::post().insert_header((header::CONTENT_TYPE, "text/plain")),
-                "x"
-            )
-            .is_err()
-        );
-        assert!(
-            parse(
-                TestRequest::post().insert_header((header::CONTENT_TYPE, "application/json")),
-                r#"{"a":1}"#
-            )
-            .is_err()
-        );
+        assert!(parse(FORM, None, "client_secret=x").is_err());
+        assert!(parse(Some("text/plain"), None, "x").is_err());
+        assert!(parse(Some("application/json"), None, r#"{"a":1}"#).is_err());
     }
 }

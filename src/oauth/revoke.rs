@@ -1,59 +1,30 @@
-//! `POST /oauth/revoke` (RFC 7009). A refresh token revokes its whole grant (every refresh
-//! and access token descended from it); an access token is revoked by its `jti`. Unknown or
-//! already-dead tokens answer 200 (§2.2), so the endpoint is safe to call twice.
+//! Token revocation (RFC 7009). A refresh token revokes its whole grant (every refresh and
+//! access token descended from it); an access token is revoked by its `jti`. Unknown or
+//! already-dead tokens are no error (§2.2), so revoking twice is harmless.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-
-use super::errors::{Refusal, no_store};
+use super::errors::{OAuthError, Refusal};
 use super::params::Params;
-use super::{OAuthContext, client_auth};
-use crate::http::AppState;
+use super::{OAuthContext, clients};
 use crate::store::clients::Client;
 use crate::store::grants::{self, Grant, RefreshToken};
 use crate::store::{DbConn, StoreError, transaction};
 use crate::tokens::secret::{self, SecretKind};
 
-pub async fn revoke(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let params = match Params::read(&req, payload).await {
-        Ok(p) => p,
-        Err(refusal) => return refusal.response(),
+/// `POST /oauth/revoke`: authenticates the client (§2.1), then revokes the token if it was
+/// issued to that client. `Ok(Ok(()))` is success — the caller drops cached decisions.
+pub(crate) fn revoke(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    params: &Params,
+) -> Result<Result<(), Refusal>, StoreError> {
+    let client = match clients::authenticate(conn, &ctx.clients, params.credentials.as_ref())? {
+        Ok(known) => known,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    let ctx = state.oauth.clone();
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let client =
-                match client_auth::authenticate(conn, &ctx, params.credentials.as_ref(), false)? {
-                    Ok(c) => c,
-                    Err(refusal) => return Ok(Err(refusal)),
-                };
-            let Some(token) = params.get("token") else {
-                return Ok(Err(Refusal::new(
-                    "invalid_request",
-                    "missing parameter \"token\"",
-                )));
-            };
-            transaction(conn, |conn| revoke_token(conn, &ctx, &client, token))
-        })
-        .await;
-    match outcome {
-        Ok(Ok(())) => {
-            // Decisions cached before the revocation must not be served after it.
-            state.checker.invalidate();
-            let mut res = HttpResponse::Ok();
-            no_store(&mut res);
-            res.finish()
-        }
-        Ok(Err(refusal)) => refusal.response(),
-        Err(e) => {
-            tracing::warn!(cause = %e, "revocation failed on the store");
-            Refusal::unavailable().response()
-        }
-    }
+    let Some(token) = params.get("token") else {
+        return Ok(Err(Refusal::invalid_request("missing parameter \"token\"")));
+    };
+    transaction(conn, |conn| revoke_token(conn, ctx, &client.client, token))
 }
 
 /// `token_type_hint` is not trusted (§2.1): the token's own shape says what it is.
@@ -65,7 +36,7 @@ fn revoke_token(
 ) -> Result<Result<(), Refusal>, StoreError> {
     let not_yours = || {
         Refusal::new(
-            "unauthorized_client",
+            OAuthError::UnauthorizedClient,
             "the token was not issued to this client",
         )
     };
@@ -73,7 +44,7 @@ fn revoke_token(
         if parsed.kind != SecretKind::RefreshToken {
             return Ok(Ok(()));
         }
-        let Some((_, grant, names)) = RefreshToken::find(conn, &parsed.hash)? else {
+        let Some((_, grant, names)) = RefreshToken::find(conn, &parsed.hash.0)? else {
             return Ok(Ok(()));
         };
         if names.client_id != client.client_id {

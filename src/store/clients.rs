@@ -1,10 +1,11 @@
+//! OAuth clients and their secrets' hashes.
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
 use super::schema::{client_secrets, clients, organizations};
 use super::{DbConn, StoreError, StoreResult};
-use crate::tokens::secret::SecretHash;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -164,13 +165,13 @@ impl Client {
     pub fn add_secret(
         conn: &mut DbConn,
         client_pk: i64,
-        hash: &SecretHash,
+        hash: &[u8; 32],
         prefix: &str,
     ) -> StoreResult<()> {
         diesel::insert_into(client_secrets::table)
             .values((
                 client_secrets::client_id.eq(client_pk),
-                client_secrets::secret_hash.eq(hash.as_bytes()),
+                client_secrets::secret_hash.eq(hash.as_slice()),
                 client_secrets::prefix.eq(prefix),
                 client_secrets::created_at.eq(crate::clock::now()),
             ))

@@ -11,7 +11,6 @@ use super::schema::{
     authorization_codes, clients, grants, organizations, refresh_tokens, revoked_access_tokens,
 };
 use super::{DbConn, StoreResult, revocations};
-use crate::tokens::secret::SecretHash;
 
 /// One completed authorization and everything issued from it.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -131,7 +130,7 @@ pub struct AuthorizationCode {
 }
 
 pub struct NewCode<'a> {
-    pub hash: &'a SecretHash,
+    pub hash: &'a [u8; 32],
     pub client_pk: i64,
     pub user_id: i64,
     pub org_id: i64,
@@ -145,7 +144,7 @@ impl AuthorizationCode {
     pub fn insert(conn: &mut DbConn, code: &NewCode) -> StoreResult<()> {
         diesel::insert_into(authorization_codes::table)
             .values((
-                authorization_codes::code_hash.eq(code.hash.as_bytes()),
+                authorization_codes::code_hash.eq(code.hash.as_slice()),
                 authorization_codes::client_id.eq(code.client_pk),
                 authorization_codes::user_id.eq(code.user_id),
                 authorization_codes::org_id.eq(code.org_id),
@@ -162,12 +161,12 @@ impl AuthorizationCode {
     /// The code with this hash, and the names its tokens will carry — one query.
     pub fn find(
         conn: &mut DbConn,
-        hash: &SecretHash,
+        hash: &[u8; 32],
     ) -> StoreResult<Option<(AuthorizationCode, GrantNames)>> {
         let row: Option<(AuthorizationCode, String, String)> = authorization_codes::table
             .inner_join(clients::table)
             .inner_join(organizations::table)
-            .filter(authorization_codes::code_hash.eq(hash.as_bytes()))
+            .filter(authorization_codes::code_hash.eq(hash.as_slice()))
             .select((
                 AuthorizationCode::as_select(),
                 clients::client_id,
@@ -176,7 +175,7 @@ impl AuthorizationCode {
             .get_result(conn)
             .optional()?;
         Ok(row
-            .filter(|(code, ..)| hash.matches(&code.code_hash))
+            .filter(|(code, ..)| super::digest_matches(hash, &code.code_hash))
             .map(|(code, client_id, org)| (code, GrantNames { client_id, org })))
     }
 
@@ -231,14 +230,14 @@ pub struct RefreshToken {
 impl RefreshToken {
     pub fn insert(
         conn: &mut DbConn,
-        hash: &SecretHash,
+        hash: &[u8; 32],
         grant_id: &str,
         scope: &str,
         expires_at: NaiveDateTime,
     ) -> StoreResult<()> {
         diesel::insert_into(refresh_tokens::table)
             .values((
-                refresh_tokens::token_hash.eq(hash.as_bytes()),
+                refresh_tokens::token_hash.eq(hash.as_slice()),
                 refresh_tokens::grant_id.eq(grant_id),
                 refresh_tokens::scope.eq(scope),
                 refresh_tokens::created_at.eq(crate::clock::now()),
@@ -251,7 +250,7 @@ impl RefreshToken {
     /// The token with this hash, its grant, and the names tokens carry — one query.
     pub fn find(
         conn: &mut DbConn,
-        hash: &SecretHash,
+        hash: &[u8; 32],
     ) -> StoreResult<Option<(RefreshToken, Grant, GrantNames)>> {
         let row: Option<(RefreshToken, Grant, String, String)> = refresh_tokens::table
             .inner_join(
@@ -259,7 +258,7 @@ impl RefreshToken {
                     .inner_join(clients::table)
                     .inner_join(organizations::table),
             )
-            .filter(refresh_tokens::token_hash.eq(hash.as_bytes()))
+            .filter(refresh_tokens::token_hash.eq(hash.as_slice()))
             .select((
                 RefreshToken::as_select(),
                 Grant::as_select(),
@@ -269,7 +268,7 @@ impl RefreshToken {
             .get_result(conn)
             .optional()?;
         Ok(row
-            .filter(|(t, ..)| hash.matches(&t.token_hash))
+            .filter(|(t, ..)| super::digest_matches(hash, &t.token_hash))
             .map(|(t, g, client_id, org)| (t, g, GrantNames { client_id, org })))
     }
 

@@ -6,7 +6,6 @@ use diesel::prelude::*;
 
 use super::schema::{integration_tokens, integrations, organizations};
 use super::{DbConn, StoreResult, revocations};
-use crate::tokens::secret::SecretHash;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = integrations)]
@@ -164,14 +163,14 @@ impl IntegrationToken {
     pub fn insert(
         conn: &mut DbConn,
         integration_id: &str,
-        hash: &SecretHash,
+        hash: &[u8; 32],
         prefix: &str,
         last4: &str,
     ) -> StoreResult<()> {
         diesel::insert_into(integration_tokens::table)
             .values((
                 integration_tokens::integration_id.eq(integration_id),
-                integration_tokens::token_hash.eq(hash.as_bytes()),
+                integration_tokens::token_hash.eq(hash.as_slice()),
                 integration_tokens::prefix.eq(prefix),
                 integration_tokens::last4.eq(last4),
                 integration_tokens::created_at.eq(crate::clock::now()),
@@ -223,11 +222,11 @@ impl IntegrationToken {
     /// the look-up of the check path.
     pub fn find_by_hash(
         conn: &mut DbConn,
-        hash: &SecretHash,
+        hash: &[u8; 32],
     ) -> StoreResult<Option<(IntegrationToken, Integration, String)>> {
         let row: Option<(IntegrationToken, Integration, String)> = integration_tokens::table
             .inner_join(integrations::table.inner_join(organizations::table))
-            .filter(integration_tokens::token_hash.eq(hash.as_bytes()))
+            .filter(integration_tokens::token_hash.eq(hash.as_slice()))
             .select((
                 IntegrationToken::as_select(),
                 Integration::as_select(),
@@ -235,7 +234,7 @@ impl IntegrationToken {
             ))
             .get_result(conn)
             .optional()?;
-        Ok(row.filter(|(t, ..)| hash.matches(&t.token_hash)))
+        Ok(row.filter(|(t, ..)| super::digest_matches(hash, &t.token_hash)))
     }
 
     /// Adds batched usage to a token; the last address changes only when one is known.

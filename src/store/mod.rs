@@ -6,7 +6,7 @@
 //! `Query` is anything else and is logged, never shown.
 //!
 //! Diesel is synchronous. Request handlers reach the database only through [`Db::run`], which
-//! takes a pooled connection and runs the whole closure on actix's blocking pool.
+//! takes a pooled connection and runs the whole closure on the runtime's blocking pool.
 //!
 //! Look-ups by a unique key use `.get_result()`, not `.first()`: `.first()` binds its `LIMIT` as
 //! a parameter, and SQLite (3.45+) treats a bound LIMIT as able to change the query plan, so it
@@ -93,6 +93,13 @@ impl From<DieselError> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Constant-time confirmation of a row found by its secret's SHA-256 digest: the index look-up
+/// is by value, so the final equality must not leak how many bytes matched.
+fn digest_matches(digest: &[u8; 32], stored: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    stored.len() == 32 && bool::from(digest.as_slice().ct_eq(stored))
+}
 
 fn is_unavailability(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
@@ -299,8 +306,9 @@ impl Db {
         result
     }
 
-    /// Runs `f` with a pooled connection on actix's blocking pool: the one way request
-    /// handlers touch the database. The current tracing span follows the work.
+    /// Runs `f` with a pooled connection on the runtime's blocking pool (tokio's, which the
+    /// HTTP server sizes): the one way request handlers touch the database. The current
+    /// tracing span follows the work, so its log lines carry the request's id.
     pub async fn run<T, E>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -311,7 +319,7 @@ impl Db {
     {
         let db = self.clone();
         let span = tracing::Span::current();
-        match actix_web::web::block(move || span.in_scope(|| db.run_sync(f))).await {
+        match tokio::task::spawn_blocking(move || span.in_scope(|| db.run_sync(f))).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::Unavailable("blocking pool is shut down".into()).into()),
         }
@@ -327,12 +335,11 @@ impl Db {
         .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
         Ok(applied.iter().map(|v| v.to_string()).collect())
     }
+}
 
-    /// `/readyz`: can we get a connection and run a statement?
-    pub fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn()?;
-        conn.batch_execute("SELECT 1").map_err(StoreError::from)
-    }
+/// `/readyz`: does the connection run a statement?
+pub fn ping(conn: &mut DbConn) -> StoreResult<()> {
+    conn.batch_execute("SELECT 1").map_err(StoreError::from)
 }
 
 /// Runs `f` in a transaction. Every write goes through here.

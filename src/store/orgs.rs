@@ -1,3 +1,5 @@
+//! Organizations.
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;

@@ -1,3 +1,5 @@
+//! Scope definitions: name, description, the minimum role that may grant it.
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;

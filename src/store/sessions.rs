@@ -5,7 +5,6 @@ use diesel::prelude::*;
 
 use super::schema::{sessions, users};
 use super::{DbConn, StoreResult};
-use crate::tokens::secret::SecretHash;
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -19,14 +18,14 @@ pub struct Session {
 impl Session {
     pub fn create(
         conn: &mut DbConn,
-        hash: &SecretHash,
+        hash: &[u8; 32],
         user_id: i64,
         csrf_token: &str,
         expires_at: NaiveDateTime,
     ) -> StoreResult<()> {
         diesel::insert_into(sessions::table)
             .values((
-                sessions::token_hash.eq(hash.as_bytes()),
+                sessions::token_hash.eq(hash.as_slice()),
                 sessions::user_id.eq(user_id),
                 sessions::csrf_token.eq(csrf_token),
                 sessions::created_at.eq(crate::clock::now()),
@@ -37,10 +36,10 @@ impl Session {
     }
 
     /// The session behind a cookie, if it exists and has not expired.
-    pub fn find_live(conn: &mut DbConn, hash: &SecretHash) -> StoreResult<Option<Session>> {
+    pub fn find_live(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<Option<Session>> {
         let row: Option<(Vec<u8>, i64, String, String, NaiveDateTime)> = sessions::table
             .inner_join(users::table)
-            .filter(sessions::token_hash.eq(hash.as_bytes()))
+            .filter(sessions::token_hash.eq(hash.as_slice()))
             .filter(sessions::expires_at.gt(crate::clock::now()))
             .select((
                 sessions::token_hash,
@@ -51,18 +50,18 @@ impl Session {
             ))
             .get_result(conn)
             .optional()?;
-        Ok(row.filter(|(stored, ..)| hash.matches(stored)).map(
-            |(_, user_id, username, csrf_token, expires_at)| Session {
+        Ok(row
+            .filter(|(stored, ..)| super::digest_matches(hash, stored))
+            .map(|(_, user_id, username, csrf_token, expires_at)| Session {
                 user_id,
                 username,
                 csrf_token,
                 expires_at,
-            },
-        ))
+            }))
     }
 
-    pub fn delete(conn: &mut DbConn, hash: &SecretHash) -> StoreResult<()> {
-        diesel::delete(sessions::table.filter(sessions::token_hash.eq(hash.as_bytes())))
+    pub fn delete(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<()> {
+        diesel::delete(sessions::table.filter(sessions::token_hash.eq(hash.as_slice())))
             .execute(conn)?;
         Ok(())
     }

@@ -1,3 +1,5 @@
+//! Users (argon2 password hashes) and their memberships in organizations.
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;

@@ -1,8 +1,9 @@
-//! JWT access tokens (RFC 9068) and the keys that sign them.
+//! JWT access tokens (RFC 9068): signing and verifying from key material, and the JWKS.
 //!
-//! Keys are generated in-process (aws-lc-rs), stored in the database, and published as a JWKS.
-//! Rotation retires the current key; a retired key stays published — and accepted — until every
-//! token it signed has expired.
+//! Pure: this module never touches storage. Key pairs are generated here (aws-lc-rs) as
+//! PKCS#8; [`crate::keys`] stores them, loads them and hands them to
+//! [`AccessTokenSigner::new`] / [`AccessTokenSigner::replace_keys`]. A retired key stays
+//! published — and accepted — until every token it signed has expired.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,9 +17,6 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-use crate::store::keys::StoredKey;
-use crate::store::{DbConn, StoreError, transaction};
 
 /// The claims of every access token Tessera issues (RFC 9068 §2.2), plus `org` (the
 /// organization the grant is bound to) and `gid` (the grant, so that revoking a grant
@@ -68,7 +66,8 @@ impl SigningAlg {
         }
     }
 
-    fn generate_pkcs8(self) -> Result<Vec<u8>, JwtError> {
+    /// A new key pair of this algorithm, as the PKCS#8 document [`KeyMaterial`] carries.
+    pub fn generate_pkcs8(self) -> Result<Vec<u8>, JwtError> {
         let rng = SystemRandom::new();
         let doc = match self {
             SigningAlg::Es256 => {
@@ -82,12 +81,20 @@ impl SigningAlg {
     }
 }
 
+/// A key that cannot be generated, read or used.
 #[derive(Debug, Error)]
 pub enum JwtError {
     #[error("signing key: {0}")]
     Key(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+}
+
+/// One signing key as stored: its `kid`, algorithm name (`ES256` or `EdDSA`), PKCS#8 private
+/// key, and whether it is retired (still published and accepted, never used to sign).
+pub struct KeyMaterial<'a> {
+    pub kid: &'a str,
+    pub alg: &'a str,
+    pub pkcs8: &'a [u8],
+    pub retired: bool,
 }
 
 /// Why a presented JWT is not a valid access token. Only for logs and tests: callers answer
@@ -153,31 +160,30 @@ struct KeyRing {
 }
 
 impl KeyRing {
-    fn build(stored: &[StoredKey]) -> Result<KeyRing, JwtError> {
+    /// `keys` newest first: the first unretired one signs.
+    fn build(keys_in: &[KeyMaterial<'_>]) -> Result<KeyRing, JwtError> {
         let mut verify = HashMap::new();
         let mut keys = Vec::new();
         let mut current: Option<(String, Algorithm, SigningKey)> = None;
-        for k in stored {
-            let alg = SigningAlg::parse(&k.alg)
-                .map_err(JwtError::Key)?
-                .algorithm();
+        for k in keys_in {
+            let alg = SigningAlg::parse(k.alg).map_err(JwtError::Key)?.algorithm();
             let encoding = match alg {
-                Algorithm::EdDSA => EncodingKey::from_ed_der(&k.private_key),
-                _ => EncodingKey::from_ec_der(&k.private_key),
+                Algorithm::EdDSA => EncodingKey::from_ed_der(k.pkcs8),
+                _ => EncodingKey::from_ec_der(k.pkcs8),
             };
             let mut jwk =
                 Jwk::from_encoding_key(&encoding, alg).map_err(|e| JwtError::Key(e.to_string()))?;
-            jwk.common.key_id = Some(k.kid.clone());
+            jwk.common.key_id = Some(k.kid.to_string());
             jwk.common.public_key_use = Some(PublicKeyUse::Signature);
             jwk.common.key_algorithm = Some(match alg {
                 Algorithm::EdDSA => KeyAlgorithm::EdDSA,
                 _ => KeyAlgorithm::ES256,
             });
             let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| JwtError::Key(e.to_string()))?;
-            verify.insert(k.kid.clone(), VerifyKey { alg, key: decoding });
+            verify.insert(k.kid.to_string(), VerifyKey { alg, key: decoding });
             keys.push(jwk);
-            if current.is_none() && k.retired_at.is_none() {
-                current = Some((k.kid.clone(), alg, SigningKey::parse(alg, &k.private_key)?));
+            if current.is_none() && !k.retired {
+                current = Some((k.kid.to_string(), alg, SigningKey::parse(alg, k.pkcs8)?));
             }
         }
         let (kid, alg, signing) =
@@ -197,7 +203,7 @@ impl KeyRing {
     }
 }
 
-/// Signs and verifies access tokens with the keys stored in the database.
+/// Signs and verifies access tokens with a set of keys; the set can be replaced while in use.
 pub struct AccessTokenSigner {
     ring: RwLock<Arc<KeyRing>>,
     issuer: String,
@@ -206,40 +212,25 @@ pub struct AccessTokenSigner {
 }
 
 impl AccessTokenSigner {
-    /// Loads the keys, creating the first one (of `alg`) on a fresh database.
-    pub fn load(
-        conn: &mut DbConn,
-        alg: SigningAlg,
+    /// A signer for tokens of `issuer` meant for `audience`, living `ttl`. `keys` newest first;
+    /// at least one must be unretired.
+    pub fn new(
+        keys: &[KeyMaterial<'_>],
         issuer: &str,
         audience: &str,
         ttl: Duration,
     ) -> Result<AccessTokenSigner, JwtError> {
-        let keep_after =
-            crate::clock::now() - crate::duration::to_chrono(ttl) - chrono::TimeDelta::minutes(5);
-        let mut stored = StoredKey::load(conn, keep_after)?;
-        if !stored.iter().any(|k| k.retired_at.is_none()) {
-            tracing::info!(
-                alg = alg.as_str(),
-                "generating the first access-token signing key"
-            );
-            rotate(conn, alg)?;
-            stored = StoredKey::load(conn, keep_after)?;
-        }
         Ok(AccessTokenSigner {
-            ring: RwLock::new(Arc::new(KeyRing::build(&stored)?)),
+            ring: RwLock::new(Arc::new(KeyRing::build(keys)?)),
             issuer: issuer.to_string(),
             audience: audience.to_string(),
             ttl,
         })
     }
 
-    /// Re-reads the keys (after a rotation by the CLI or another instance).
-    pub fn reload(&self, conn: &mut DbConn) -> Result<(), JwtError> {
-        let keep_after = crate::clock::now()
-            - crate::duration::to_chrono(self.ttl)
-            - chrono::TimeDelta::minutes(5);
-        let stored = StoredKey::load(conn, keep_after)?;
-        let ring = Arc::new(KeyRing::build(&stored)?);
+    /// Swaps in a new key set (after a rotation by the CLI or another instance).
+    pub fn replace_keys(&self, keys: &[KeyMaterial<'_>]) -> Result<(), JwtError> {
+        let ring = Arc::new(KeyRing::build(keys)?);
         if let Ok(mut guard) = self.ring.write() {
             *guard = ring;
         }
@@ -331,30 +322,4 @@ impl AccessTokenSigner {
             Err(e) => Err(Rejection::Invalid(e.to_string())),
         }
     }
-}
-
-/// Retires the current key and creates a new one, in one transaction.
-pub fn rotate(conn: &mut DbConn, alg: SigningAlg) -> Result<String, JwtError> {
-    let pkcs8 = alg.generate_pkcs8()?;
-    let now = crate::clock::now();
-    let kid = format!(
-        "{}-{}",
-        now.format("%Y%m%d"),
-        super::secret::random_base62(8)
-    );
-    transaction(conn, |conn| -> Result<(), JwtError> {
-        StoredKey::retire_all(conn, now)?;
-        StoredKey::insert(
-            conn,
-            &StoredKey {
-                kid: kid.clone(),
-                alg: alg.as_str().to_string(),
-                private_key: pkcs8,
-                created_at: now,
-                retired_at: None,
-            },
-        )?;
-        Ok(())
-    })?;
-    Ok(kid)
 }

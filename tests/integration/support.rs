@@ -192,7 +192,7 @@ impl TestServer {
         let thread = thread::spawn(move || {
             let system = actix_web::rt::System::new();
             system.block_on(async move {
-                let server = match tessera::server::Server::build(config) {
+                let server = match tessera::web::Server::build(config) {
                     Ok(s) => s,
                     Err(e) => {
                         tx.send(Err(e.to_string())).ok();

@@ -4,27 +4,26 @@
 //! 200 with the principal (JSON and `X-Auth-*` headers), 401 `unauthorized` (RFC 6750
 //! `invalid_token`, or a bare challenge when no token came), 403 `forbidden_scope`
 //! (`insufficient_scope`), or 503 `unavailable` when the store cannot answer and nothing is
-//! cached — never a guess.
+//! cached — never a guess. The decision is [`crate::access::checker`]'s.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 
-use super::checker::Verdict;
-use crate::api::auth::{bearer, forbidden_scope, unauthorized};
-use crate::http::AppState;
-use crate::http::client_ip::client_ip;
-use crate::http::error::ApiError;
+use crate::access::checker::Verdict;
+use crate::web::bearer::bearer;
+use crate::web::client_ip::client_ip;
+use crate::web::error::ApiError;
+use crate::web::state::AppState;
 
 #[derive(Deserialize)]
-pub struct CheckQuery {
+pub(crate) struct CheckQuery {
     /// For integrations that cannot set headers. Discouraged: URLs end up in logs.
     api_key: Option<String>,
     scope: Option<String>,
 }
 
-pub async fn check(
+pub(crate) async fn check(
     req: HttpRequest,
     query: web::Query<CheckQuery>,
     state: web::Data<AppState>,
@@ -32,10 +31,10 @@ pub async fn check(
     let token = match bearer(&req) {
         Ok(Some(t)) => Some(t),
         Ok(None) => query.api_key.as_deref().filter(|k| !k.is_empty()),
-        Err(e) => return e.error_response_json(),
+        Err(e) => return e.error_response(),
     };
     let Some(token) = token else {
-        return unauthorized("a bearer token is required", false).error_response_json();
+        return ApiError::unauthorized("a bearer token is required", false).error_response();
     };
     let required: Vec<&str> = req
         .headers()
@@ -49,7 +48,7 @@ pub async fn check(
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(cause = %e, "check cannot reach the store");
-            return ApiError::unavailable().error_response_json();
+            return ApiError::unavailable().error_response();
         }
     };
     let ip = client_ip(&req, &state.config.trusted_proxies);
@@ -59,26 +58,18 @@ pub async fn check(
             res.content_type("application/json")
                 .insert_header((header::CACHE_CONTROL, "no-store"));
             for (name, value) in &d.headers {
-                res.insert_header((name.clone(), value.clone()));
+                // Rendered as visible ASCII by the checker: always a valid value.
+                if let Ok(value) = HeaderValue::from_maybe_shared(value.clone()) {
+                    res.insert_header((HeaderName::from_static(name), value));
+                }
             }
             res.body(d.body.clone())
         }
-        Verdict::Unauthorized { token_given } => unauthorized(
+        Verdict::Unauthorized { token_given } => ApiError::unauthorized(
             "the token is invalid, expired, revoked or not usable from here",
             token_given,
         )
-        .error_response_json(),
-        Verdict::ForbiddenScope { missing } => forbidden_scope(&missing).error_response_json(),
-    }
-}
-
-impl ApiError {
-    fn error_response_json(&self) -> HttpResponse {
-        let mut res = actix_web::ResponseError::error_response(self);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        }
-        res
+        .error_response(),
+        Verdict::ForbiddenScope { missing } => ApiError::forbidden_scope(&missing).error_response(),
     }
 }

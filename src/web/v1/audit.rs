@@ -4,26 +4,26 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::authorize;
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use super::caller;
 use crate::roles::Role;
 use crate::store::audit;
+use crate::web::error::ApiError;
+use crate::web::state::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Page {
+pub(crate) struct Page {
     limit: Option<i64>,
     before: Option<i64>,
 }
 
-pub async fn list(
+pub(crate) async fn list(
     req: HttpRequest,
     path: web::Path<String>,
     page: web::Query<Page>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let acting = authorize(&req, &state, &path, "audit:read", Role::Admin).await?;
+    let acting = caller::acting(&req, &state, &path, "audit:read", Role::Admin).await?;
     let limit = page.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::unprocessable("limit must be from 1 to 1000"));

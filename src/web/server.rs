@@ -1,4 +1,5 @@
-//! Start-up: database, migrations, first-run bootstrap, then the HTTP server.
+//! Start-up: database, migrations, first-run bootstrap, signing keys, the background tasks,
+//! then the HTTP server with the route table of [`super::routes`].
 //!
 //! Tests use [`Server::build`] exactly as `tessera serve` does, with port 0 for a random port.
 
@@ -8,20 +9,20 @@ use std::sync::Arc;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, middleware::from_fn, web};
 use thiserror::Error;
+use tracing_actix_web::TracingLogger;
 
+use super::logging::{self, RequestSpan};
+use super::state::AppState;
+use super::{error, routes};
 use crate::access::checker::Checker;
-use crate::access::feed::Epoch;
 use crate::admin::{self, AdminError};
 use crate::config::Config;
-use crate::http::{self, AppState};
 use crate::integrations::usage::{self, UsageRecorder};
+use crate::keys::{self, KeyError};
 use crate::oauth::OAuthContext;
 use crate::oauth::clients::ClientDirectory;
-use crate::roles::Role;
-use crate::store::audit::Actor;
-use crate::store::orgs::Organization;
+use crate::revocation::Epoch;
 use crate::store::{Db, StoreError};
-use crate::tokens::jwt::{AccessTokenSigner, JwtError};
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -30,7 +31,7 @@ pub enum StartError {
     #[error("first-run set-up: {0}")]
     Bootstrap(#[from] AdminError),
     #[error("signing keys: {0}")]
-    Keys(#[from] JwtError),
+    Keys(#[from] KeyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -53,7 +54,12 @@ impl Server {
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");
         }
-        bootstrap(&db, &config)?;
+        if let Some(generated) = admin::bootstrap(&db, config.bootstrap_admin_password.clone())? {
+            println!(
+                "\nFirst start: created owner \"admin\" in organization \"default\".\n\
+                 Password (shown only this once): {generated}\n"
+            );
+        }
         let listener = TcpListener::bind(config.bind).map_err(|source| StartError::Bind {
             addr: config.bind,
             source,
@@ -65,7 +71,7 @@ impl Server {
         config.bound_to(addr);
         let signer = {
             let mut conn = db.conn()?;
-            AccessTokenSigner::load(
+            keys::load_signer(
                 &mut conn,
                 config.signing_alg,
                 &config.issuer,
@@ -105,9 +111,11 @@ impl Server {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .wrap(from_fn(http::logging::access_log))
-                .configure(http::routes)
-                .default_service(web::to(http::error::not_found))
+                .wrap(from_fn(logging::access_log))
+                // Outermost: the request's id and span, in which everything below logs.
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .configure(routes::routes)
+                .default_service(web::to(error::not_found))
         })
         .shutdown_timeout(10)
         // Blocking work is database work: more threads than pooled connections only queue,
@@ -145,39 +153,6 @@ impl Server {
         }
         result
     }
-}
-
-/// On the very first start (no organization yet), creates organization `default` with an owner
-/// `admin`, so that a fresh install can be signed into at once. The password comes from
-/// `TESSERA_BOOTSTRAP_ADMIN_PASSWORD` or is generated and printed once, on stdout, never logged.
-fn bootstrap(db: &Db, config: &Config) -> Result<(), StartError> {
-    let mut conn = db.conn()?;
-    if Organization::count(&mut conn)? > 0 {
-        return Ok(());
-    }
-    let generated = config.bootstrap_admin_password.is_none();
-    let password = config
-        .bootstrap_admin_password
-        .clone()
-        .unwrap_or_else(|| crate::tokens::secret::random_base62(20));
-    let actor = Actor::system();
-    admin::orgs::create(&mut conn, &actor, "default", Some("Default organization"))?;
-    admin::users::create(
-        &mut conn,
-        &actor,
-        "admin",
-        "default",
-        Role::Owner,
-        &password,
-    )?;
-    tracing::info!("first start: created organization \"default\" with owner \"admin\"");
-    if generated {
-        println!(
-            "\nFirst start: created owner \"admin\" in organization \"default\".\n\
-             Password (shown only this once): {password}\n"
-        );
-    }
-    Ok(())
 }
 
 /// `tessera serve`: runs until a signal, then drains in-flight requests.

@@ -1,19 +1,22 @@
 //! `/v1/orgs/{org}/integrations…`: create, list, show, update, rotate, expire, revoke.
-//! Each handler: authorise → parse → call `integrations` → answer.
+//! Each handler: authorise ([`super::caller::acting`]) → parse → call
+//! [`crate::integrations`] → answer.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{Acting, authorize};
-use super::{DurationInput, optional_json};
+use super::DurationInput;
+use super::caller;
+use crate::access::caller::Acting;
 use crate::admin::AdminError;
-use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::integrations::{self, CreateIntegration, Creator, UpdateIntegration};
 use crate::roles::Role;
 use crate::store::DbConn;
+use crate::web::body::optional_json;
+use crate::web::error::ApiError;
+use crate::web::state::AppState;
 
 const SCOPE: &str = "integrations:manage";
 
@@ -28,12 +31,12 @@ async fn change<T: Send + 'static>(
 }
 
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
-    authorize(req, state, org, SCOPE, Role::Admin).await
+    caller::acting(req, state, org, SCOPE, Role::Admin).await
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateBody {
+pub(crate) struct CreateBody {
     name: String,
     description: Option<String>,
     env: Option<String>,
@@ -43,7 +46,7 @@ pub struct CreateBody {
     inactive_after: Option<DurationInput>,
 }
 
-pub async fn create(
+pub(crate) async fn create(
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Json<CreateBody>,
@@ -87,7 +90,7 @@ pub async fn create(
         .json(issued))
 }
 
-pub async fn list(
+pub(crate) async fn list(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -100,7 +103,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({ "integrations": all })))
 }
 
-pub async fn show(
+pub(crate) async fn show(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
@@ -116,13 +119,13 @@ pub async fn show(
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateBody {
+pub(crate) struct UpdateBody {
     name: Option<String>,
     description: Option<String>,
     allow_ips: Option<Vec<String>>,
 }
 
-pub async fn update(
+pub(crate) async fn update(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Json<UpdateBody>,
@@ -145,11 +148,11 @@ pub async fn update(
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RotateBody {
+pub(crate) struct RotateBody {
     grace_seconds: Option<i64>,
 }
 
-pub async fn rotate(
+pub(crate) async fn rotate(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Bytes,
@@ -172,13 +175,13 @@ pub async fn rotate(
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct ExpireBody {
+pub(crate) struct ExpireBody {
     in_seconds: Option<i64>,
     #[serde(rename = "in")]
     after: Option<String>,
 }
 
-pub async fn expire(
+pub(crate) async fn expire(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     body: web::Bytes,
@@ -202,7 +205,7 @@ pub async fn expire(
     Ok(HttpResponse::Ok().json(one))
 }
 
-pub async fn revoke(
+pub(crate) async fn revoke(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,

@@ -96,8 +96,8 @@ impl Epoch {
     /// Polls the feed on the current actix system.
     pub fn follow(self: &Arc<Self>, db: Db) {
         let epoch = self.clone();
-        actix_web::rt::spawn(async move {
-            let mut every = actix_web::rt::time::interval(POLL_EVERY);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(POLL_EVERY);
             loop {
                 every.tick().await;
                 match db.run(revocations::position).await {

@@ -4,12 +4,12 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH};
-use crate::http::AppState;
-use crate::http::error::ApiError;
+use super::error::ApiError;
+use super::routes::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH};
+use super::state::AppState;
 use crate::store::scopes::ScopeDef;
 
-pub async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let scopes = state.db.run(ScopeDef::list).await?;
     let c = &state.config;
     let body = json!({
@@ -37,7 +37,7 @@ pub async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiErr
 
 /// Public keys only. Kept short in caches so that verifiers see a rotation within a minute
 /// (and the previous key stays listed meanwhile).
-pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/jwk-set+json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))

@@ -1,14 +1,17 @@
-//! The HTML pages: sign-in, consent, and errors that must not redirect. maud escapes every
-//! interpolated value. Pages are never cached, never framed (clickjacking on a consent
-//! button), and run no script.
+//! The HTML of the authorization pages: sign-in, consent, and errors that must not redirect.
+//! maud escapes every interpolated value. Pages are never cached, never framed (clickjacking
+//! on a consent button), and run no script.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use maud::{DOCTYPE, Markup, html};
 
+use crate::oauth::authorize::ConsentData;
+use crate::web::routes::{AUTHORIZE_PATH, LOGIN_PATH};
+
 /// Security headers for every page.
-pub fn page(status: StatusCode, markup: Markup) -> HttpResponse {
+pub(crate) fn page(status: StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -52,22 +55,22 @@ fn layout(title: &str, body: Markup) -> Markup {
     }
 }
 
-pub struct LoginPage<'a> {
-    pub client_name: &'a str,
-    pub return_to: &'a str,
-    pub csrf: &'a str,
-    pub error: Option<&'a str>,
-    pub username: &'a str,
+pub(crate) struct LoginPage<'a> {
+    pub(crate) client_name: &'a str,
+    pub(crate) return_to: &'a str,
+    pub(crate) csrf: &'a str,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) username: &'a str,
 }
 
-pub fn login(p: &LoginPage) -> Markup {
+pub(crate) fn login(p: &LoginPage) -> Markup {
     layout(
         "Sign in",
         html! {
             h1 { "Sign in" }
             p.muted { "to continue to " strong { (p.client_name) } }
             @if let Some(error) = p.error { p.error role="alert" { (error) } }
-            form method="post" action=(crate::oauth::LOGIN_PATH) {
+            form method="post" action=(LOGIN_PATH) {
                 input type="hidden" name="csrf_token" value=(p.csrf);
                 input type="hidden" name="return_to" value=(p.return_to);
                 label for="username" { "Username" }
@@ -80,49 +83,26 @@ pub fn login(p: &LoginPage) -> Markup {
     )
 }
 
-pub struct ScopeLine {
-    pub name: String,
-    pub description: String,
-}
-
-pub struct OrgChoice {
-    pub slug: String,
-    pub name: String,
-    pub grantable: Vec<ScopeLine>,
-    /// Requested scopes the user's role in this organization does not allow.
-    pub withheld: Vec<String>,
-}
-
-pub struct ConsentPage<'a> {
-    pub client_name: &'a str,
-    pub client_org: &'a str,
-    pub username: &'a str,
-    pub orgs: &'a [OrgChoice],
-    /// The authorization request, re-submitted with the decision.
-    pub params: &'a [(String, String)],
-    pub csrf: &'a str,
-}
-
-pub fn consent(p: &ConsentPage) -> Markup {
+pub(crate) fn consent(p: &ConsentData) -> Markup {
     layout(
         "Authorize",
         html! {
             h1 { "Authorize " (p.client_name) }
             p.muted { (p.client_name) " (registered by " (p.client_org) ") wants to access your account "
                 strong { (p.username) } "." }
-            form method="post" action=(crate::oauth::AUTHORIZE_PATH) {
-                @for (k, v) in p.params { input type="hidden" name=(k) value=(v); }
+            form method="post" action=(AUTHORIZE_PATH) {
+                @for (k, v) in &p.params { input type="hidden" name=(k) value=(v); }
                 input type="hidden" name="csrf_token" value=(p.csrf);
                 @if p.orgs.len() > 1 {
                     label for="org" { "Organization" }
                     select #org name="org" {
-                        @for o in p.orgs { option value=(o.slug) { (o.name) } }
+                        @for o in &p.orgs { option value=(o.slug) { (o.name) } }
                     }
                 } @else if let Some(o) = p.orgs.first() {
                     input type="hidden" name="org" value=(o.slug);
                     p.muted { "Organization: " strong { (o.name) } }
                 }
-                @for o in p.orgs {
+                @for o in &p.orgs {
                     @if p.orgs.len() > 1 { p { strong { (o.name) } } }
                     p { "It will be able to:" }
                     ul.scopes {
@@ -143,7 +123,8 @@ pub fn consent(p: &ConsentPage) -> Markup {
     )
 }
 
-pub fn error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+/// The page of an error answer; `web::error` decides when and adds its headers.
+pub(crate) fn error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     page(
         status,
         layout(

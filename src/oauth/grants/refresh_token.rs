@@ -1,0 +1,236 @@
+//! The refresh-token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+//!
+//! 1. Client: authenticated when it sent credentials (§3.2.1). A public client may send none
+//!    (its `client_id` is optional, §3.2.1): it is then identified by the refresh token's own
+//!    client in step 3, through the same authentication.
+//! 2. Flow allowed: the client is registered for this grant (§5.2 `unauthorized_client`).
+//! 3. Grant checks, in oxide-auth's order: the token exists, belongs to this client, and is
+//!    live — a token that was already rotated is reuse, which revokes its whole family; the
+//!    requested `scope` is no wider than the grant's (§6).
+//! 4. One write: the token is marked rotated — once; losing that race is reuse too — and its
+//!    successor inserted.
+//! 5. Tokens: a new access token and the successor refresh token.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use chrono::{TimeDelta, Utc};
+use oxide_auth::code_grant::refresh::{Input, Output, Refresh};
+use oxide_auth::primitives::grant::{Extensions, Grant as OxideGrant};
+use oxide_auth::primitives::issuer::{RefreshedToken, TokenType};
+
+use super::{Issued, Refused, claims, flow_not_allowed, from_oxide, refresh_expiry, revoke_family};
+use crate::clock;
+use crate::oauth::clients::{self, KnownClient};
+use crate::oauth::errors::Refusal;
+use crate::oauth::params::{AuthMethod, ClientCredentials, Params};
+use crate::oauth::{OAuthContext, canonical_scope};
+use crate::store::grants::{Grant, GrantNames, RefreshToken};
+use crate::store::{DbConn, StoreError, write};
+use crate::tokens::secret::{self, SecretKind};
+
+pub(super) const GRANT_TYPE: &str = "refresh_token";
+
+const REUSED: &str = "the refresh token was already used; its grant is revoked";
+
+/// The refresh token being exchanged, as found in step 3.
+struct Presented {
+    row: RefreshToken,
+    family: Grant,
+    names: GrantNames,
+}
+
+pub(super) fn exchange(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    params: &Params,
+) -> Result<Result<Issued, Refused>, StoreError> {
+    // 1–2. Client and flow, when the client sent credentials.
+    let mut client: Option<Arc<KnownClient>> = None;
+    if params.credentials.is_some() {
+        match authenticate(conn, ctx, params.credentials.as_ref())? {
+            Ok(known) => client = Some(known),
+            Err(refusal) => return Ok(Err(refusal.into())),
+        }
+    }
+    // 3–5, one protocol step at a time.
+    let mut machine = Refresh::new(params);
+    let mut input = Input::None;
+    let mut presented: Option<Presented> = None;
+    let mut issued = None;
+    loop {
+        input = match machine.advance(input) {
+            Output::Unauthenticated { client: id, .. } => match &client {
+                // The client step 1 authenticated (confidential), or the token's own client
+                // compared with the one that identified itself (public).
+                Some(known) if known.client.client_id == id => Input::Authenticated {
+                    scope: params.get("scope").map(Cow::Borrowed),
+                },
+                Some(_) => {
+                    return Ok(Err(Refusal::invalid_grant(
+                        "the refresh token was issued to another client",
+                    )
+                    .into()));
+                }
+                // No credentials were sent: the token's client must be public.
+                None => {
+                    let by_token = ClientCredentials {
+                        client_id: id.to_string(),
+                        secret: None,
+                        method: AuthMethod::None,
+                    };
+                    match authenticate(conn, ctx, Some(&by_token))? {
+                        Ok(known) => client = Some(known),
+                        Err(refusal) => return Ok(Err(refusal.into())),
+                    }
+                    Input::Authenticated {
+                        scope: params.get("scope").map(Cow::Borrowed),
+                    }
+                }
+            },
+            Output::RecoverRefresh { token } => match find_live(conn, ctx, token)? {
+                Ok(found) => {
+                    let grant = as_oxide_grant(ctx, &found)?;
+                    presented = Some(found);
+                    Input::Recovered {
+                        scope: params.get("scope").map(Cow::Borrowed),
+                        grant: Some(Box::new(grant)),
+                    }
+                }
+                Err(refused) => return Ok(Err(refused)),
+            },
+            Output::Refresh { grant, .. } => {
+                let Some(found) = presented.take() else {
+                    return Err(StoreError::Unavailable(
+                        "the token vanished mid-request".into(),
+                    ));
+                };
+                let Some(next) = rotate(conn, ctx, &found)? else {
+                    return Ok(Err(Refused {
+                        refusal: Refusal::invalid_grant(REUSED),
+                        revoked_family: true,
+                    }));
+                };
+                // Only this access token may be narrower (§6); the family keeps its scope.
+                let scope = canonical_scope(grant.scope.iter());
+                issued = Some(Issued {
+                    claims: claims(
+                        ctx,
+                        found.family.user_id,
+                        &found.names,
+                        &scope,
+                        &found.family.id,
+                    ),
+                    refresh_token: Some(next.clone()),
+                    scope,
+                });
+                Input::Refreshed(RefreshedToken {
+                    token: String::new(),
+                    refresh: Some(next),
+                    until: Utc::now() + TimeDelta::seconds(ctx.signer.ttl().as_secs() as i64),
+                    token_type: TokenType::Bearer,
+                })
+            }
+            Output::Ok(_) => break,
+            Output::Err(mut e) => {
+                return Ok(Err(from_oxide(e.description().map(|d| d.kind())).into()));
+            }
+        };
+    }
+    issued
+        .map(Ok)
+        .ok_or_else(|| StoreError::Unavailable("the flow issued nothing".into()))
+}
+
+/// Steps 1–2 for one set of credentials.
+fn authenticate(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    credentials: Option<&ClientCredentials>,
+) -> Result<Result<Arc<KnownClient>, Refusal>, StoreError> {
+    Ok(
+        match clients::authenticate(conn, &ctx.clients, credentials)? {
+            Ok(known) if !known.client.allows_grant(GRANT_TYPE) => Err(flow_not_allowed()),
+            other => other,
+        },
+    )
+}
+
+/// The presented refresh token, if it is one of ours and live. One already rotated is reuse
+/// (RFC 9700 §4.14.2): its whole family is revoked and the request fails.
+fn find_live(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    token: &str,
+) -> Result<Result<Presented, Refused>, StoreError> {
+    let invalid = || {
+        Ok(Err(
+            Refusal::invalid_grant("the refresh token is invalid").into()
+        ))
+    };
+    let Some(parsed) = secret::parse(&ctx.config.token_brand, token)
+        .filter(|p| p.kind == SecretKind::RefreshToken)
+    else {
+        return invalid();
+    };
+    let Some((row, family, names)) = RefreshToken::find(conn, &parsed.hash.0)? else {
+        return invalid();
+    };
+    if row.rotated_at.is_some() {
+        revoke_family(conn, &family.id, "refresh token reuse")?;
+        return Ok(Err(Refused {
+            refusal: Refusal::invalid_grant(REUSED),
+            revoked_family: true,
+        }));
+    }
+    let now = clock::now();
+    if !family.is_live(now) || row.expires_at <= now {
+        return Ok(Err(Refusal::invalid_grant(
+            "the refresh token has expired or was revoked",
+        )
+        .into()));
+    }
+    Ok(Ok(Presented { row, family, names }))
+}
+
+/// The token as oxide-auth checks it: its client, scope and end.
+fn as_oxide_grant(ctx: &OAuthContext, found: &Presented) -> Result<OxideGrant, StoreError> {
+    let corrupt =
+        |what: &str| StoreError::Unavailable(format!("stored grant has an invalid {what}"));
+    Ok(OxideGrant {
+        owner_id: found.family.user_id.to_string(),
+        client_id: found.names.client_id.clone(),
+        scope: found.row.scope.parse().map_err(|_| corrupt("scope"))?,
+        // Refresh requests carry no redirect URI; oxide-auth's grant needs one.
+        redirect_uri: url::Url::parse(&ctx.config.issuer).map_err(|_| corrupt("issuer"))?,
+        until: clock::to_utc(found.row.expires_at),
+        extensions: Extensions::new(),
+    })
+}
+
+/// The one write: marks the token rotated and inserts its successor, which keeps the family's
+/// scope (§6). `None` when the token was rotated meanwhile — reuse, and the family is revoked
+/// in the same transaction.
+fn rotate(
+    conn: &mut DbConn,
+    ctx: &OAuthContext,
+    found: &Presented,
+) -> Result<Option<String>, StoreError> {
+    let next = secret::mint(&ctx.config.token_brand, SecretKind::RefreshToken);
+    let expiry = refresh_expiry(ctx, found.family.expires_at);
+    let (row_id, family_id, family_scope, next_hash) = (
+        found.row.id,
+        found.family.id.clone(),
+        found.row.scope.clone(),
+        next.hash.0,
+    );
+    let rotated = write(conn, move |conn| {
+        if !RefreshToken::rotate(conn, row_id)? {
+            Grant::revoke(conn, &family_id, "refresh token reuse")?;
+            return Ok::<_, StoreError>(false);
+        }
+        RefreshToken::insert(conn, &next_hash, &family_id, &family_scope, expiry)?;
+        Ok(true)
+    })?;
+    Ok(rotated.then_some(next.plaintext))
+}

@@ -1,0 +1,29 @@
+//! HTTP: the one layer that knows actix-web.
+//!
+//! - [`routes`]: the whole surface at a glance, with the path constants discovery and tests use;
+//! - [`state`]: what every handler can reach; [`server`]: start-up, then serving;
+//! - [`body`] (limits and reading), [`client_ip`], [`bearer`] (RFC 6750), [`cookies`],
+//!   [`logging`] (request ids, spans, one line per request), [`health`];
+//! - [`error`]: every error answer — the `/v1` envelope, RFC 6749's, and the HTML error pages;
+//! - handlers, arranged by URL: [`well_known`], [`oauth`] (`/oauth/…`), [`v1`] (`/v1/…`),
+//!   and the HTML of the sign-in and consent pages in [`pages`].
+//!
+//! Handlers stay thin: extract → call the domain (`oauth`, `access`, `integrations`, `admin`)
+//! → map its answer. Nothing below this layer imports it.
+
+pub(crate) mod bearer;
+pub(crate) mod body;
+pub(crate) mod client_ip;
+pub(crate) mod cookies;
+pub(crate) mod error;
+pub(crate) mod health;
+pub(crate) mod logging;
+pub(crate) mod oauth;
+pub(crate) mod pages;
+pub(crate) mod routes;
+pub mod server;
+pub(crate) mod state;
+pub(crate) mod v1;
+pub(crate) mod well_known;
+
+pub use server::{Server, StartError, serve};

@@ -1,0 +1,197 @@
+//! `GET|POST /oauth/authorize` (RFC 6749 §4.1.1–4.1.2) and `POST /oauth/login`: read the
+//! request, run the decision ([`crate::oauth::authorize::decide`]) or the sign-in
+//! ([`crate::oauth::login::sign_in`]) on the blocking pool, and answer with a redirect or a page.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::oauth::authorize::{self, Answer, AuthorizeParams, Submission};
+use crate::oauth::login::{self, SignIn};
+use crate::oauth::session;
+use crate::web::body::read_form;
+use crate::web::cookies::{self, LOGIN_CSRF_COOKIE};
+use crate::web::error::{bad_request_page, error_page, stop_page, unavailable_page};
+use crate::web::pages::{self, LoginPage};
+use crate::web::routes::AUTHORIZE_PATH;
+use crate::web::state::AppState;
+
+/// The authorization request, from the query string.
+pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(req.query_string()) {
+        Ok(p) => p,
+        Err(_) => return bad_request_page("The authorization request cannot be read."),
+    };
+    respond(&req, &state, pairs, None, StatusCode::FOUND).await
+}
+
+/// The consent form posts the original request back with the user's decision.
+pub(crate) async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(body) = read_form(payload).await else {
+        return bad_request_page("The form is too large.");
+    };
+    let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return bad_request_page("The form cannot be read.");
+    };
+    let mut take = |name: &str| {
+        pairs
+            .iter()
+            .position(|(k, _)| k == name)
+            .map(|i| pairs.remove(i).1)
+    };
+    let submission = Submission {
+        csrf_token: take("csrf_token"),
+        org: take("org"),
+        approve: take("decision").as_deref() == Some("approve"),
+    };
+    respond(&req, &state, pairs, Some(submission), StatusCode::SEE_OTHER).await
+}
+
+async fn respond(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    pairs: Vec<(String, String)>,
+    submission: Option<Submission>,
+    redirect_status: StatusCode,
+) -> HttpResponse {
+    let params = match AuthorizeParams::from_pairs(pairs) {
+        Ok(p) => p,
+        Err(message) => return bad_request_page(&message),
+    };
+    let session = cookies::session_hash(req);
+    let ctx = state.oauth.clone();
+    let answer = state
+        .db
+        .run(move |conn| authorize::decide(conn, &ctx, &params, session, submission))
+        .await;
+    match answer {
+        Ok(Answer::Redirect(url)) => HttpResponse::build(redirect_status)
+            .insert_header((header::LOCATION, url.as_str()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::REFERRER_POLICY, "no-referrer"))
+            .finish(),
+        Ok(Answer::ErrorPage(stop)) => stop_page(stop),
+        Ok(Answer::Login {
+            client_name,
+            return_query,
+        }) => {
+            let return_to = format!("{AUTHORIZE_PATH}?{return_query}");
+            login_page(req, state, &client_name, &return_to, None, "")
+        }
+        Ok(Answer::Consent(c)) => pages::page(StatusCode::OK, pages::consent(&c)),
+        Err(e) => unavailable_page(&e),
+    }
+}
+
+fn login_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    client_name: &str,
+    return_to: &str,
+    error: Option<&str>,
+    username: &str,
+) -> HttpResponse {
+    // Keep an existing token (several tabs may show the form); otherwise start one.
+    let csrf = cookies::login_csrf(req).unwrap_or_else(session::new_csrf_token);
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut res = pages::page(
+        status,
+        pages::login(&LoginPage {
+            client_name,
+            return_to,
+            csrf: &csrf,
+            error,
+            username,
+        }),
+    );
+    let _ = res.add_cookie(&cookies::login_csrf_cookie(&state.config, csrf));
+    res
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+    csrf_token: Option<String>,
+    return_to: Option<String>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Only our own authorization endpoint is a valid place to return to after signing in.
+fn safe_return_to(raw: Option<&str>) -> Option<&str> {
+    let raw = raw?;
+    let rest = raw.strip_prefix(AUTHORIZE_PATH)?;
+    (rest.is_empty() || rest.starts_with('?')).then_some(raw)
+}
+
+/// `POST /oauth/login`: signs in, then returns to the authorization request.
+pub(crate) async fn login(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(body) = read_form(payload).await else {
+        return bad_request_page("The form is too large.");
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<LoginForm>(&body) else {
+        return bad_request_page("The form cannot be read.");
+    };
+    let Some(return_to) = safe_return_to(form.return_to.as_deref()).map(str::to_string) else {
+        return bad_request_page("The sign-in form does not say where to return.");
+    };
+    let cookie_csrf = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string());
+    if !cookie_csrf.is_some_and(|c| session::csrf_matches(&c, form.csrf_token.as_deref())) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This sign-in form is no longer valid. Go back to the application and start again.",
+        );
+    }
+    let username = form.username.unwrap_or_default();
+    let password = form.password.unwrap_or_default();
+    let (db, config) = (state.db.clone(), state.config.clone());
+    let query = return_to.split_once('?').map_or("", |(_, q)| q).to_string();
+    let typed_username = username.clone();
+    let span = tracing::Span::current();
+    let outcome = web::block(move || {
+        span.in_scope(|| login::sign_in(&db, &config, &username, &password, &query))
+    })
+    .await;
+    match outcome {
+        Ok(Ok(SignIn::SignedIn { session_id })) => {
+            let mut res = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, return_to))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish();
+            let _ = res.add_cookie(&cookies::session_cookie(&state.config, session_id));
+            res
+        }
+        Ok(Ok(SignIn::Refused { client_name })) => login_page(
+            &req,
+            &state,
+            &client_name,
+            &return_to,
+            Some("Invalid username or password."),
+            &typed_username,
+        ),
+        Ok(Err(e)) => unavailable_page(&e),
+        Err(_) => unavailable_page(&crate::store::StoreError::Unavailable(
+            "the blocking pool is shut down".into(),
+        )),
+    }
+}

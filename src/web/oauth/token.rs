@@ -1,0 +1,51 @@
+//! `POST /oauth/token` (RFC 6749 §4.1.3, §6): read the parameters, run the grant
+//! ([`crate::oauth::grants::exchange`]), answer with the tokens (§5.1) or the §5.2 error.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::no_store;
+use crate::oauth::grants::{self, Tokens};
+use crate::web::body::oauth_params;
+use crate::web::error;
+use crate::web::state::AppState;
+
+pub(crate) async fn token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let params = match oauth_params(&req, payload).await {
+        Ok(p) => p,
+        Err(answer) => return answer,
+    };
+    let ctx = state.oauth.clone();
+    match state
+        .db
+        .run(move |conn| grants::exchange(conn, &ctx, &params))
+        .await
+    {
+        Ok(Ok(tokens)) => issued(&tokens),
+        Ok(Err(refused)) => {
+            if refused.revoked_family {
+                state.checker.invalidate();
+            }
+            error::oauth_error(&refused.refusal)
+        }
+        Err(e) => error::oauth_unavailable(&e),
+    }
+}
+
+/// §5.1: the token response.
+fn issued(tokens: &Tokens) -> HttpResponse {
+    let mut body = json!({
+        "access_token": tokens.access_token,
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in,
+        "scope": tokens.scope,
+    });
+    if let Some(refresh) = &tokens.refresh_token {
+        body["refresh_token"] = json!(refresh);
+    }
+    no_store(HttpResponse::Ok()).json(body)
+}

@@ -1,0 +1,28 @@
+//! `/v1/…`: the gateway check and the management API. JSON in and out, errors in the `/v1`
+//! envelope; every management call is authorised by [`caller::acting`].
+
+pub(crate) mod audit;
+pub(crate) mod caller;
+pub(crate) mod check;
+pub(crate) mod integrations;
+
+use super::error::ApiError;
+
+/// Durations arrive as whole seconds or as text such as `"90d"`.
+#[derive(serde::Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub(crate) enum DurationInput {
+    Seconds(i64),
+    Text(String),
+}
+
+impl DurationInput {
+    /// The duration, or a 422 naming `field`.
+    pub(crate) fn to_duration(&self, field: &'static str) -> Result<std::time::Duration, ApiError> {
+        let parsed = match self {
+            DurationInput::Seconds(s) => crate::duration::from_seconds(*s),
+            DurationInput::Text(t) => crate::duration::parse(t),
+        };
+        parsed.map_err(|e| ApiError::unprocessable(format!("{field}: {e}")))
+    }
+}
