@@ -1,7 +1,56 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 //! Tessera: an OAuth 2.0 authorization server with private-integration tokens.
 //!
-//! (The map of the house follows in the next commit.)
+//! `main.rs` only calls [`cli`]; everything else lives here so that tests build the very same
+//! server ([`web::Server`]) the binary runs.
+//!
+//! # The map
+//!
+//! From the top down; a part may import the parts below it, never one above.
+//!
+//! | part | what it holds | may import |
+//! |---|---|---|
+//! | [`cli`] | the operator CLI: one function per command | everything below |
+//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits, client IP, RFC 6750 bearer, cookies, request spans and access logs, health, every error answer, and every handler by URL | the domain and below |
+//! | `oauth` | the authorization endpoint's decision, sign-in, the token grants (one file each), client authentication, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
+//! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller | `integrations`, `revocation`, `store`, `tokens`, foundations |
+//! | `integrations` | private-integration tokens: create, rotate, expire, revoke, status, usage | `admin` (its error), `store`, `tokens`, foundations |
+//! | `admin` | operator and administrator actions: organizations, users, scopes, clients, consents, first-run bootstrap | `store`, `tokens`, foundations |
+//! | `housekeeping` | periodic purges and key reloads | `keys`, `store`, `tokens`, foundations |
+//! | `keys` | signing keys over time: load into the signer, reload, rotate | `store`, `tokens`, foundations |
+//! | `revocation` | the revocation epoch and feed, and the decision cache every cache is built on | `store` |
+//! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group; it persists digests, it knows no token format | foundations |
+//! | [`tokens`] | secret formats (prefix, checksum, SHA-256) and JWT signing and verifying from key material | nothing of the crate but its own files |
+//! | foundations | [`config`], `clock`, `duration`, `roles`, `validate`, [`passwords`], `telemetry` | `config` reads the types it parses from `store` and `tokens` |
+//!
+//! The domain — `oauth`, `access`, `integrations`, `admin` — never mentions actix: handlers in
+//! [`web`] extract, call it (on the blocking pool, through `store::Db::run`), and map its
+//! answer. Errors and how each becomes an HTTP answer: `web::error`.
+//!
+//! # Two requests, top to bottom
+//!
+//! `GET /v1/check` with a bearer token:
+//! 1. `web/server.rs` → `web/logging.rs` (the request's span) → `web/routes.rs` (`CHECK_PATH`)
+//! 2. `web/v1/check.rs`: the bearer (`web/bearer.rs`), the required scopes, the caller's address
+//!    (`web/client_ip.rs`)
+//! 3. `access/checker.rs` `Checker::lookup` → `access/mod.rs` `classify` (shape, checksum and
+//!    SHA-256 in `tokens/secret.rs`) → `revocation/cache.rs` (a live cached decision) or, on a
+//!    miss, `store/mod.rs` `Db::run` → `access/mod.rs` `identify` → `tokens/jwt.rs` (verify) and
+//!    `store/grants.rs`, or `store/integrations.rs` and `integrations/mod.rs` (status)
+//! 4. `access/checker.rs` `Checker::verdict`: IP allowlist, scopes, usage
+//!    (`integrations/usage.rs`)
+//! 5. back in `web/v1/check.rs`: 200 with the cached body and `X-Auth-*` headers, or 401 / 403 /
+//!    503 from `web/error.rs`
+//!
+//! `POST /oauth/token` with `grant_type=refresh_token`:
+//! 1. `web/routes.rs` (`TOKEN_PATH`) → `web/oauth/token.rs`
+//! 2. `web/body.rs` `oauth_params` → `oauth/params.rs` (form or JSON body, client credentials)
+//! 3. `store/mod.rs` `Db::run` → `oauth/grants/mod.rs` `exchange` → `oauth/grants/refresh_token.rs`:
+//!    client (`oauth/clients.rs` → `store/clients.rs`) → flow allowed → oxide-auth's `Refresh`
+//!    machine: the token (`tokens/secret.rs`, `store/grants.rs`; reuse revokes the family) →
+//!    the one write (`store/mod.rs` `write` → `store/writer.rs` on SQLite → `store/grants.rs`)
+//! 4. `oauth/grants/mod.rs` `sign` → `tokens/jwt.rs`
+//! 5. back in `web/oauth/token.rs`: the tokens, or the RFC 6749 error from `web/error.rs`
 
 pub(crate) mod access;
 pub(crate) mod admin;

@@ -1,7 +1,7 @@
 //! JWT access tokens (RFC 9068): signing and verifying from key material, and the JWKS.
 //!
 //! Pure: this module never touches storage. Key pairs are generated here (aws-lc-rs) as
-//! PKCS#8; [`crate::keys`] stores them, loads them and hands them to
+//! PKCS#8; the `keys` module above stores them, loads them and hands them to
 //! [`AccessTokenSigner::new`] / [`AccessTokenSigner::replace_keys`]. A retired key stays
 //! published — and accepted — until every token it signed has expired.
 

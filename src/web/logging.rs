@@ -21,7 +21,7 @@ use actix_web::middleware::Next;
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 
-use super::routes::{CHECK_PATH, HEALTHZ_PATH, READYZ_PATH};
+use super::paths::{CHECK_PATH, HEALTHZ_PATH, READYZ_PATH};
 
 fn is_hot_path(path: &str) -> bool {
     path == CHECK_PATH || path == HEALTHZ_PATH || path == READYZ_PATH

@@ -1,6 +1,6 @@
 //! HTTP: the one layer that knows actix-web.
 //!
-//! - [`routes`]: the whole surface at a glance, with the path constants discovery and tests use;
+//! - [`routes`]: the whole surface at a glance; [`paths`]: its paths, which discovery shares;
 //! - [`state`]: what every handler can reach; [`server`]: start-up, then serving;
 //! - [`body`] (limits and reading), [`client_ip`], [`bearer`] (RFC 6750), [`cookies`],
 //!   [`logging`] (request ids, spans, one line per request), [`health`];
@@ -20,6 +20,7 @@ pub(crate) mod health;
 pub(crate) mod logging;
 pub(crate) mod oauth;
 pub(crate) mod pages;
+pub(crate) mod paths;
 pub(crate) mod routes;
 pub mod server;
 pub(crate) mod state;

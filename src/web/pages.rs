@@ -8,7 +8,7 @@ use actix_web::http::header;
 use maud::{DOCTYPE, Markup, html};
 
 use crate::oauth::authorize::ConsentData;
-use crate::web::routes::{AUTHORIZE_PATH, LOGIN_PATH};
+use crate::web::paths::{AUTHORIZE_PATH, LOGIN_PATH};
 
 /// Security headers for every page.
 pub(crate) fn page(status: StatusCode, markup: Markup) -> HttpResponse {

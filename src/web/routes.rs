@@ -1,21 +1,9 @@
-//! Every route of Tessera, in one table, and the paths discovery metadata and tests use.
+//! Every route of Tessera, in one table: the whole HTTP surface at a glance.
 
 use actix_web::web;
 
+use super::paths::*;
 use super::{body, error, health, oauth, v1, well_known};
-
-pub(crate) const HEALTHZ_PATH: &str = "/healthz";
-pub(crate) const READYZ_PATH: &str = "/readyz";
-pub(crate) const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
-pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
-pub(crate) const AUTHORIZE_PATH: &str = "/oauth/authorize";
-pub(crate) const LOGIN_PATH: &str = "/oauth/login";
-pub(crate) const TOKEN_PATH: &str = "/oauth/token";
-pub(crate) const REVOKE_PATH: &str = "/oauth/revoke";
-pub(crate) const INTROSPECT_PATH: &str = "/oauth/introspect";
-pub(crate) const CHECK_PATH: &str = "/v1/check";
-/// The management API: one organization's integrations and audit trail.
-pub(crate) const ORG_SCOPE: &str = "/v1/orgs/{org}";
 
 /// The whole HTTP surface of Tessera.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {

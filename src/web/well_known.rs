@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::error::ApiError;
-use super::routes::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH};
+use super::paths::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH};
 use super::state::AppState;
 use crate::store::scopes::ScopeDef;
 

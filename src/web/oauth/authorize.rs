@@ -13,7 +13,7 @@ use crate::web::body::read_form;
 use crate::web::cookies::{self, LOGIN_CSRF_COOKIE};
 use crate::web::error::{bad_request_page, error_page, stop_page, unavailable_page};
 use crate::web::pages::{self, LoginPage};
-use crate::web::routes::AUTHORIZE_PATH;
+use crate::web::paths::AUTHORIZE_PATH;
 use crate::web::state::AppState;
 
 /// The authorization request, from the query string.

@@ -1,0 +1,15 @@
+//! The paths of Tessera's HTTP surface, which the route table, discovery metadata, the pages'
+//! forms and the log filter share.
+
+pub(crate) const HEALTHZ_PATH: &str = "/healthz";
+pub(crate) const READYZ_PATH: &str = "/readyz";
+pub(crate) const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub(crate) const AUTHORIZE_PATH: &str = "/oauth/authorize";
+pub(crate) const LOGIN_PATH: &str = "/oauth/login";
+pub(crate) const TOKEN_PATH: &str = "/oauth/token";
+pub(crate) const REVOKE_PATH: &str = "/oauth/revoke";
+pub(crate) const INTROSPECT_PATH: &str = "/oauth/introspect";
+pub(crate) const CHECK_PATH: &str = "/v1/check";
+/// The management API: one organization's integrations and audit trail.
+pub(crate) const ORG_SCOPE: &str = "/v1/orgs/{org}";
