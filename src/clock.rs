@@ -3,40 +3,43 @@
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 
-pub fn now() -> NaiveDateTime {
+pub(crate) fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
-pub fn to_utc(t: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn to_utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
 /// RFC 3339 with a `Z`, as every JSON answer shows times.
-pub fn rfc3339(t: NaiveDateTime) -> String {
+pub(crate) fn rfc3339(t: NaiveDateTime) -> String {
     t.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-pub fn unix(t: NaiveDateTime) -> i64 {
+pub(crate) fn unix(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp()
 }
 
 /// `#[serde(with = "crate::clock::as_rfc3339")]` for timestamps in JSON answers.
-pub mod as_rfc3339 {
+pub(crate) mod as_rfc3339 {
     use chrono::NaiveDateTime;
     use serde::Serializer;
 
-    pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::rfc3339(*t))
     }
 }
 
 /// The same for optional timestamps (`null` when absent).
-pub mod as_rfc3339_opt {
+pub(crate) mod as_rfc3339_opt {
     use chrono::NaiveDateTime;
     use serde::Serializer;
 
-    pub fn serialize<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<NaiveDateTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.serialize_str(&super::rfc3339(*t)),
             None => s.serialize_none(),

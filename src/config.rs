@@ -37,7 +37,7 @@ pub struct Config {
     pub refresh_token_idle_ttl: Option<Duration>,
     pub session_ttl: Duration,
     /// The longest a resource-server decision is served from memory. Revocations reach the
-    /// cache sooner, through the revocation feed (`access::feed`); this bounds everything else.
+    /// cache sooner, through the revocation feed (`revocation::feed`); this bounds everything else.
     pub check_cache_ttl: Duration,
     pub db_pool_size: u32,
     pub workers: Option<usize>,

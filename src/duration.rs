@@ -8,14 +8,14 @@ use thiserror::Error;
 const MAX: Duration = Duration::from_secs(10 * 365 * 86400);
 
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum DurationError {
+pub(crate) enum DurationError {
     #[error("{0:?} is not a duration such as 30s, 15m, 12h or 7d")]
     Invalid(String),
     #[error("{0:?} is longer than ten years")]
     TooLong(String),
 }
 
-pub fn parse(raw: &str) -> Result<Duration, DurationError> {
+pub(crate) fn parse(raw: &str) -> Result<Duration, DurationError> {
     let raw = raw.trim();
     // A bare number is ambiguous (seconds? days?), so a unit is required.
     if raw.is_empty() || raw.chars().all(|c| c.is_ascii_digit()) || raw.len() > 32 {
@@ -29,7 +29,7 @@ pub fn parse(raw: &str) -> Result<Duration, DurationError> {
 }
 
 /// The same bound for durations that arrive as whole seconds (the HTTP API).
-pub fn from_seconds(seconds: i64) -> Result<Duration, DurationError> {
+pub(crate) fn from_seconds(seconds: i64) -> Result<Duration, DurationError> {
     let d = u64::try_from(seconds)
         .map(Duration::from_secs)
         .map_err(|_| DurationError::Invalid(seconds.to_string()))?;
@@ -39,7 +39,7 @@ pub fn from_seconds(seconds: i64) -> Result<Duration, DurationError> {
     Ok(d)
 }
 
-pub fn to_chrono(d: Duration) -> chrono::TimeDelta {
+pub(crate) fn to_chrono(d: Duration) -> chrono::TimeDelta {
     // Bounded by MAX above, so this never saturates in practice.
     chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
 }

@@ -19,7 +19,7 @@ const PURGE_EVERY: Duration = Duration::from_secs(60);
 const KEY_RELOAD_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
-pub struct Purged {
+pub(crate) struct Purged {
     pub sessions: usize,
     pub authorization_codes: usize,
     pub grants: usize,
@@ -28,7 +28,7 @@ pub struct Purged {
     pub revocations: usize,
 }
 
-pub fn purge(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
+pub(crate) fn purge(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
     crate::store::transaction(conn, |conn| purge_now(conn, config))
 }
 
@@ -52,7 +52,7 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
 }
 
 /// Starts the periodic tasks on the current runtime.
-pub fn spawn(db: Db, config: Arc<Config>, signer: Arc<AccessTokenSigner>) {
+pub(crate) fn spawn(db: Db, config: Arc<Config>, signer: Arc<AccessTokenSigner>) {
     let purge_db = db.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PURGE_EVERY);

@@ -14,31 +14,33 @@
 //! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits, client IP, RFC 6750 bearer, cookies, request spans and access logs, health, every error answer, and every handler by URL | the domain and below |
 //! | `oauth` | the authorization endpoint's decision, sign-in, the token grants (one file each), client authentication, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
 //! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller | `integrations`, `revocation`, `store`, `tokens`, foundations |
-//! | `integrations` | private-integration tokens: create, rotate, expire, revoke, status, usage | `admin` (its error), `store`, `tokens`, foundations |
+//! | `integrations` | private-integration tokens: create, rotate, expire, revoke, status, usage | `admin` (its error and its error helpers), `store`, `tokens`, foundations |
 //! | `admin` | operator and administrator actions: organizations, users, scopes, clients, consents, first-run bootstrap | `store`, `tokens`, foundations |
 //! | `housekeeping` | periodic purges and key reloads | `keys`, `store`, `tokens`, foundations |
 //! | `keys` | signing keys over time: load into the signer, reload, rotate | `store`, `tokens`, foundations |
 //! | `revocation` | the revocation epoch and feed, and the decision cache every cache is built on | `store` |
 //! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group; it persists digests, it knows no token format | foundations |
 //! | [`tokens`] | secret formats (prefix, checksum, SHA-256) and JWT signing and verifying from key material | nothing of the crate but its own files |
-//! | foundations | [`config`], `clock`, `duration`, `roles`, `validate`, [`passwords`], `telemetry` | `config` reads the types it parses from `store` and `tokens` |
+//! | foundations | [`config`], `clock`, `duration`, `roles`, `validate`, [`passwords`], `telemetry` | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
 //!
 //! The domain — `oauth`, `access`, `integrations`, `admin` — never mentions actix: handlers in
-//! [`web`] extract, call it (on the blocking pool, through `store::Db::run`), and map its
-//! answer. Errors and how each becomes an HTTP answer: `web::error`.
+//! [`web`] extract, call it on the blocking pool (through `store::Db::run`; sign-in, which must
+//! not hold a connection while argon2 runs, through `web::block` and `Db::run_sync` per store
+//! step), and map its answer. Errors and how each becomes an HTTP answer: `web::error`.
 //!
 //! # Two requests, top to bottom
 //!
 //! `GET /v1/check` with a bearer token:
 //! 1. `web/server.rs` → `web/logging.rs` (the request's span) → `web/routes.rs` (`CHECK_PATH`)
-//! 2. `web/v1/check.rs`: the bearer (`web/bearer.rs`), the required scopes, the caller's address
-//!    (`web/client_ip.rs`)
+//! 2. `web/v1/check.rs`: the bearer (`web/bearer.rs`) and the required scopes
 //! 3. `access/checker.rs` `Checker::lookup` → `access/mod.rs` `classify` (shape, checksum and
 //!    SHA-256 in `tokens/secret.rs`) → `revocation/cache.rs` (a live cached decision) or, on a
-//!    miss, `store/mod.rs` `Db::run` → `access/mod.rs` `identify` → `tokens/jwt.rs` (verify) and
-//!    `store/grants.rs`, or `store/integrations.rs` and `integrations/mod.rs` (status)
-//! 4. `access/checker.rs` `Checker::verdict`: IP allowlist, scopes, usage
-//!    (`integrations/usage.rs`)
+//!    miss, `Checker::decide` → `store/mod.rs` `Db::run` → `access/mod.rs` `identify` →
+//!    `tokens/jwt.rs` (verify) and `store/grants.rs`, or `store/integrations.rs` and
+//!    `integrations/mod.rs` (status)
+//! 4. `web/v1/check.rs` takes the caller's address (`web/client_ip.rs`) →
+//!    `access/checker.rs` `Checker::verdict`: IP allowlist, then the use is counted
+//!    (`integrations/usage.rs`), then the scopes
 //! 5. back in `web/v1/check.rs`: 200 with the cached body and `X-Auth-*` headers, or 401 / 403 /
 //!    503 from `web/error.rs`
 //!
@@ -46,9 +48,12 @@
 //! 1. `web/routes.rs` (`TOKEN_PATH`) → `web/oauth/token.rs`
 //! 2. `web/body.rs` `oauth_params` → `oauth/params.rs` (form or JSON body, client credentials)
 //! 3. `store/mod.rs` `Db::run` → `oauth/grants/mod.rs` `exchange` → `oauth/grants/refresh_token.rs`:
-//!    client (`oauth/clients.rs` → `store/clients.rs`) → flow allowed → oxide-auth's `Refresh`
-//!    machine: the token (`tokens/secret.rs`, `store/grants.rs`; reuse revokes the family) →
-//!    the one write (`store/mod.rs` `write` → `store/writer.rs` on SQLite → `store/grants.rs`)
+//!    client (`oauth/clients.rs` `authenticate` → `ClientDirectory`, a `revocation/cache.rs`
+//!    cache over `store/clients.rs`) → flow allowed → oxide-auth's `Refresh` machine: the token
+//!    (`tokens/secret.rs`, `store/grants.rs`; reuse revokes the family) → the one write
+//!    (`store/mod.rs` `write` → `store/writer.rs` on SQLite → `store/grants.rs`). A public
+//!    client that sent no `client_id` (RFC 6749 §3.2.1 makes it optional) is authenticated
+//!    after the token is found, as the token's client.
 //! 4. `oauth/grants/mod.rs` `sign` → `tokens/jwt.rs`
 //! 5. back in `web/oauth/token.rs`: the tokens, or the RFC 6749 error from `web/error.rs`
 

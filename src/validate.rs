@@ -20,7 +20,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
 }
 
 /// Organization slugs appear in URLs: lowercase letters, digits and inner hyphens, 2–63 chars.
-pub fn slug(raw: &str) -> Result<String, Invalid> {
+pub(crate) fn slug(raw: &str) -> Result<String, Invalid> {
     let ok = (2..=63).contains(&raw.len())
         && raw
             .bytes()
@@ -38,7 +38,7 @@ pub fn slug(raw: &str) -> Result<String, Invalid> {
 }
 
 /// Usernames are compared case-insensitively, so they are stored lowercased.
-pub fn username(raw: &str) -> Result<String, Invalid> {
+pub(crate) fn username(raw: &str) -> Result<String, Invalid> {
     let name = raw.trim().to_ascii_lowercase();
     let ok = (1..=64).contains(&name.len())
         && name.bytes().all(|b| {
@@ -60,7 +60,7 @@ pub fn username(raw: &str) -> Result<String, Invalid> {
 }
 
 /// Display names: 1–100 characters after trimming, no control characters.
-pub fn name(field: &'static str, raw: &str) -> Result<String, Invalid> {
+pub(crate) fn name(field: &'static str, raw: &str) -> Result<String, Invalid> {
     let name = raw.trim();
     let len = name.chars().count();
     if !(1..=100).contains(&len) {
@@ -73,7 +73,7 @@ pub fn name(field: &'static str, raw: &str) -> Result<String, Invalid> {
 }
 
 /// Free text: up to 1000 characters; line breaks allowed, other control characters not.
-pub fn description(raw: &str) -> Result<String, Invalid> {
+pub(crate) fn description(raw: &str) -> Result<String, Invalid> {
     let text = raw.trim();
     if text.chars().count() > 1000 {
         return Err(invalid("description", "must be at most 1000 characters"));
@@ -87,7 +87,7 @@ pub fn description(raw: &str) -> Result<String, Invalid> {
     Ok(text.to_string())
 }
 
-pub fn password(raw: &str) -> Result<(), Invalid> {
+pub(crate) fn password(raw: &str) -> Result<(), Invalid> {
     if raw.len() < 8 {
         return Err(invalid("password", "must be at least 8 characters"));
     }
@@ -98,7 +98,7 @@ pub fn password(raw: &str) -> Result<(), Invalid> {
 }
 
 /// One scope token (RFC 6749 §3.3 allows more, we allow the printable subset people use).
-pub fn scope_name(raw: &str) -> Result<String, Invalid> {
+pub(crate) fn scope_name(raw: &str) -> Result<String, Invalid> {
     let ok = (1..=64).contains(&raw.len())
         && raw
             .bytes()
@@ -115,7 +115,7 @@ pub fn scope_name(raw: &str) -> Result<String, Invalid> {
 }
 
 /// A space-separated scope list: each valid, duplicates removed, order kept, at most 64.
-pub fn scope_list(raw: &str) -> Result<Vec<String>, Invalid> {
+pub(crate) fn scope_list(raw: &str) -> Result<Vec<String>, Invalid> {
     let mut out: Vec<String> = Vec::new();
     for token in raw.split_ascii_whitespace() {
         let token = scope_name(token)?;
@@ -132,7 +132,7 @@ pub fn scope_list(raw: &str) -> Result<Vec<String>, Invalid> {
 /// Redirect URIs are matched by exact string (RFC 9700 §4.1.3), so they are validated strictly:
 /// absolute, no fragment (RFC 6749 §3.1.2), https — or http on a loopback host and private-use
 /// schemes for native apps (RFC 8252 §7.1, §7.3).
-pub fn redirect_uri(raw: &str) -> Result<String, Invalid> {
+pub(crate) fn redirect_uri(raw: &str) -> Result<String, Invalid> {
     if raw.len() > 2000 {
         return Err(invalid("redirect_uri", "must be at most 2000 characters"));
     }
@@ -166,7 +166,7 @@ pub fn redirect_uri(raw: &str) -> Result<String, Invalid> {
 }
 
 /// A CIDR such as `10.0.0.0/8` or `2001:db8::/32`, or a single address.
-pub fn network(raw: &str) -> Result<IpNet, Invalid> {
+pub(crate) fn network(raw: &str) -> Result<IpNet, Invalid> {
     let raw = raw.trim();
     if let Ok(net) = raw.parse::<IpNet>() {
         return Ok(net.trunc());

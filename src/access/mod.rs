@@ -28,7 +28,11 @@ use crate::tokens::secret::{self, ParsedSecret, SecretHash, SecretKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TokenKind {
+#[expect(
+    clippy::enum_variant_names,
+    reason = "the kinds are written on the wire as access_token, refresh_token, integration_token"
+)]
+pub(crate) enum TokenKind {
     AccessToken,
     RefreshToken,
     IntegrationToken,
@@ -36,7 +40,7 @@ pub enum TokenKind {
 
 /// Who a live token speaks for and what it may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub(crate) struct Principal {
     pub kind: TokenKind,
     pub sub: String,
     pub client_id: Option<String>,
@@ -54,7 +58,7 @@ pub struct Principal {
 /// Why a token is not alive. Callers answer all of them alike (401 / `active: false`);
 /// the variants exist for logs and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dead {
+pub(crate) enum Dead {
     /// Not the shape of any Tessera token, or its checksum fails.
     Malformed,
     /// Well-formed but unknown (or a JWT whose signature or claims do not hold).

@@ -13,7 +13,7 @@ use crate::validate;
 
 /// The answer to a client registration: the only time the secret is ever shown.
 #[derive(Serialize)]
-pub struct RegisteredClient {
+pub(crate) struct RegisteredClient {
     /// `null` for public clients.
     pub client_secret: Option<String>,
     #[serde(flatten)]
@@ -28,7 +28,7 @@ impl std::fmt::Debug for RegisteredClient {
     }
 }
 
-pub struct ClientInput<'a> {
+pub(crate) struct ClientInput<'a> {
     pub org: &'a str,
     pub name: &'a str,
     pub redirect_uris: &'a [String],
@@ -38,7 +38,7 @@ pub struct ClientInput<'a> {
     pub grant_types: &'a [String],
 }
 
-pub const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
+pub(crate) const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
 
 fn grant_types(requested: &[String]) -> Result<Vec<String>, AdminError> {
     if requested.is_empty() {
@@ -69,7 +69,7 @@ fn grant_types(requested: &[String]) -> Result<Vec<String>, AdminError> {
     Ok(out)
 }
 
-pub fn create(
+pub(crate) fn create(
     conn: &mut DbConn,
     actor: &Actor,
     brand: &str,
@@ -150,19 +150,19 @@ pub fn create(
     })
 }
 
-pub fn list(conn: &mut DbConn, org: &str) -> Result<Vec<Client>, AdminError> {
+pub(crate) fn list(conn: &mut DbConn, org: &str) -> Result<Vec<Client>, AdminError> {
     let org = super::orgs::find(conn, org)?;
     Ok(Client::list_for_org(conn, org.id)?)
 }
 
-pub fn find(conn: &mut DbConn, client_id: &str) -> Result<Client, AdminError> {
+pub(crate) fn find(conn: &mut DbConn, client_id: &str) -> Result<Client, AdminError> {
     or_not_found(Client::find(conn, client_id), || {
         format!("client {client_id:?}")
     })
 }
 
 #[derive(Serialize)]
-pub struct RotatedSecret {
+pub(crate) struct RotatedSecret {
     pub client_id: String,
     pub client_secret: String,
     /// When the previous secret stops working (now, unless a grace period was asked for).
@@ -179,7 +179,7 @@ impl std::fmt::Debug for RotatedSecret {
 }
 
 /// Issues a new secret; the old one keeps working for `grace` (zero: stops now).
-pub fn rotate_secret(
+pub(crate) fn rotate_secret(
     conn: &mut DbConn,
     actor: &Actor,
     brand: &str,

@@ -10,7 +10,7 @@ use crate::store::{DbConn, consents, transaction};
 use crate::validate;
 
 #[derive(Debug, Serialize)]
-pub struct RevokedConsent {
+pub(crate) struct RevokedConsent {
     pub user: String,
     pub client_id: String,
     pub consents_removed: usize,
@@ -19,7 +19,7 @@ pub struct RevokedConsent {
 
 /// Forgets what a user approved for a client and revokes every grant (so every refresh and
 /// access token) the client holds for that user.
-pub fn revoke(
+pub(crate) fn revoke(
     conn: &mut DbConn,
     actor: &Actor,
     username: &str,

@@ -2,11 +2,11 @@
 //! the CLI and the HTTP management API. Each action validates its input, changes the store in
 //! one transaction and records an audit event in the same transaction.
 
-pub mod clients;
-pub mod consents;
-pub mod orgs;
-pub mod scopes;
-pub mod users;
+pub(crate) mod clients;
+pub(crate) mod consents;
+pub(crate) mod orgs;
+pub(crate) mod scopes;
+pub(crate) mod users;
 
 use thiserror::Error;
 

@@ -6,7 +6,7 @@ use crate::store::orgs::Organization;
 use crate::store::{DbConn, transaction};
 use crate::validate;
 
-pub fn create(
+pub(crate) fn create(
     conn: &mut DbConn,
     actor: &Actor,
     slug: &str,
@@ -23,7 +23,7 @@ pub fn create(
     })
 }
 
-pub fn find(conn: &mut DbConn, slug: &str) -> Result<Organization, AdminError> {
+pub(crate) fn find(conn: &mut DbConn, slug: &str) -> Result<Organization, AdminError> {
     super::or_not_found(Organization::find_by_slug(conn, slug), || {
         format!("organization {slug:?}")
     })

@@ -7,7 +7,7 @@ use crate::store::scopes::ScopeDef;
 use crate::store::{DbConn, transaction};
 use crate::validate;
 
-pub fn create(
+pub(crate) fn create(
     conn: &mut DbConn,
     actor: &Actor,
     name: &str,
@@ -34,7 +34,10 @@ pub fn create(
 }
 
 /// Resolves requested scope names, refusing any that do not exist (naming the first).
-pub fn require_all(conn: &mut DbConn, names: &[String]) -> Result<Vec<ScopeDef>, AdminError> {
+pub(crate) fn require_all(
+    conn: &mut DbConn,
+    names: &[String],
+) -> Result<Vec<ScopeDef>, AdminError> {
     let defs = ScopeDef::find_many(conn, names)?;
     if let Some(missing) = names.iter().find(|n| !defs.iter().any(|d| &d.name == *n)) {
         return Err(AdminError::Invalid(validate::Invalid {

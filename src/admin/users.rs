@@ -10,7 +10,7 @@ use crate::store::{DbConn, transaction};
 use crate::{passwords, validate};
 
 #[derive(Debug, Serialize)]
-pub struct CreatedUser {
+pub(crate) struct CreatedUser {
     pub id: i64,
     pub username: String,
     pub org: String,
@@ -19,7 +19,7 @@ pub struct CreatedUser {
 
 /// Creates a user as a member of one organization. The password is hashed before the
 /// transaction opens (argon2 is deliberately slow) and never leaves this function.
-pub fn create(
+pub(crate) fn create(
     conn: &mut DbConn,
     actor: &Actor,
     username: &str,

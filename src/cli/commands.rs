@@ -35,7 +35,7 @@ fn parse_duration(raw: &str) -> Result<std::time::Duration, CliError> {
 }
 
 /// Runs one command: each has a function of its own below.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+pub(super) fn run(cli: Cli) -> Result<(), CliError> {
     let json = cli.json;
     let config = Config::from_env()?;
     let actor = Actor::cli();
@@ -147,11 +147,11 @@ fn create_user(
     org: &str,
     role: &str,
 ) -> Result<(), CliError> {
-    let role = parse_role(&role)?;
+    let role = parse_role(role)?;
     let password = read_password_line()?;
     let db = open(config)?;
     let mut conn = db.conn()?;
-    let user = admin::users::create(&mut conn, actor, &username, &org, role, &password)?;
+    let user = admin::users::create(&mut conn, actor, username, org, role, &password)?;
     emit(json, &user, || {
         format!(
             "created user {} ({} of {})",
@@ -236,7 +236,7 @@ fn revoke_consent(
 ) -> Result<(), CliError> {
     let db = open(config)?;
     let mut conn = db.conn()?;
-    let revoked = admin::consents::revoke(&mut conn, actor, &user, &client)?;
+    let revoked = admin::consents::revoke(&mut conn, actor, user, client)?;
     emit(json, &revoked, || {
         format!(
             "consent of {} for client {} removed; {} grant(s) revoked",
@@ -321,7 +321,7 @@ fn list_audit(json: bool, config: &Config, org: &str, limit: i64) -> Result<(), 
     }
     let db = open(config)?;
     let mut conn = db.conn()?;
-    let org = admin::orgs::find(&mut conn, &org)?;
+    let org = admin::orgs::find(&mut conn, org)?;
     let events = crate::store::audit::list_for_org(&mut conn, org.id, limit, None)?;
     emit(json, &events, || {
         events

@@ -9,7 +9,7 @@ use crate::admin::AdminError;
 use crate::store::StoreError;
 
 /// Prints a command's result: the JSON value, or the human text.
-pub fn emit<T: Serialize>(
+pub(super) fn emit<T: Serialize>(
     json: bool,
     value: &T,
     human: impl FnOnce() -> String,

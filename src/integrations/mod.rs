@@ -6,7 +6,7 @@
 //! events show only the display prefix and the last four characters. Management actions are
 //! shared by the CLI and the HTTP API; each runs in one transaction with its audit event.
 
-pub mod usage;
+pub(crate) mod usage;
 
 use std::time::Duration;
 
@@ -29,13 +29,13 @@ use crate::validate::{self, Invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Env {
+pub(crate) enum Env {
     Live,
     Test,
 }
 
 impl Env {
-    pub fn parse(raw: &str) -> Result<Env, Invalid> {
+    pub(crate) fn parse(raw: &str) -> Result<Env, Invalid> {
         match raw {
             "live" => Ok(Env::Live),
             "test" => Ok(Env::Test),
@@ -63,7 +63,7 @@ impl Env {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Active,
     Expired,
     Revoked,
@@ -72,13 +72,13 @@ pub enum Status {
 /// Who creates an integration, for the role cap on its scopes. The operator CLI without
 /// `--created-by` acts with the authority of an owner.
 #[derive(Debug, Clone)]
-pub struct Creator {
+pub(crate) struct Creator {
     pub user_id: Option<i64>,
     pub role: Role,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct CreateIntegration {
+pub(crate) struct CreateIntegration {
     pub name: String,
     pub description: Option<String>,
     pub env: Option<String>,
@@ -89,7 +89,7 @@ pub struct CreateIntegration {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct UpdateIntegration {
+pub(crate) struct UpdateIntegration {
     pub name: Option<String>,
     pub description: Option<String>,
     pub allow_ips: Option<Vec<String>>,
@@ -97,7 +97,7 @@ pub struct UpdateIntegration {
 
 /// One token as listings show it: never its text.
 #[derive(Debug, Clone, Serialize)]
-pub struct TokenView {
+pub(crate) struct TokenView {
     pub prefix: String,
     pub last4: String,
     pub status: Status,
@@ -114,7 +114,7 @@ pub struct TokenView {
 /// An integration as listings show it. `prefix`, `last4` and usage are those of the current
 /// (newest) token; `tokens` lists the current and, during a grace period, the previous one.
 #[derive(Debug, Clone, Serialize)]
-pub struct IntegrationView {
+pub(crate) struct IntegrationView {
     pub id: String,
     pub org: String,
     pub name: String,
@@ -139,7 +139,7 @@ pub struct IntegrationView {
 
 /// The answer to create and rotate: the only time the token's text is ever shown.
 #[derive(Serialize)]
-pub struct IssuedIntegration {
+pub(crate) struct IssuedIntegration {
     pub token: String,
     #[serde(flatten)]
     pub integration: IntegrationView,
@@ -155,7 +155,7 @@ impl std::fmt::Debug for IssuedIntegration {
 }
 
 /// Whether a token works at `now`, given its integration.
-pub fn token_status(t: &IntegrationToken, i: &Integration, now: NaiveDateTime) -> Status {
+pub(crate) fn token_status(t: &IntegrationToken, i: &Integration, now: NaiveDateTime) -> Status {
     if i.revoked_at.is_some() || t.revoked_at.is_some() {
         return Status::Revoked;
     }
@@ -168,7 +168,7 @@ pub fn token_status(t: &IntegrationToken, i: &Integration, now: NaiveDateTime) -
 
 /// Unused for longer than the integration's inactivity limit. `recent_use` is usage seen but
 /// not yet written to the store.
-pub fn inactive(
+pub(crate) fn inactive(
     t: &IntegrationToken,
     i: &Integration,
     now: NaiveDateTime,
@@ -317,7 +317,7 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
-pub fn create(
+pub(crate) fn create(
     conn: &mut DbConn,
     actor: &Actor,
     org: &Organization,
@@ -394,7 +394,10 @@ fn issued(
     })
 }
 
-pub fn list(conn: &mut DbConn, org: &Organization) -> Result<Vec<IntegrationView>, AdminError> {
+pub(crate) fn list(
+    conn: &mut DbConn,
+    org: &Organization,
+) -> Result<Vec<IntegrationView>, AdminError> {
     let all = Integration::list_for_org(conn, org.id)?;
     let ids: Vec<String> = all.iter().map(|i| i.id.clone()).collect();
     let tokens = IntegrationToken::for_integrations(conn, &ids)?;
@@ -411,7 +414,7 @@ fn find(conn: &mut DbConn, org: &Organization, id: &str) -> Result<Integration, 
     })
 }
 
-pub fn show(
+pub(crate) fn show(
     conn: &mut DbConn,
     org: &Organization,
     id: &str,
@@ -421,14 +424,14 @@ pub fn show(
 }
 
 /// The organization an integration belongs to (the CLI addresses integrations by id alone).
-pub fn org_of(conn: &mut DbConn, id: &str) -> Result<Organization, AdminError> {
+pub(crate) fn org_of(conn: &mut DbConn, id: &str) -> Result<Organization, AdminError> {
     let i = or_not_found(Integration::find(conn, id), || {
         format!("integration {id:?}")
     })?;
     Ok(Organization::find(conn, i.org_id)?)
 }
 
-pub fn update(
+pub(crate) fn update(
     conn: &mut DbConn,
     actor: &Actor,
     org: &Organization,
@@ -493,7 +496,7 @@ fn refuse_if_dead(i: &Integration, now: NaiveDateTime) -> Result<(), AdminError>
 
 /// Issues a new token. The old one stops now, or after `grace` (it then works alongside the
 /// new one until the grace period ends).
-pub fn rotate(
+pub(crate) fn rotate(
     conn: &mut DbConn,
     actor: &Actor,
     org: &Organization,
@@ -527,7 +530,7 @@ pub fn rotate(
 }
 
 /// Ends every token of the integration after `after` (zero: now).
-pub fn expire(
+pub(crate) fn expire(
     conn: &mut DbConn,
     actor: &Actor,
     org: &Organization,
@@ -558,7 +561,7 @@ pub fn expire(
 }
 
 /// Revokes the integration and all its tokens, at once and for good.
-pub fn revoke(
+pub(crate) fn revoke(
     conn: &mut DbConn,
     actor: &Actor,
     org: &Organization,

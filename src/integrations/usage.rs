@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 use crate::store::integrations::IntegrationToken;
 use crate::store::{Db, DbConn, StoreError, transaction};
 
-pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Pending {
@@ -22,14 +22,14 @@ struct Pending {
 }
 
 #[derive(Default)]
-pub struct UsageRecorder {
+pub(crate) struct UsageRecorder {
     pending: Mutex<HashMap<i64, Pending>>,
 }
 
 impl UsageRecorder {
     /// Counts one use of a token. `ip` is the caller's address when known (the check path);
     /// introspection counts the use without changing the last address.
-    pub fn record(&self, token_id: i64, ip: Option<IpAddr>) {
+    pub(crate) fn record(&self, token_id: i64, ip: Option<IpAddr>) {
         let now = crate::clock::now();
         let mut pending = match self.pending.lock() {
             Ok(p) => p,
@@ -48,7 +48,7 @@ impl UsageRecorder {
     }
 
     /// Use seen but not yet written, for the inactivity rule.
-    pub fn recent_use(&self, token_id: i64) -> Option<NaiveDateTime> {
+    pub(crate) fn recent_use(&self, token_id: i64) -> Option<NaiveDateTime> {
         let pending = match self.pending.lock() {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
@@ -84,7 +84,7 @@ impl UsageRecorder {
     }
 
     /// Writes everything counted so far, in one transaction. Returns how many tokens it touched.
-    pub fn flush(&self, conn: &mut DbConn) -> Result<usize, StoreError> {
+    pub(crate) fn flush(&self, conn: &mut DbConn) -> Result<usize, StoreError> {
         let batch = self.take();
         if batch.is_empty() {
             return Ok(0);
@@ -103,8 +103,8 @@ impl UsageRecorder {
     }
 }
 
-/// Flushes every second on the current actix system.
-pub fn spawn_flusher(db: Db, recorder: std::sync::Arc<UsageRecorder>) {
+/// Flushes every second on the current (tokio) runtime.
+pub(crate) fn spawn_flusher(db: Db, recorder: std::sync::Arc<UsageRecorder>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(FLUSH_EVERY);
         loop {

@@ -455,7 +455,7 @@ fn signed_in(
         None => None,
     };
     match session {
-        Some(s) if !(params.prompts("login") && !submitted) => Ok(Ok(s)),
+        Some(s) if !params.prompts("login") || submitted => Ok(Ok(s)),
         _ if params.prompts("none") => Ok(Err(valid.refuse(
             ctx,
             OAuthError::LoginRequired,

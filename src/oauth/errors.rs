@@ -1,7 +1,7 @@
 //! The OAuth error codes Tessera answers with, and a refusal: a code with its description.
 //!
 //! The domain decides *which* error (RFC 6749 §4.1.2.1 at the authorization endpoint, §5.2 at
-//! the token endpoint, RFC 7009 §2.2.1, RFC 7662 §2.3); `web::error` alone decides the HTTP
+//! the token endpoint, RFC 7009 §2.2.1, RFC 7662 §2.3); the HTTP layer alone decides the
 //! status and headers each one is sent with.
 
 use std::borrow::Cow;

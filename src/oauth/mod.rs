@@ -1,8 +1,8 @@
 //! OAuth 2.0, as plain Rust over the store: the authorization endpoint's decision with sign-in
 //! and consent ([`authorize`], [`login`]), the token endpoint's grants ([`grants`]), client
 //! authentication ([`clients`]), PKCE ([`pkce`]), revocation ([`revoke`]) and introspection's
-//! answer ([`introspect`]). Nothing here knows HTTP: `web::oauth` reads requests, calls these,
-//! and writes the answers.
+//! answer ([`introspect`]). Nothing here knows HTTP: the HTTP layer reads requests, calls
+//! these, and writes the answers.
 //!
 //! oxide-auth drives the protocol: each flow advances one of its state machines
 //! (`code_grant::authorization::Authorization`, `accesstoken::AccessToken`,

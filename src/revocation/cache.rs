@@ -21,7 +21,7 @@ struct Entry<V> {
     generation: u64,
 }
 
-pub struct DecisionCache<V> {
+pub(crate) struct DecisionCache<V> {
     shards: Vec<Mutex<HashMap<[u8; 32], Entry<V>>>>,
     epoch: Arc<Epoch>,
     ttl: Duration,
@@ -29,7 +29,7 @@ pub struct DecisionCache<V> {
 }
 
 impl<V: Clone> DecisionCache<V> {
-    pub fn new(ttl: Duration, capacity: usize, epoch: Arc<Epoch>) -> Self {
+    pub(crate) fn new(ttl: Duration, capacity: usize, epoch: Arc<Epoch>) -> Self {
         DecisionCache {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             epoch,
@@ -43,7 +43,7 @@ impl<V: Clone> DecisionCache<V> {
     }
 
     /// A live entry, with its age and the most it may reach.
-    pub fn get(&self, key: &[u8; 32]) -> Option<(V, Duration, Duration)> {
+    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<(V, Duration, Duration)> {
         let max_age = self.epoch.max_age(self.ttl);
         if max_age.is_zero() {
             return None;
@@ -61,7 +61,7 @@ impl<V: Clone> DecisionCache<V> {
 
     /// Stores a decision made under `generation` (read before the decision was made, so that a
     /// revocation racing with the look-up is never hidden).
-    pub fn insert(&self, key: [u8; 32], value: V, generation: u64) {
+    pub(crate) fn insert(&self, key: [u8; 32], value: V, generation: u64) {
         if self.ttl.is_zero() {
             return;
         }
@@ -94,7 +94,7 @@ impl<V: Clone> DecisionCache<V> {
         );
     }
 
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.epoch.current()
     }
 

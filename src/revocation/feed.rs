@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use crate::store::{Db, revocations};
 
-pub const POLL_EVERY: Duration = Duration::from_millis(250);
+pub(crate) const POLL_EVERY: Duration = Duration::from_millis(250);
 /// How long after its last successful poll the feed still counts as followed.
-pub const FOLLOWED_FOR: Duration = Duration::from_millis(750);
+pub(crate) const FOLLOWED_FOR: Duration = Duration::from_millis(750);
 /// The oldest entry served while the feed is not followed.
-pub const UNFOLLOWED_MAX_AGE: Duration = Duration::from_millis(250);
+pub(crate) const UNFOLLOWED_MAX_AGE: Duration = Duration::from_millis(250);
 
 struct RevocationFeed {
     epoch: Instant,
@@ -69,23 +69,23 @@ impl RevocationFeed {
 /// revocation made here and whenever the feed moves. A cache entry made under an older epoch
 /// is never served.
 #[derive(Default)]
-pub struct Epoch {
+pub(crate) struct Epoch {
     generation: AtomicU64,
     feed: RevocationFeed,
 }
 
 impl Epoch {
-    pub fn current(&self) -> u64 {
+    pub(crate) fn current(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
     /// Something that may end a token changed: nothing cached before now may be served.
-    pub fn bump(&self) {
+    pub(crate) fn bump(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// How old a cache entry may be: `ttl` while the feed is followed, much less otherwise.
-    pub fn max_age(&self, ttl: Duration) -> Duration {
+    pub(crate) fn max_age(&self, ttl: Duration) -> Duration {
         if self.feed.is_followed() {
             ttl
         } else {
@@ -93,8 +93,8 @@ impl Epoch {
         }
     }
 
-    /// Polls the feed on the current actix system.
-    pub fn follow(self: &Arc<Self>, db: Db) {
+    /// Polls the feed on the current (tokio) runtime.
+    pub(crate) fn follow(self: &Arc<Self>, db: Db) {
         let epoch = self.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(POLL_EVERY);

@@ -5,8 +5,11 @@
 //! `Unavailable` means the database could not answer (callers answer 503 and fail closed);
 //! `Query` is anything else and is logged, never shown.
 //!
-//! Diesel is synchronous. Request handlers reach the database only through [`Db::run`], which
-//! takes a pooled connection and runs the whole closure on the runtime's blocking pool.
+//! Diesel is synchronous. Request handlers reach the database through [`Db::run`], which
+//! takes a pooled connection and runs the whole closure on the runtime's blocking pool. Work
+//! that must not hold a connection throughout (sign-in: argon2 runs between two short store
+//! steps) runs on the blocking pool itself and takes a connection per step with
+//! [`Db::run_sync`].
 //!
 //! Look-ups by a unique key use `.get_result()`, not `.first()`: `.first()` binds its `LIMIT` as
 //! a parameter, and SQLite (3.45+) treats a bound LIMIT as able to change the query plan, so it
@@ -286,7 +289,8 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
-    /// Runs `f` with a pooled connection, synchronously. For the CLI and background tasks.
+    /// Runs `f` with a pooled connection, synchronously: for the CLI, and for blocking work
+    /// that needs a connection only now and then.
     pub fn run_sync<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,

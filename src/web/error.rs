@@ -4,12 +4,12 @@
 //!
 //! | layer | returns | becomes |
 //! |---|---|---|
-//! | `store` | [`StoreError`]: `NotFound`, `Conflict`, `Unavailable`, `Query` | 404, 409, 503, 500 |
+//! | `store` | [`StoreError`]: `NotFound`, `Conflict`, `Unavailable`, `Query` | 404, 409, 503, 500 under `/v1/orgs`; at the OAuth endpoints 503 `temporarily_unavailable` for `Unavailable`, 500 `server_error` otherwise; on `/v1/check` and the authorization pages any store failure is 503 (fail closed: never a guess) |
 //! | `admin`, `integrations` | [`AdminError`]: `Invalid`, `NotFound`, `Conflict`, `Store`, `Internal` | 422, 404, 409, as the store error, 500 |
 //! | `access::caller` | [`CallerRefusal`] | 401 (`invalid_token` challenge), 404, 403 (`insufficient_scope`), 403 |
 //! | `access::checker` | a verdict, not an error | 401 / 403 on `/v1/check`, `active: false` on introspection |
-//! | `oauth` | [`Refusal`]: an [`OAuthError`] code and a description | 400; 401 for `invalid_client`; 500 for `server_error`; 503 for `temporarily_unavailable` |
-//! | this layer | body too large, unreadable, wrong content type, no such route | 413, 400, 415, 404 |
+//! | `oauth` | [`Refusal`]: an [`OAuthError`] code and a description; a store failure as [`StoreError`] (a signing key that cannot be used, or a stored row that cannot be read, is reported as `Unavailable`) | 400; 401 for `invalid_client`; 500 for `server_error`; 503 for `temporarily_unavailable` |
+//! | this layer | body too large, unreadable, wrong content type, no such route | 413, 400, 415 (`/v1`; the OAuth endpoints answer 400 `invalid_request`, RFC 6749 §5.2), 404 |
 //!
 //! Each URL answers in one shape, whatever failed:
 //! - `/v1/…` and the operations endpoints: `{"error": {"code", "message"}}` ([`ApiError`]);
@@ -22,7 +22,8 @@
 //! Every 503 carries `Retry-After`. Every error answer is `Cache-Control: no-store`.
 //!
 //! What is logged: a store outage at `warn` with its cause, an unexpected database error or
-//! internal failure at `error` with its cause; refusals of bad input are not logged (the access
+//! internal failure at `error` with its cause (on `/v1/check` and the authorization pages,
+//! every store failure at `warn`); refusals of bad input are not logged (the access
 //! log has the status). What the client sees: the code and a message written for it — never a
 //! cause chain, a query, or a secret.
 
@@ -301,12 +302,21 @@ fn oauth_error_with_status(refusal: &Refusal, status: StatusCode) -> HttpRespons
     res.json(json!({ "error": refusal.error.as_str(), "error_description": refusal.description }))
 }
 
-/// The OAuth endpoints' answer when the store cannot be asked: 503 `temporarily_unavailable`.
+/// The OAuth endpoints' answer when the store failed: 503 `temporarily_unavailable` when the
+/// database cannot answer (or the signing key cannot be used), 500 `server_error` for anything
+/// unexpected.
 pub(crate) fn oauth_unavailable(cause: &StoreError) -> HttpResponse {
-    tracing::warn!(%cause, "an OAuth request failed on the store");
+    if let StoreError::Unavailable(_) = cause {
+        tracing::warn!(%cause, "an OAuth request failed on the store");
+        return oauth_error(&Refusal::new(
+            OAuthError::TemporarilyUnavailable,
+            "the database cannot answer right now; try again",
+        ));
+    }
+    tracing::error!(%cause, "an OAuth request failed on the store");
     oauth_error(&Refusal::new(
-        OAuthError::TemporarilyUnavailable,
-        "the database cannot answer right now; try again",
+        OAuthError::ServerError,
+        "the request could not be completed",
     ))
 }
 

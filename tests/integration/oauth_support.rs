@@ -12,10 +12,10 @@ use url::Url;
 
 use crate::support::{TestDb, TestServer};
 
-pub const REDIRECT: &str = "http://127.0.0.1:9999/cb";
-pub const PASSWORD: &str = "correct-horse-battery";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9999/cb";
+pub(crate) const PASSWORD: &str = "correct-horse-battery";
 
-pub struct World {
+pub(crate) struct World {
     pub server: TestServer,
     pub db: TestDb,
     pub client_id: String,
@@ -26,11 +26,11 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(db: TestDb) -> World {
+    pub(crate) fn new(db: TestDb) -> World {
         Self::with_config(db, &[])
     }
 
-    pub fn with_config(db: TestDb, extra: &[(&str, &str)]) -> World {
+    pub(crate) fn with_config(db: TestDb, extra: &[(&str, &str)]) -> World {
         db.cli(&["--json", "org", "create", "acme", "--name", "Acme Inc"])
             .json();
         db.cli(&["--json", "org", "create", "globex"]).json();
@@ -141,14 +141,14 @@ impl World {
     }
 
     /// An access token for the management API, obtained through the console client.
-    pub fn management_token(&self, user: &str, scope: &str) -> String {
+    pub(crate) fn management_token(&self, user: &str, scope: &str) -> String {
         let (id, secret) = &self.console;
         let body = self.tokens_for_client(&self.browser(), user, scope, id, secret);
         body["access_token"].as_str().unwrap().to_string()
     }
 
     /// Stops the server and starts a new one on the same database.
-    pub fn restart(self, extra: &[(&str, &str)]) -> World {
+    pub(crate) fn restart(self, extra: &[(&str, &str)]) -> World {
         let World {
             server,
             db,
@@ -169,19 +169,19 @@ impl World {
         }
     }
 
-    pub fn browser(&self) -> Http {
+    pub(crate) fn browser(&self) -> Http {
         self.server.client()
     }
 
     /// An HTTP client without cookies, like a server-side app calling the token endpoint.
-    pub fn app(&self) -> Http {
+    pub(crate) fn app(&self) -> Http {
         reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
     }
 
-    pub fn authorize_url(&self, client_id: &str, extra: &[(&str, &str)]) -> String {
+    pub(crate) fn authorize_url(&self, client_id: &str, extra: &[(&str, &str)]) -> String {
         let mut url = Url::parse(&self.server.url("/oauth/authorize")).unwrap();
         url.query_pairs_mut()
             .append_pair("response_type", "code")
@@ -193,7 +193,7 @@ impl World {
         url.to_string()
     }
 
-    pub fn basic(&self) -> String {
+    pub(crate) fn basic(&self) -> String {
         format!(
             "Basic {}",
             STANDARD.encode(format!("{}:{}", self.client_id, self.client_secret))
@@ -201,7 +201,7 @@ impl World {
     }
 
     /// POSTs a form to the token endpoint with Basic client authentication.
-    pub fn token(&self, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+    pub(crate) fn token(&self, form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
         let res = self
             .app()
             .post(self.server.url("/oauth/token"))
@@ -212,7 +212,7 @@ impl World {
         split(res)
     }
 
-    pub fn token_unauthenticated(
+    pub(crate) fn token_unauthenticated(
         &self,
         form: &[(&str, &str)],
     ) -> (u16, Value, reqwest::header::HeaderMap) {
@@ -225,7 +225,7 @@ impl World {
         )
     }
 
-    pub fn introspect(&self, token: &str) -> Value {
+    pub(crate) fn introspect(&self, token: &str) -> Value {
         let res = self
             .app()
             .post(self.server.url("/oauth/introspect"))
@@ -239,7 +239,7 @@ impl World {
 
     /// Signs in (if asked), approves consent (if asked), and returns where the server sent the
     /// browser back to the client.
-    pub fn authorize_as(&self, browser: &Http, user: &str, url: &str) -> Url {
+    pub(crate) fn authorize_as(&self, browser: &Http, user: &str, url: &str) -> Url {
         let mut res = browser.get(url).send().unwrap();
         for _ in 0..4 {
             if let Some(location) = res.headers().get(LOCATION) {
@@ -268,11 +268,11 @@ impl World {
     }
 
     /// The whole code flow for the confidential client with PKCE; returns the token response.
-    pub fn tokens_for(&self, browser: &Http, user: &str, scope: &str) -> Value {
+    pub(crate) fn tokens_for(&self, browser: &Http, user: &str, scope: &str) -> Value {
         self.tokens_for_client(browser, user, scope, &self.client_id, &self.client_secret)
     }
 
-    pub fn tokens_for_client(
+    pub(crate) fn tokens_for_client(
         &self,
         browser: &Http,
         user: &str,
@@ -310,7 +310,7 @@ impl World {
     }
 }
 
-pub fn split(res: Response) -> (u16, Value, reqwest::header::HeaderMap) {
+pub(crate) fn split(res: Response) -> (u16, Value, reqwest::header::HeaderMap) {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let text = res.text().unwrap();
@@ -318,19 +318,19 @@ pub fn split(res: Response) -> (u16, Value, reqwest::header::HeaderMap) {
     (status, body, headers)
 }
 
-pub fn query(url: &Url, key: &str) -> Option<String> {
+pub(crate) fn query(url: &Url, key: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
 }
 
-pub struct Pkce {
+pub(crate) struct Pkce {
     pub verifier: String,
     pub challenge: String,
 }
 
 impl Pkce {
-    pub fn new() -> Pkce {
+    pub(crate) fn new() -> Pkce {
         let verifier = tessera::tokens::secret::random_base62(64);
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         Pkce {
@@ -341,13 +341,13 @@ impl Pkce {
 }
 
 /// The one form of a page, with its hidden fields, as a browser would submit it.
-pub struct Form {
+pub(crate) struct Form {
     pub action: String,
     pub fields: Vec<(String, String)>,
 }
 
 impl Form {
-    pub fn parse(html: &str) -> Form {
+    pub(crate) fn parse(html: &str) -> Form {
         let doc = scraper::Html::parse_document(html);
         let form_sel = scraper::Selector::parse("form").unwrap();
         let input_sel = scraper::Selector::parse("input, select").unwrap();
@@ -377,20 +377,20 @@ impl Form {
         Form { action, fields }
     }
 
-    pub fn with(mut self, name: &str, value: &str) -> Form {
+    pub(crate) fn with(mut self, name: &str, value: &str) -> Form {
         self.fields.retain(|(k, _)| k != name);
         self.fields.push((name.into(), value.into()));
         self
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn submit(&self, browser: &Http, server: &TestServer) -> Response {
+    pub(crate) fn submit(&self, browser: &Http, server: &TestServer) -> Response {
         browser
             .post(server.url(&self.action))
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -401,7 +401,7 @@ impl Form {
 }
 
 /// Verifies a JWT with nothing but the published JWKS, as a resource server would.
-pub fn verify_with_jwks(server: &TestServer, token: &str, issuer: &str) -> Value {
+pub(crate) fn verify_with_jwks(server: &TestServer, token: &str, issuer: &str) -> Value {
     let jwks: jsonwebtoken::jwk::JwkSet =
         reqwest::blocking::get(server.url("/.well-known/jwks.json"))
             .unwrap()

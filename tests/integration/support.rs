@@ -12,17 +12,17 @@ use diesel::{Connection, RunQueryDsl};
 use serde_json::Value;
 use tessera::config::Config;
 
-pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+pub(crate) const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 /// A database of its own for one test; dropped (PostgreSQL) or deleted (SQLite) at the end.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg: Option<(String, String)>,
 }
 
 impl TestDb {
-    pub fn sqlite() -> TestDb {
+    pub(crate) fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let path: PathBuf = dir.path().join("tessera.db");
         TestDb {
@@ -34,7 +34,7 @@ impl TestDb {
 
     /// A fresh database on the server named by `TESSERA_TEST_POSTGRES_URL`, or `None` when
     /// that variable is unset (the PostgreSQL variants of the tests then do nothing).
-    pub fn postgres() -> Option<TestDb> {
+    pub(crate) fn postgres() -> Option<TestDb> {
         let admin_url = std::env::var("TESSERA_TEST_POSTGRES_URL").ok()?;
         let name = format!(
             "tessera_test_{}",
@@ -54,11 +54,11 @@ impl TestDb {
     }
 
     /// Settings for a server on this database: random port, known admin password.
-    pub fn config(&self) -> Config {
+    pub(crate) fn config(&self) -> Config {
         self.config_with(&[])
     }
 
-    pub fn config_with(&self, extra: &[(&str, &str)]) -> Config {
+    pub(crate) fn config_with(&self, extra: &[(&str, &str)]) -> Config {
         let mut vars: HashMap<String, String> = HashMap::new();
         vars.insert("TESSERA_DATABASE_URL".into(), self.url.clone());
         vars.insert("TESSERA_BIND".into(), "127.0.0.1:0".into());
@@ -75,11 +75,11 @@ impl TestDb {
     }
 
     /// Runs the real `tessera` binary against this database.
-    pub fn cli(&self, args: &[&str]) -> CliOutput {
+    pub(crate) fn cli(&self, args: &[&str]) -> CliOutput {
         self.cli_with_stdin(args, None)
     }
 
-    pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    pub(crate) fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
         cmd.args(args)
             .env("TESSERA_DATABASE_URL", &self.url)
@@ -103,7 +103,7 @@ impl TestDb {
     }
 
     /// A direct connection for inspecting what the product stored.
-    pub fn conn(&self) -> tessera::store::Conn {
+    pub(crate) fn conn(&self) -> tessera::store::Conn {
         let db =
             tessera::store::Db::connect(&tessera::store::DatabaseUrl::parse(&self.url).unwrap(), 1)
                 .unwrap();
@@ -128,24 +128,24 @@ fn replace_database(url: &str, name: &str) -> String {
     parsed.to_string()
 }
 
-pub struct CliOutput(pub Output);
+pub(crate) struct CliOutput(pub Output);
 
 impl CliOutput {
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         self.0.status.code().unwrap_or(-1)
     }
 
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.0.stdout).into_owned()
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.0.stderr).into_owned()
     }
 
     /// The one JSON value a successful `--json` command prints.
     #[track_caller]
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         assert_eq!(
             self.code(),
             0,
@@ -158,7 +158,7 @@ impl CliOutput {
     }
 
     #[track_caller]
-    pub fn assert_input_error(&self, needle: &str) {
+    pub(crate) fn assert_input_error(&self, needle: &str) {
         assert_eq!(
             self.code(),
             2,
@@ -180,14 +180,14 @@ impl CliOutput {
 }
 
 /// The real server, in-process, on a random port; stopped when dropped.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub base: String,
     handle: actix_web::dev::ServerHandle,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl TestServer {
-    pub fn start(config: Config) -> TestServer {
+    pub(crate) fn start(config: Config) -> TestServer {
         let (tx, rx) = mpsc::channel();
         let thread = thread::spawn(move || {
             let system = actix_web::rt::System::new();
@@ -211,12 +211,12 @@ impl TestServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
     /// A client like a browser or an integrator uses: no automatic redirects, cookies kept.
-    pub fn client(&self) -> reqwest::blocking::Client {
+    pub(crate) fn client(&self) -> reqwest::blocking::Client {
         reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
@@ -270,14 +270,14 @@ macro_rules! on_both_backends {
 }
 
 /// A `tessera serve` process of its own (for tests that need two instances, or signals).
-pub struct ServerProcess {
+pub(crate) struct ServerProcess {
     pub child: std::process::Child,
     pub base: String,
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl ServerProcess {
-    pub fn start(db: &TestDb, extra: &[(&str, &str)]) -> ServerProcess {
+    pub(crate) fn start(db: &TestDb, extra: &[(&str, &str)]) -> ServerProcess {
         use std::io::{BufRead, BufReader};
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
         cmd.arg("serve")
@@ -320,11 +320,11 @@ impl ServerProcess {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 }
