@@ -8,12 +8,14 @@
 //! 4. One write: the code is consumed and its token family started, together.
 //! 5. Tokens: a JWT access token (RFC 9068) and, when the client may refresh, a refresh token.
 
-use chrono::{TimeDelta, Utc};
 use oxide_auth::code_grant::accesstoken::{AccessToken, Input, Output};
 use oxide_auth::primitives::grant::{Extensions, Grant as OxideGrant};
 use oxide_auth::primitives::issuer::{IssuedToken, TokenType};
 
-use super::{Issued, Refused, claims, flow_not_allowed, from_oxide, refresh_expiry, revoke_family};
+use super::{
+    Issued, Refused, access_token_expiry, claims, finished, flow_not_allowed, from_oxide,
+    refresh_expiry, revoke_family,
+};
 use crate::oauth::errors::Refusal;
 use crate::oauth::params::Params;
 use crate::oauth::{OAuthContext, canonical_scope, clients, pkce};
@@ -90,8 +92,7 @@ pub(super) fn exchange(
                         Input::Issued(IssuedToken {
                             token: String::new(),
                             refresh: refresh_token,
-                            until: Utc::now()
-                                + TimeDelta::seconds(ctx.signer.ttl().as_secs() as i64),
+                            until: access_token_expiry(ctx),
                             token_type: TokenType::Bearer,
                         })
                     }
@@ -109,9 +110,7 @@ pub(super) fn exchange(
             }
         };
     }
-    issued
-        .map(Ok)
-        .ok_or_else(|| StoreError::Unavailable("the flow issued nothing".into()))
+    finished(issued)
 }
 
 /// The code's row, unless it is unknown or was used before — a replay, which revokes the

@@ -110,6 +110,19 @@ fn claims(
     )
 }
 
+/// When the access token being issued expires, as oxide-auth's machines want to know.
+fn access_token_expiry(ctx: &OAuthContext) -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() + chrono::TimeDelta::seconds(ctx.signer.ttl().as_secs() as i64)
+}
+
+/// What a grant's machine issued once it finished; finishing without issuing would be a bug
+/// in the driving loop, reported like any failure to complete the request.
+fn finished(issued: Option<Issued>) -> Result<Result<Issued, Refused>, StoreError> {
+    issued
+        .map(Ok)
+        .ok_or_else(|| StoreError::Unavailable("the flow issued nothing".into()))
+}
+
 /// A new refresh token's expiry: the grant's absolute end, or sooner with an idle limit.
 fn refresh_expiry(ctx: &OAuthContext, grant_expires_at: NaiveDateTime) -> NaiveDateTime {
     match ctx.config.refresh_token_idle_ttl {

@@ -14,12 +14,14 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use chrono::{TimeDelta, Utc};
 use oxide_auth::code_grant::refresh::{Input, Output, Refresh};
 use oxide_auth::primitives::grant::{Extensions, Grant as OxideGrant};
 use oxide_auth::primitives::issuer::{RefreshedToken, TokenType};
 
-use super::{Issued, Refused, claims, flow_not_allowed, from_oxide, refresh_expiry, revoke_family};
+use super::{
+    Issued, Refused, access_token_expiry, claims, finished, flow_not_allowed, from_oxide,
+    refresh_expiry, revoke_family,
+};
 use crate::clock;
 use crate::oauth::clients::{self, KnownClient};
 use crate::oauth::errors::Refusal;
@@ -127,7 +129,7 @@ pub(super) fn exchange(
                 Input::Refreshed(RefreshedToken {
                     token: String::new(),
                     refresh: Some(next),
-                    until: Utc::now() + TimeDelta::seconds(ctx.signer.ttl().as_secs() as i64),
+                    until: access_token_expiry(ctx),
                     token_type: TokenType::Bearer,
                 })
             }
@@ -137,9 +139,7 @@ pub(super) fn exchange(
             }
         };
     }
-    issued
-        .map(Ok)
-        .ok_or_else(|| StoreError::Unavailable("the flow issued nothing".into()))
+    finished(issued)
 }
 
 /// Steps 1–2 for one set of credentials.
