@@ -39,8 +39,8 @@
 //!    `tokens/jwt.rs` (verify) and `store/grants.rs`, or `store/integrations.rs` and
 //!    `integrations/mod.rs` (status)
 //! 4. `web/v1/check.rs` takes the caller's address (`web/client_ip.rs`) →
-//!    `access/checker.rs` `Checker::verdict`: IP allowlist, then the use is counted
-//!    (`integrations/usage.rs`), then the scopes
+//!    `access/checker.rs` `Checker::verdict`: IP allowlist, scopes, and — only when allowed —
+//!    the use is counted (`integrations/usage.rs`)
 //! 5. back in `web/v1/check.rs`: 200 with the cached body and `X-Auth-*` headers, or 401 / 403 /
 //!    503 from `web/error.rs`
 //!

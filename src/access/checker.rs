@@ -177,20 +177,44 @@ impl Checker {
         let key = presented.hash().0;
         if cacheable {
             if let Some((hit, age, max_age)) = self.cache.get(&key) {
-                // Past half its life, an entry in use is renewed in the background, so that a
-                // busy token never makes its callers wait for the store when the entry ends.
-                if age > max_age / 2 {
-                    self.refresh_in_background(presented.into_owned());
-                }
-                return Ok(match &hit.result {
+                let serve = match &hit.result {
                     Ok(p) if p.exp.is_some_and(|exp| exp <= unix_now()) => {
-                        Arc::new(Decision::new(Err(Dead::Expired)))
+                        return Ok(Arc::new(Decision::new(Err(Dead::Expired))));
                     }
-                    _ => hit,
-                });
+                    // Past the inactivity deadline as this entry knows it: perhaps used since
+                    // (elsewhere, or written by the flusher), perhaps not — the store says.
+                    Ok(p) => !self.idle_deadline_passed(p),
+                    // An opaque token unknown when this was decided may have been created since
+                    // (by the CLI or another instance): never refuse it without asking the
+                    // store. (A JWT cannot come to exist later; its refusal stays cached.)
+                    Err(Dead::Unknown) => !matches!(presented, Presented::Opaque(_)),
+                    Err(_) => true,
+                };
+                if serve {
+                    // Past half its life, an entry in use is renewed in the background, so
+                    // that a busy token never makes its callers wait for the store when the
+                    // entry ends.
+                    if age > max_age / 2 {
+                        self.refresh_in_background(presented.into_owned());
+                    }
+                    return Ok(hit);
+                }
             }
         }
         self.decide(presented.into_owned(), cacheable).await
+    }
+
+    /// Whether an integration token's inactivity deadline, as known to a cached principal and
+    /// the uses recorded since, has passed.
+    fn idle_deadline_passed(&self, p: &Principal) -> bool {
+        let (Some((last, limit)), Some(id)) = (p.idle, p.token_id) else {
+            return false;
+        };
+        let last = self
+            .usage
+            .recent_use(id)
+            .map_or(last, |recent| recent.max(last));
+        crate::clock::now() - last > limit
     }
 
     /// Asks the store and caches the answer.
@@ -257,14 +281,15 @@ impl Checker {
         {
             return Verdict::Unauthorized { token_given: true };
         }
+        if let Some(missing) = required.iter().find(|s| !p.scopes.iter().any(|h| h == *s)) {
+            return Verdict::ForbiddenScope {
+                missing: missing.to_string(),
+            };
+        }
+        // Only an allowed request is a use: a refused one must not keep an idle token alive.
         if let Some(id) = p.token_id {
             self.usage.record(id, ip);
         }
-        match required.iter().find(|s| !p.scopes.iter().any(|h| h == *s)) {
-            Some(missing) => Verdict::ForbiddenScope {
-                missing: missing.to_string(),
-            },
-            None => Verdict::Allow(decision),
-        }
+        Verdict::Allow(decision)
     }
 }

@@ -14,6 +14,8 @@ pub(crate) mod checker;
 
 use std::borrow::Cow;
 
+use chrono::{NaiveDateTime, TimeDelta};
+
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -53,6 +55,10 @@ pub(crate) struct Principal {
     pub allow_ips: Vec<IpNet>,
     /// The stored token, for usage counts (integration tokens).
     pub token_id: Option<i64>,
+    /// Integration tokens with an inactivity limit: the last use known when this was decided
+    /// and the limit. A cached decision is not served past `last use + limit` without asking
+    /// the store again.
+    pub idle: Option<(NaiveDateTime, TimeDelta)>,
 }
 
 /// Why a token is not alive. Callers answer all of them alike (401 / `active: false`);
@@ -172,6 +178,7 @@ pub(crate) fn identify(
         exp: Some(claims.exp),
         allow_ips: Vec::new(),
         token_id: None,
+        idle: None,
     }))
 }
 
@@ -224,6 +231,14 @@ fn integration_token(
             .filter_map(|n| n.parse().ok())
             .collect(),
         token_id: Some(token.id),
+        idle: integration.inactive_after_secs.map(|limit| {
+            let last = [token.last_used_at, usage.recent_use(token.id)]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(token.created_at);
+            (last, TimeDelta::seconds(limit))
+        }),
     }))
 }
 
@@ -256,5 +271,6 @@ fn refresh_token(
         exp: Some(clock::unix(row.expires_at)),
         allow_ips: Vec::new(),
         token_id: None,
+        idle: None,
     }))
 }

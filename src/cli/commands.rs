@@ -469,7 +469,14 @@ fn integration(
             let org = integ::org_of(conn, &id)?;
             let after = optional_duration(after)?.unwrap_or_default();
             let one = integ::expire(conn, actor, &org, &id, after)?;
-            emit(json, &one, || show(&one))
+            emit(json, &one, || {
+                let note = if one.kept_earlier_expiry {
+                    "\n(it already expires sooner: expiring never extends a life)"
+                } else {
+                    ""
+                };
+                format!("{}{note}", show(&one.integration))
+            })
         }
         IntegrationCommand::Revoke { id } => {
             let org = integ::org_of(conn, &id)?;

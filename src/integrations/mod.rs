@@ -536,7 +536,7 @@ pub(crate) fn expire(
     org: &Organization,
     id: &str,
     after: Duration,
-) -> Result<IntegrationView, AdminError> {
+) -> Result<Expiring, AdminError> {
     let i = find(conn, org, id)?;
     if i.revoked_at.is_some() {
         return Err(AdminError::Conflict(format!(
@@ -544,20 +544,43 @@ pub(crate) fn expire(
             i.id
         )));
     }
-    let at = clock::now() + crate::duration::to_chrono(after);
+    let asked = clock::now() + crate::duration::to_chrono(after);
+    // Expiring never extends a life: an earlier deadline stands.
+    let kept_earlier_expiry = i.expires_at.is_some_and(|current| current <= asked);
     transaction(conn, |conn| {
-        Integration::set_expiry(conn, &i.id, at)?;
+        let detail = if kept_earlier_expiry {
+            format!(
+                "kept the earlier expires_at={} (asked {})",
+                i.expires_at.map(clock::rfc3339).unwrap_or_default(),
+                clock::rfc3339(asked)
+            )
+        } else {
+            Integration::set_expiry(conn, &i.id, asked)?;
+            format!("expires_at={}", clock::rfc3339(asked))
+        };
         audit::record(
             conn,
             Some(org.id),
             actor,
             "integration.expire",
             Some(&i.id),
-            Some(&format!("expires_at={}", clock::rfc3339(at))),
+            Some(&detail),
         )?;
         let updated = Integration::find(conn, &i.id)?;
-        load_view(conn, &updated, &org.slug)
+        Ok(Expiring {
+            integration: load_view(conn, &updated, &org.slug)?,
+            kept_earlier_expiry,
+        })
     })
+}
+
+/// The answer to "expire": the integration, and whether its earlier deadline was kept
+/// because the one asked for would have extended its life.
+#[derive(Debug, Serialize)]
+pub(crate) struct Expiring {
+    #[serde(flatten)]
+    pub(crate) integration: IntegrationView,
+    pub(crate) kept_earlier_expiry: bool,
 }
 
 /// Revokes the integration and all its tokens, at once and for good.

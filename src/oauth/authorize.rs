@@ -318,7 +318,7 @@ fn validate(
                             registered,
                             params.get("state"),
                             OAuthError::InvalidRequest,
-                            "PKCE is required: send code_challenge with code_challenge_method=S256",
+                            "PKCE: send a code_challenge of 43 base64url characters with code_challenge_method=S256 (RFC 7636 §4.2–4.3); public clients must",
                         )));
                     }
                 }
@@ -370,15 +370,33 @@ fn validate(
                 return Ok(Err(Answer::ErrorPage(Stop::UnknownClientOrRedirect)));
             }
             // `response_type` other than `code`, or a scope that is not a scope.
+            // Redirected with our own parameters: oxide-auth's error URL would name the
+            // description `description`, where §4.1.2.1 says `error_description`.
             Output::Err(az::Error::Redirect(mut e)) => {
-                if e.description().kind() == AuthorizationErrorType::InvalidScope {
-                    e.description()
-                        .explain("the scope is unknown or not registered for this client");
-                }
-                return Ok(Err(Answer::Redirect(with_iss(
-                    e.into(),
-                    &ctx.config.issuer,
-                ))));
+                let Some((_, registered)) = &bound else {
+                    return Ok(Err(Answer::ErrorPage(Stop::UnknownClientOrRedirect)));
+                };
+                let (error, description) = match e.description().kind() {
+                    AuthorizationErrorType::UnsupportedResponseType => (
+                        OAuthError::UnsupportedResponseType,
+                        "response_type must be code",
+                    ),
+                    AuthorizationErrorType::InvalidScope => (
+                        OAuthError::InvalidScope,
+                        "the scope is unknown or not registered for this client",
+                    ),
+                    _ => (
+                        OAuthError::InvalidRequest,
+                        "the authorization request is malformed",
+                    ),
+                };
+                return Ok(Err(early_refusal(
+                    ctx,
+                    registered,
+                    params.get("state"),
+                    error,
+                    description,
+                )));
             }
             Output::Err(az::Error::PrimitiveError) => {
                 return Err(StoreError::Unavailable("authorization flow failed".into()));

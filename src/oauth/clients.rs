@@ -57,10 +57,20 @@ impl ClientDirectory {
         conn: &mut DbConn,
         client_id: &str,
     ) -> StoreResult<Option<Arc<KnownClient>>> {
-        let key = SecretHash::of(client_id).0;
-        if let Some((known, ..)) = self.cache.get(&key) {
+        if let Some((known, ..)) = self.cache.get(&Self::key(client_id)) {
             return Ok(known);
         }
+        self.read(conn, client_id)
+    }
+
+    /// The client as the store has it now, cached again. Before a credential is refused on
+    /// what the cache knew, the store is asked: a client registered, or a secret rotated, by
+    /// the CLI or another instance a moment ago must work at once.
+    pub(crate) fn read(
+        &self,
+        conn: &mut DbConn,
+        client_id: &str,
+    ) -> StoreResult<Option<Arc<KnownClient>>> {
         let generation = self.cache.generation();
         let known = match Client::find(conn, client_id) {
             Ok(client) => {
@@ -70,8 +80,13 @@ impl ClientDirectory {
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        self.cache.insert(key, known.clone(), generation);
+        self.cache
+            .insert(Self::key(client_id), known.clone(), generation);
         Ok(known)
+    }
+
+    fn key(client_id: &str) -> [u8; 32] {
+        SecretHash::of(client_id).0
     }
 }
 
@@ -90,17 +105,20 @@ pub(crate) fn authenticate(
             "client authentication is required",
         )));
     };
-    let Some(known) = directory.find(conn, &credentials.client_id)? else {
-        return Ok(Err(Refusal::invalid_client()));
-    };
-    let authenticated = match (known.client.kind, credentials.secret.as_deref()) {
+    let presented = credentials.secret.as_deref().map(SecretHash::of);
+    let authenticates = |known: &KnownClient| match (known.client.kind, &presented) {
         (ClientKind::Public, None) => true,
-        (ClientKind::Confidential, Some(secret)) => known.secret_matches(&SecretHash::of(secret)),
+        (ClientKind::Confidential, Some(secret)) => known.secret_matches(secret),
         _ => false,
     };
-    Ok(if authenticated {
-        Ok(known)
-    } else {
-        Err(Refusal::invalid_client())
-    })
+    if let Some(known) = directory.find(conn, &credentials.client_id)? {
+        if authenticates(&known) {
+            return Ok(Ok(known));
+        }
+    }
+    // Refused on what the cache knew: ask the store before answering.
+    match directory.read(conn, &credentials.client_id)? {
+        Some(known) if authenticates(&known) => Ok(Ok(known)),
+        _ => Ok(Err(Refusal::invalid_client())),
+    }
 }

@@ -115,10 +115,42 @@ fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, BadRequest> {
         .map_err(|_| BadRequest("the form body cannot be parsed".into()))
 }
 
+/// A JSON object's members in order, each one kept — a map would keep only the last of two
+/// members with the same name, and the request must be refused instead (RFC 6749 §3.2).
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, serde_json::Value>()? {
+                    if members.len() > MAX_PARAMS {
+                        return Err(serde::de::Error::custom("too many parameters"));
+                    }
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 fn parse_json(body: &[u8]) -> Result<Vec<(String, String)>, BadRequest> {
-    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+    let Members(members) = serde_json::from_slice(body)
         .map_err(|_| BadRequest("the body is not a JSON object".into()))?;
-    object
+    members
         .into_iter()
         .map(|(k, v)| match v {
             serde_json::Value::String(s) => Ok((k, s)),

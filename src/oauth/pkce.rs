@@ -18,13 +18,35 @@ fn policy(kind: ClientKind) -> Pkce {
     }
 }
 
+/// RFC 7636 §4.1: `code-verifier = 43*128unreserved`, unreserved being `[A-Za-z0-9-._~]`.
+pub(crate) fn is_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// RFC 7636 §4.2: an S256 challenge is `BASE64URL(SHA256(verifier))` without padding — exactly
+/// 43 characters of the base64url alphabet, the last of which carries only 4 bits.
+fn is_s256_challenge(challenge: &str) -> bool {
+    use base64::Engine;
+    challenge.len() == 43
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(challenge)
+            .is_ok_and(|digest| digest.len() == 32)
+}
+
 /// RFC 7636 §4.3–4.4: the challenge to store with the code (`None` when the client sent none
-/// and may omit it). `Err` when it is required but missing, or its method is not `S256`.
+/// and may omit it). `Err` when it is required but missing, its method is not `S256`, or it
+/// cannot be an S256 challenge.
 pub(crate) fn challenge(
     kind: ClientKind,
     method: Option<&str>,
     challenge: Option<&str>,
 ) -> Result<Option<String>, ()> {
+    if challenge.is_some_and(|c| !is_s256_challenge(c)) {
+        return Err(());
+    }
     let encoded =
         policy(kind).challenge(method.map(Cow::Borrowed), challenge.map(Cow::Borrowed))?;
     Ok(match encoded {

@@ -116,6 +116,27 @@ fn forge(db: &TestDb, claims: Value) -> String {
 }
 
 on_both_backends! {
+    fn a_cached_decision_never_outlives_the_inactivity_limit_and_refusals_are_not_use(db: TestDb) {
+        // The decision cache is on (30 s): the first check caches the decision.
+        let w = World::new(db);
+        let (id, token) = integration(&w, &["--inactive-after", "1s"]);
+        assert_eq!(check(&w, Some(&token), Some("claims:read"), &[]).status, 200);
+        // Time passing is the point here: one second without a use ends the token, on this
+        // instance too, though it still holds the decision made while the token was alive.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let a = check(&w, Some(&token), Some("claims:read"), &[]);
+        assert_unauthorized(&a, true);
+        // … and that refused request did not count as a use that brings it back.
+        assert_unauthorized(&check(&w, Some(&token), Some("claims:read"), &[]), true);
+        // A request refused for its scope is no use either.
+        let (other, live) = integration(&w, &[]);
+        assert_eq!(check(&w, Some(&live), Some("claims:write"), &[]).status, 403);
+        let w = w.restart(&[]);
+        let uses = |id: &str| w.db.cli(&["--json", "integration", "show", id]).json()["use_count"].clone();
+        assert_eq!(uses(&id), json!(1), "only the allowed check counts");
+        assert_eq!(uses(&other), json!(0), "a 403 is not a use");
+    }
+
     fn integration_tokens_through_every_step_of_the_decision(db: TestDb) {
         let w = World::new(db);
         let (id, token) = integration(&w, &[]);
@@ -288,11 +309,14 @@ on_both_backends! {
         let at = w.introspect(body["access_token"].as_str().unwrap());
         let rt = w.introspect(body["refresh_token"].as_str().unwrap());
         let it = w.introspect(&integration_token);
-        assert_eq!((at["token_type"].as_str(), rt["token_type"].as_str(), it["token_type"].as_str()),
+        assert_eq!((at["token_kind"].as_str(), rt["token_kind"].as_str(), it["token_kind"].as_str()),
             (Some("access_token"), Some("refresh_token"), Some("integration_token")));
+        // RFC 7662 §2.2: token_type is the RFC 6749 §7.1 type; a refresh token has none.
+        assert_eq!((at["token_type"].as_str(), rt.get("token_type"), it["token_type"].as_str()),
+            (Some("Bearer"), None, Some("Bearer")));
         for d in [&at, &rt, &it] {
-            for key in ["active", "scope", "sub", "org", "exp", "iat", "token_type"] {
-                assert!(d.get(key).is_some() || (key == "exp" && d["token_type"] == "integration_token"), "{key} in {d}");
+            for key in ["active", "scope", "sub", "org", "exp", "iat", "token_kind"] {
+                assert!(d.get(key).is_some() || (key == "exp" && d["token_kind"] == "integration_token"), "{key} in {d}");
             }
         }
         assert_eq!(it["integration_id"], json!(id));

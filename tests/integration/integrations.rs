@@ -147,7 +147,8 @@ on_both_backends! {
         assert_plaintext_not_stored(&w.db, &token);
         assert!(active(&w, &token));
         let introspected = w.introspect(&token);
-        assert_eq!(introspected["token_type"], "integration_token");
+        assert_eq!((introspected["token_type"].as_str(), introspected["token_kind"].as_str()),
+            (Some("Bearer"), Some("integration_token")));
         assert_eq!(introspected["integration_id"], json!(id));
         assert_eq!(introspected["org"], "acme");
     }
@@ -181,8 +182,18 @@ on_both_backends! {
         assert_eq!((renamed["name"].as_str(), renamed["description"].as_str()), (Some("Sync v2"), Some("hourly")));
         // Expire later, then now.
         let later = w.db.cli(&["--json", "integration", "expire", &id, "--in", "7d"]).json();
-        assert_eq!(later["status"], "active");
+        assert_eq!((later["status"].as_str(), later["kept_earlier_expiry"].as_bool()), (Some("active"), Some(false)));
         assert!(active(&w, &t3));
+        // Expiring later never extends a life: a year from now keeps the 7-day deadline and
+        // says so.
+        let not_extended = w.db.cli(&["--json", "integration", "expire", &id, "--in", "365d"]).json();
+        assert_eq!(not_extended["kept_earlier_expiry"], true, "{not_extended}");
+        assert_eq!(not_extended["expires_at"], later["expires_at"]);
+        let sooner = w.db.cli(&["--json", "integration", "expire", &id, "--in", "1d"]).json();
+        assert_eq!(sooner["kept_earlier_expiry"], false);
+        assert_ne!(sooner["expires_at"], later["expires_at"]);
+        let text = w.db.cli(&["integration", "expire", &id, "--in", "30d"]).stdout();
+        assert!(text.contains("expiring never extends"), "{text}");
         let now = w.db.cli(&["--json", "integration", "expire", &id]).json();
         assert_eq!(now["status"], "expired");
         assert!(!active(&w, &t3));

@@ -111,7 +111,7 @@ on_both_backends! {
         assert!(claims["sub"].as_str().is_some());
         let intro = w.introspect(&access);
         assert_eq!(intro["active"], true);
-        assert_eq!(intro["token_type"], "access_token");
+        assert_eq!((intro["token_type"].as_str(), intro["token_kind"].as_str()), (Some("Bearer"), Some("access_token")));
         assert_eq!(intro["client_id"], json!(w.client_id));
 
         // Refresh rotates: a new refresh token every time.
@@ -121,7 +121,7 @@ on_both_backends! {
         let refresh2 = body["refresh_token"].as_str().unwrap().to_string();
         let access2 = body["access_token"].as_str().unwrap().to_string();
         assert_ne!(refresh2, refresh);
-        assert_eq!(w.introspect(&refresh2)["token_type"], "refresh_token");
+        assert_eq!(w.introspect(&refresh2)["token_kind"], "refresh_token");
         assert_eq!(w.introspect(&refresh)["active"], false, "a rotated refresh token is inactive");
 
         // Presenting the rotated token again revokes the whole family (RFC 9700 §4.14).
@@ -217,6 +217,11 @@ on_both_backends! {
             (w.authorize_url(&w.client_id, &[("state", "a")]).replace("response_type=code", "response_type=token"), "unsupported_response_type"),
             (w.authorize_url(&w.client_id, &[("state", "a"), ("scope", "claims:delete")]), "invalid_scope"),
             (w.authorize_url(&w.client_id, &[("state", "a"), ("scope", "integrations:manage")]), "invalid_scope"),
+            // RFC 7636 §4.2: an S256 challenge is 43 base64url characters; anything else
+            // cannot be one, for public and confidential clients alike.
+            (w.authorize_url(&w.public_id, &[("state", "a"), ("code_challenge", "abc"), ("code_challenge_method", "S256")]), "invalid_request"),
+            (w.authorize_url(&w.client_id, &[("state", "a"), ("code_challenge", &format!("{}+", &pkce.challenge[..42])), ("code_challenge_method", "S256")]), "invalid_request"),
+            (w.authorize_url(&w.client_id, &[("state", "a"), ("code_challenge", &format!("{}A", pkce.challenge)), ("code_challenge_method", "S256")]), "invalid_request"),
         ];
         for (url, error) in cases {
             let res = http.get(&url).send().unwrap();
@@ -226,6 +231,14 @@ on_both_backends! {
             assert_eq!(query(&back, "error").as_deref(), Some(error), "{url}");
             assert_eq!(query(&back, "state").as_deref(), Some("a"));
             assert_eq!(query(&back, "iss").as_deref(), Some(w.server.base.as_str()));
+            // §4.1.2.1: the description is `error_description`, and no parameter comes twice.
+            assert!(query(&back, "error_description").is_some_and(|d| !d.is_empty()), "{back}");
+            let keys: Vec<String> = back.query_pairs().map(|(k, _)| k.into_owned()).collect();
+            assert!(!keys.iter().any(|k| k == "description" || k == "uri"), "{back}");
+            let mut unique = keys.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), keys.len(), "a parameter twice: {back}");
         }
         // A duplicated parameter is refused without redirecting.
         let res = http.get(format!("{}&state=1&state=2", w.authorize_url(&w.client_id, &[]))).send().unwrap();
@@ -255,6 +268,24 @@ on_both_backends! {
         assert_eq!(err(exchange(&code, "wrong-verifier-wrong-verifier-wrong-verifier-00", REDIRECT)), (400, "invalid_grant".into()));
         assert_eq!(err(exchange(&code, &pkce.verifier, "https://app.example.com/cb")), (400, "invalid_grant".into()));
         assert_eq!(err(exchange("no-such-code", &pkce.verifier, REDIRECT)), (400, "invalid_grant".into()));
+        // RFC 7636 §4.1: a verifier is 43–128 characters of [A-Za-z0-9-._~]; anything else is
+        // a malformed request, and it does not burn the code either.
+        let long = "v".repeat(129);
+        let short = "v".repeat(42);
+        let with = |c: char| format!("{}{c}", &"v".repeat(50));
+        for bad in ["a", short.as_str(), long.as_str(), &with('+'), &with('/'), &with(' ')] {
+            assert_eq!(err(exchange(&code, bad, REDIRECT)), (400, "invalid_request".into()), "{bad:?}");
+        }
+        // A parameter given twice is refused in a JSON body as in a form (RFC 6749 §3.2).
+        let res = w.app().post(w.server.url("/oauth/token"))
+            .basic_auth(&w.client_id, Some(&w.client_secret))
+            .header(CONTENT_TYPE, "application/json")
+            .body(format!(r#"{{"grant_type":"authorization_code","code":"x","code":{},"redirect_uri":"{REDIRECT}","code_verifier":"{}"}}"#,
+                json!(code), pkce.verifier))
+            .send().unwrap();
+        let (status, body, _) = split(res);
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+        assert!(body["error_description"].as_str().unwrap().contains("more than once"), "{body}");
         // invalid_client with 401 and a Basic challenge.
         let res = w.app().post(w.server.url("/oauth/token"))
             .basic_auth(&w.client_id, Some("tsr_cs_wrong"))
@@ -397,6 +428,11 @@ on_both_backends! {
         let rt = body["refresh_token"].as_str().unwrap().to_string();
         let rotated = w.db.cli(&["--json", "client", "rotate-secret", &w.client_id, "--grace", "1h"]).json();
         let new_secret = rotated["client_secret"].as_str().unwrap().to_string();
+        // The new secret works at once, though this server knew the client from before the
+        // CLI rotated its secret: the store is asked before a credential is refused.
+        let res = w.app().post(w.server.url("/oauth/introspect")).basic_auth(&w.client_id, Some(&new_secret))
+            .form(&[("token", "garbage")]).send().unwrap();
+        assert_eq!(res.status(), 200);
         // Old secret still works during the grace period…
         let (status, body, _) = w.token(&[("grant_type", "refresh_token"), ("refresh_token", &rt)]);
         assert_eq!(status, 200, "{body}");

@@ -64,8 +64,15 @@ pub(super) fn exchange(
             },
             // oxide-auth checked client, redirect URI and expiry; PKCE is ours.
             Output::Extend { .. } => {
+                let verifier = params.get("code_verifier");
+                if verifier.is_some_and(|v| !pkce::is_verifier(v)) {
+                    return Ok(Err(Refusal::invalid_request(
+                        "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)",
+                    )
+                    .into()));
+                }
                 let challenge = code.as_ref().and_then(|(c, _)| c.code_challenge.as_deref());
-                if !pkce::verify(client.client.kind, challenge, params.get("code_verifier")) {
+                if !pkce::verify(client.client.kind, challenge, verifier) {
                     return Ok(Err(
                         Refusal::invalid_grant("PKCE verification failed").into()
                     ));
