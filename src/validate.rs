@@ -148,6 +148,21 @@ pub(crate) fn redirect_uri(raw: &str) -> Result<String, Invalid> {
             format!("{raw:?} must not contain a fragment"),
         ));
     }
+    // The authorization response adds these to the URI (RFC 6749 §4.1.2, §4.1.2.1, RFC 9207):
+    // registered ones would come back twice.
+    if let Some((name, _)) = url.query_pairs().find(|(name, _)| {
+        matches!(
+            name.as_ref(),
+            "code" | "state" | "iss" | "error" | "error_description" | "error_uri"
+        )
+    }) {
+        return Err(invalid(
+            "redirect_uri",
+            format!(
+                "{raw:?} must not have a query parameter {name:?}: the authorization response adds it"
+            ),
+        ));
+    }
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     let ok = match url.scheme() {
         "https" => url.host_str().is_some(),

@@ -198,8 +198,11 @@ pub(crate) struct OrgChoice {
 /// A request that passed step 1.
 struct Valid {
     client: Arc<KnownClient>,
-    /// The registered redirect URI, exactly as registered: the token request must repeat it.
+    /// Where the response goes: the request's `redirect_uri` exactly as sent (a registered
+    /// one, or a loopback one with another port), or the sole registered one.
     redirect_uri: String,
+    /// Whether the request carried `redirect_uri` (§4.1.3: the token request must repeat it).
+    redirect_uri_given: bool,
     pre_grant: PreGrant,
     state: Option<String>,
     /// The PKCE challenge to store with the code.
@@ -280,12 +283,13 @@ fn validate(
             // §3.1.2.3: the client, and its redirect URI matched exactly.
             Output::Bind {
                 client_id,
-                redirect_uri,
+                redirect_uri: _,
             } => {
                 let Some(client) = ctx.clients.find(conn, &client_id)? else {
                     return Ok(Err(Answer::ErrorPage(Stop::UnknownClientOrRedirect)));
                 };
-                let Some(registered) = registered_redirect(&client.client, redirect_uri.as_ref())
+                let Some(registered) =
+                    registered_redirect(&client.client, params.get("redirect_uri"))
                 else {
                     return Ok(Err(Answer::ErrorPage(Stop::UnknownClientOrRedirect)));
                 };
@@ -360,6 +364,7 @@ fn validate(
                 return Ok(Ok(Valid {
                     client,
                     redirect_uri,
+                    redirect_uri_given: params.get("redirect_uri").is_some(),
                     pre_grant,
                     state,
                     challenge,
@@ -425,18 +430,52 @@ fn early_refusal(
     Answer::Redirect(with_iss(url, &ctx.config.issuer))
 }
 
-/// RFC 6749 §3.1.2.3 with exact string matching (RFC 9700 §4.1.3). Without a `redirect_uri`,
-/// only an unambiguous registration may be used.
-fn registered_redirect(client: &Client, given: Option<&ExactUrl>) -> Option<String> {
-    match given {
-        Some(given) => client
-            .redirect_uris
-            .iter()
-            .find(|r| r.as_str() == given.as_str())
-            .cloned(),
-        None if client.redirect_uris.len() == 1 => client.redirect_uris.first().cloned(),
-        None => None,
+/// RFC 6749 §3.1.2.3 with exact string matching (RFC 9700 §4.1.3) of the request's
+/// `redirect_uri` as sent — except the port of an `http` loopback IP literal, which a native
+/// app picks when it starts listening (RFC 8252 §7.3, §8.4; `localhost` gets no such
+/// exception). Without a `redirect_uri`, only an unambiguous registration may be used. The
+/// answer is the URI to send the response to.
+fn registered_redirect(client: &Client, given: Option<&str>) -> Option<String> {
+    let Some(given) = given else {
+        return match client.redirect_uris.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+    };
+    let matches = |registered: &String| {
+        registered == given
+            || loopback_without_port(registered)
+                .is_some_and(|r| loopback_without_port(given).is_some_and(|g| r == g))
+    };
+    client
+        .redirect_uris
+        .iter()
+        .any(matches)
+        .then(|| given.to_string())
+}
+
+/// An `http` URI on a loopback IP literal, with its port left out; `None` for any other URI.
+fn loopback_without_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let host = ["127.0.0.1", "[::1]"]
+        .into_iter()
+        .find(|h| rest.starts_with(h))?;
+    let after_host = &rest[host.len()..];
+    let after_port = match after_host.strip_prefix(':') {
+        Some(port) => {
+            let digits = port.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            &port[digits..]
+        }
+        None => after_host,
+    };
+    // The host must end here: `http://127.0.0.1.example.com/` is not loopback.
+    if !(after_port.is_empty() || after_port.starts_with(['/', '?'])) {
+        return None;
     }
+    Some(format!("http://{host}{after_port}"))
 }
 
 /// Without `scope`, the client's registered scopes; with it, only scopes registered for the
@@ -641,9 +680,10 @@ fn issue_code(
     );
     let code = secret::random_base62(43);
     let hash = SecretHash::of(&code).0;
-    let (client_pk, redirect_uri, challenge) = (
+    let (client_pk, redirect_uri, redirect_uri_given, challenge) = (
         valid.client.client.id,
         valid.redirect_uri.clone(),
+        valid.redirect_uri_given,
         valid.challenge.clone(),
     );
     write(conn, move |conn| {
@@ -656,6 +696,7 @@ fn issue_code(
                 org_id,
                 scope: &scope,
                 redirect_uri: &redirect_uri,
+                redirect_uri_given,
                 code_challenge: challenge.as_deref(),
                 expires_at: clock::now() + CODE_TTL,
             },

@@ -127,6 +127,9 @@ pub struct AuthorizationCode {
     pub expires_at: NaiveDateTime,
     pub consumed_at: Option<NaiveDateTime>,
     pub grant_id: Option<String>,
+    /// Whether the authorization request carried `redirect_uri` (then the token request must
+    /// repeat `redirect_uri` exactly, RFC 6749 §4.1.3).
+    pub redirect_uri_given: bool,
 }
 
 pub struct NewCode<'a> {
@@ -136,6 +139,7 @@ pub struct NewCode<'a> {
     pub org_id: i64,
     pub scope: &'a str,
     pub redirect_uri: &'a str,
+    pub redirect_uri_given: bool,
     pub code_challenge: Option<&'a str>,
     pub expires_at: NaiveDateTime,
 }
@@ -150,6 +154,7 @@ impl AuthorizationCode {
                 authorization_codes::org_id.eq(code.org_id),
                 authorization_codes::scope.eq(code.scope),
                 authorization_codes::redirect_uri.eq(code.redirect_uri),
+                authorization_codes::redirect_uri_given.eq(code.redirect_uri_given),
                 authorization_codes::code_challenge.eq(code.code_challenge),
                 authorization_codes::created_at.eq(crate::clock::now()),
                 authorization_codes::expires_at.eq(code.expires_at),

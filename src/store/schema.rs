@@ -126,6 +126,7 @@ diesel::table! {
         expires_at -> Timestamp,
         consumed_at -> Nullable<Timestamp>,
         grant_id -> Nullable<Text>,
+        redirect_uri_given -> Bool,
     }
 }
 

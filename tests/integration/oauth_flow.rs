@@ -245,6 +245,73 @@ on_both_backends! {
         assert_eq!(res.status(), 400);
     }
 
+    fn redirect_uris_match_as_sent_but_for_a_loopback_port(db: TestDb) {
+        let w = World::new(db);
+        let browser = w.browser();
+        // The client registered http://127.0.0.1:9999/cb. A native app listens on a port it
+        // picks (RFC 8252 §7.3): any port, the rest exactly as registered.
+        let pkce = Pkce::new();
+        let ported = "http://127.0.0.1:51004/cb";
+        let url = w.authorize_url(&w.client_id, &[("code_challenge", &pkce.challenge), ("code_challenge_method", "S256"), ("state", "s")])
+            .replace("9999%2Fcb", "51004%2Fcb");
+        let back = w.authorize_as(&browser, "alice", &url);
+        assert!(back.as_str().starts_with(ported), "{back}");
+        let code = query(&back, "code").unwrap();
+        // The token request repeats redirect_uri exactly as the authorization request sent it.
+        let exchange = |code: &str, redirect: Option<&str>| {
+            let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("code_verifier", pkce.verifier.as_str())];
+            if let Some(r) = redirect { form.push(("redirect_uri", r)); }
+            w.token(&form)
+        };
+        assert_eq!(exchange(&code, Some(REDIRECT)).0, 400, "the registered port is not what was sent");
+        assert_eq!(exchange(&code, Some(ported)).0, 200);
+        // Scheme, host, path and query still match exactly; localhost and look-alikes get no
+        // port exception.
+        for (from, to) in [("9999%2Fcb", "51004%2Fcbx"), ("127.0.0.1%3A9999", "localhost%3A9999"),
+            ("127.0.0.1%3A9999", "127.0.0.1.example.com%3A9999"), ("http%3A%2F%2F127.0.0.1%3A9999", "https%3A%2F%2F127.0.0.1%3A9999")] {
+            let url = w.authorize_url(&w.client_id, &[]).replace(from, to);
+            let res = w.app().get(&url).send().unwrap();
+            assert_eq!(res.status(), 400, "{url}");
+            assert!(res.headers().get(LOCATION).is_none());
+        }
+        // RFC 6749 §4.1.3: redirect_uri is required exactly when the authorization request
+        // carried it, and then must be identical — not merely the same URL once parsed.
+        let fresh = || {
+            let url = w.authorize_url(&w.client_id, &[("code_challenge", &pkce.challenge), ("code_challenge_method", "S256")]);
+            query(&w.authorize_as(&browser, "alice", &url), "code").unwrap()
+        };
+        let code = fresh();
+        for alias in ["HTTP://127.0.0.1:9999/cb", "http://127.1:9999/cb", "http://0x7f.0.0.1:9999/cb", "http://127.0.0.1:9999/x/../cb", "http://127.0.0.1:9999/cb/"] {
+            let (status, body, _) = exchange(&code, Some(alias));
+            assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{alias}");
+        }
+        let (status, body, _) = exchange(&code, None);
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
+        assert_eq!(exchange(&code, Some(REDIRECT)).0, 200);
+        // Without redirect_uri in the authorization request (a client with one registered
+        // URI), the code is exchanged without it too.
+        let (console_id, console_secret) = &w.console;
+        let url = w.authorize_url(console_id, &[("scope", "claims:read"), ("code_challenge", &pkce.challenge), ("code_challenge_method", "S256")])
+            .replace("&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcb", "");
+        assert!(!url.contains("redirect_uri"), "{url}");
+        let code = query(&w.authorize_as(&browser, "alice", &url), "code").unwrap();
+        let res = w.app().post(w.server.url("/oauth/token")).basic_auth(console_id, Some(console_secret))
+            .form(&[("grant_type", "authorization_code"), ("code", &code), ("code_verifier", &pkce.verifier)])
+            .send().unwrap();
+        let (status, body, _) = split(res);
+        assert_eq!(status, 200, "{body}");
+        // RFC 6749 §3.1.2: a registered URI keeps its query, so it may not name a parameter the
+        // response adds (it would come back twice), nor have a fragment.
+        for bad in ["https://app.example.com/cb?state=x", "https://app.example.com/cb?a=1&code=2", "https://app.example.com/cb?iss=me",
+            "https://app.example.com/cb?error=x", "https://app.example.com/cb#frag"] {
+            let out = w.db.cli(&["client", "create", "--org", "acme", "--name", "Bad", "--redirect-uri", bad, "--scope", "claims:read"]);
+            assert_eq!(out.code(), 2, "{bad}: {}", out.stderr());
+        }
+        let kept = w.db.cli(&["--json", "client", "create", "--org", "acme", "--name", "Query", "--redirect-uri",
+            "https://app.example.com/cb?tenant=7", "--scope", "claims:read"]).json();
+        assert_eq!(kept["redirect_uris"][0], "https://app.example.com/cb?tenant=7", "{kept}");
+    }
+
     fn token_endpoint_errors_follow_rfc_6749(db: TestDb) {
         let w = World::new(db);
         let browser = w.browser();

@@ -2,13 +2,23 @@
 //!
 //! 1. Client: authenticated (§3.2.1), public clients by `client_id` alone.
 //! 2. Flow allowed: the client is registered for this grant (§5.2 `unauthorized_client`).
-//! 3. Grant checks, in oxide-auth's order: the code exists and was not used before (a replayed
-//!    code revokes what it issued, §4.1.2); it was issued to this client and `redirect_uri`
-//!    (§4.1.3) and has not expired; the PKCE verifier answers its challenge (RFC 7636 §4.6).
+//! 3. Grant checks: the code exists and was not used before (a replayed code revokes what it
+//!    issued, §4.1.2); `redirect_uri` is there exactly when the authorization request carried
+//!    one, and then identical to it (§4.1.3); then, in oxide-auth's order, the code was issued
+//!    to this client and has not expired; the PKCE verifier answers its challenge (RFC 7636
+//!    §4.6).
+//!
+//! The code is found and `redirect_uri` compared *before* oxide-auth's machine runs, which then
+//! sees the code's own URI. Its machine requires `redirect_uri` in every token request and
+//! compares it as a parsed URL (so `HTTP://127.1:9999/x/../cb` would equal
+//! `http://127.0.0.1:9999/cb`), where §4.1.3 requires it only when the authorization request
+//! had one, and then "identical".
 //! 4. One write: the code is consumed and its token family started, together.
 //! 5. Tokens: a JWT access token (RFC 9068) and, when the client may refresh, a refresh token.
 
-use oxide_auth::code_grant::accesstoken::{AccessToken, Input, Output};
+use std::borrow::Cow;
+
+use oxide_auth::code_grant::accesstoken::{self as at, AccessToken, Input, Output};
 use oxide_auth::primitives::grant::{Extensions, Grant as OxideGrant};
 use oxide_auth::primitives::issuer::{IssuedToken, TokenType};
 
@@ -42,10 +52,39 @@ pub(super) fn exchange(
     if !client.client.allows_grant(GRANT_TYPE) {
         return Ok(Err(flow_not_allowed().into()));
     }
-    // 3–5, one protocol step at a time.
-    let mut machine = AccessToken::new(params);
+    // 3. The code, and `redirect_uri` as sent.
+    let Some(presented) = params.get("code") else {
+        return Ok(Err(
+            Refusal::invalid_request("missing parameter \"code\"").into()
+        ));
+    };
+    let (row, names) = match find_code(conn, presented)? {
+        Ok(found) => found,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    match (row.redirect_uri_given, params.get("redirect_uri")) {
+        (true, None) => {
+            return Ok(Err(Refusal::invalid_request(
+                "redirect_uri is required: the authorization request carried one",
+            )
+            .into()));
+        }
+        (_, Some(sent)) if sent != row.redirect_uri => {
+            return Ok(Err(Refusal::invalid_grant(
+                "redirect_uri is not identical to the authorization request's",
+            )
+            .into()));
+        }
+        _ => {}
+    }
+    // 3–5 continued, one protocol step at a time.
+    let request = WithRedirectUri {
+        params,
+        redirect_uri: &row.redirect_uri,
+    };
+    let mut machine = AccessToken::new(&request);
     let mut input = Input::None;
-    let mut code: Option<(AuthorizationCode, GrantNames)> = None;
+    let mut code = Some((row, names));
     let mut issued = None;
     loop {
         input = match machine.advance(input) {
@@ -54,14 +93,14 @@ pub(super) fn exchange(
                 Input::Authenticated
             }
             Output::Authenticate { .. } => return Ok(Err(Refusal::invalid_client().into())),
-            Output::Recover { code: presented } => match find_code(conn, presented)? {
-                Ok((row, names)) => {
-                    let grant = as_oxide_grant(&row, &names)?;
-                    code = Some((row, names));
-                    Input::Recovered(Some(Box::new(grant)))
-                }
-                Err(refused) => return Ok(Err(refused)),
-            },
+            // The code found above.
+            Output::Recover { .. } => {
+                let grant = match &code {
+                    Some((row, names)) => Some(Box::new(as_oxide_grant(row, names)?)),
+                    None => None,
+                };
+                Input::Recovered(grant)
+            }
             // oxide-auth checked client, redirect URI and expiry; PKCE is ours.
             Output::Extend { .. } => {
                 let verifier = params.get("code_verifier");
@@ -200,4 +239,41 @@ fn start_family(
         Ok(true)
     })?;
     Ok(consumed.then(|| (family.id, refresh.map(|r| r.plaintext))))
+}
+
+/// The token request as oxide-auth's machine reads it, with the code's own `redirect_uri`
+/// (already compared with the request's, as sent, above).
+struct WithRedirectUri<'a> {
+    params: &'a Params,
+    redirect_uri: &'a str,
+}
+
+impl at::Request for WithRedirectUri<'_> {
+    fn valid(&self) -> bool {
+        at::Request::valid(self.params)
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        at::Request::code(self.params)
+    }
+
+    fn authorization(&self) -> at::Authorization<'_> {
+        at::Request::authorization(self.params)
+    }
+
+    fn client_id(&self) -> Option<Cow<'_, str>> {
+        at::Request::client_id(self.params)
+    }
+
+    fn redirect_uri(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(self.redirect_uri))
+    }
+
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        at::Request::grant_type(self.params)
+    }
+
+    fn extension(&self, key: &str) -> Option<Cow<'_, str>> {
+        at::Request::extension(self.params, key)
+    }
 }
