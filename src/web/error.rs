@@ -9,7 +9,7 @@
 //! | `access::caller` | [`CallerRefusal`] | 401 (`invalid_token` challenge), 404, 403 (`insufficient_scope`), 403 |
 //! | `access::checker` | a verdict, not an error | 401 / 403 on `/v1/check`, `active: false` on introspection |
 //! | `oauth` | [`Refusal`]: an [`OAuthError`] code and a description; a store failure as [`StoreError`] (a signing key that cannot be used, or a stored row that cannot be read, is reported as `Unavailable`) | 400; 401 for `invalid_client`; 500 for `server_error`; 503 for `temporarily_unavailable` |
-//! | this layer | body too large, unreadable, wrong content type, no such route | 413, 400, 415 (`/v1`; the OAuth endpoints answer 400 `invalid_request`, RFC 6749 §5.2), 404 |
+//! | this layer | body too large, unreadable, wrong content type, no such route, a method the path does not answer | 413, 400, 415 (`/v1`; the OAuth endpoints answer 400 `invalid_request`, RFC 6749 §5.2), 404, 405 with `Allow` |
 //!
 //! Each URL answers in one shape, whatever failed:
 //! - `/v1/…` and the operations endpoints: `{"error": {"code", "message"}}` ([`ApiError`]);
@@ -265,6 +265,20 @@ pub(crate) fn query_error(
 /// Every unknown route answers in the envelope too.
 pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::not_found(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+/// A known path asked with a method it does not answer: 405 with `Allow` (RFC 9110 §15.5.6).
+pub(crate) fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut res = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("this resource answers {allow}"),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        res.headers_mut().insert(header::ALLOW, value);
+    }
+    res
 }
 
 /// `/readyz` when the database does not answer: the envelope, beside the probe's `status`.

@@ -1,6 +1,7 @@
 //! Every route of Tessera, in one table: the whole HTTP surface at a glance.
 
-use actix_web::web;
+use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::{FromRequest, Handler, Responder, Route, web};
 
 use super::paths::*;
 use super::{body, error, health, oauth, v1, well_known};
@@ -17,46 +18,132 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(error::path_error))
     .app_data(web::QueryConfig::default().error_handler(error::query_error))
     // Operations.
-    .route(HEALTHZ_PATH, web::get().to(health::healthz))
-    .route(READYZ_PATH, web::get().to(health::readyz))
+    .service(get(HEALTHZ_PATH).to(health::healthz))
+    .service(get(READYZ_PATH).to(health::readyz))
     // Discovery (RFC 8414) and the public keys.
-    .route(METADATA_PATH, web::get().to(well_known::metadata))
-    .route(JWKS_PATH, web::get().to(well_known::jwks))
+    .service(get(METADATA_PATH).to(well_known::metadata))
+    .service(get(JWKS_PATH).to(well_known::jwks))
     // OAuth 2.0 (RFC 6749, 7009, 7662).
-    .route(AUTHORIZE_PATH, web::get().to(oauth::authorize::get))
-    .route(AUTHORIZE_PATH, web::post().to(oauth::authorize::post))
-    .route(LOGIN_PATH, web::post().to(oauth::authorize::login))
-    .route(TOKEN_PATH, web::post().to(oauth::token::token))
-    .route(REVOKE_PATH, web::post().to(oauth::revoke::revoke))
-    .route(
-        INTROSPECT_PATH,
-        web::post().to(oauth::introspect::introspect),
+    .service(
+        get(AUTHORIZE_PATH)
+            .to(oauth::authorize::get)
+            .also_post(oauth::authorize::post),
     )
+    .service(post(LOGIN_PATH).to(oauth::authorize::login))
+    .service(post(TOKEN_PATH).to(oauth::token::token))
+    .service(post(REVOKE_PATH).to(oauth::revoke::revoke))
+    .service(post(INTROSPECT_PATH).to(oauth::introspect::introspect))
     // The gateway check.
-    .route(CHECK_PATH, web::get().to(v1::check::check))
-    .route(CHECK_PATH, web::post().to(v1::check::check))
+    .service(
+        get(CHECK_PATH)
+            .to(v1::check::check)
+            .also_post(v1::check::check),
+    )
     // The management API.
     .service(
         web::scope(ORG_SCOPE)
-            .route("/integrations", web::post().to(v1::integrations::create))
-            .route("/integrations", web::get().to(v1::integrations::list))
-            .route("/integrations/{id}", web::get().to(v1::integrations::show))
-            .route(
-                "/integrations/{id}",
-                web::patch().to(v1::integrations::update),
+            .service(
+                get("/integrations")
+                    .to(v1::integrations::list)
+                    .also_post(v1::integrations::create),
             )
-            .route(
-                "/integrations/{id}/rotate",
-                web::post().to(v1::integrations::rotate),
+            .service(
+                get("/integrations/{id}")
+                    .to(v1::integrations::show)
+                    .also_patch(v1::integrations::update),
             )
-            .route(
-                "/integrations/{id}/expire",
-                web::post().to(v1::integrations::expire),
-            )
-            .route(
-                "/integrations/{id}/revoke",
-                web::post().to(v1::integrations::revoke),
-            )
-            .route("/audit", web::get().to(v1::audit::list)),
+            .service(post("/integrations/{id}/rotate").to(v1::integrations::rotate))
+            .service(post("/integrations/{id}/expire").to(v1::integrations::expire))
+            .service(post("/integrations/{id}/revoke").to(v1::integrations::revoke))
+            .service(get("/audit").to(v1::audit::list)),
     );
+}
+
+/// A resource answered by `GET` — and `HEAD`, the same without the body (RFC 9110 §9.3.2).
+fn get(path: &'static str) -> Methods {
+    Methods {
+        path,
+        allow: vec!["GET", "HEAD"],
+        routes: Vec::new(),
+        main: Method::Get,
+    }
+}
+
+/// A resource answered by `POST` only.
+fn post(path: &'static str) -> Methods {
+    Methods {
+        path,
+        allow: vec!["POST"],
+        routes: Vec::new(),
+        main: Method::Post,
+    }
+}
+
+enum Method {
+    Get,
+    Post,
+}
+
+/// The methods of one resource. Any other method answers 405 with `Allow` (RFC 9110 §15.5.6).
+struct Methods {
+    path: &'static str,
+    allow: Vec<&'static str>,
+    routes: Vec<Route>,
+    main: Method,
+}
+
+impl Methods {
+    fn to<F, Args>(mut self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        match self.main {
+            Method::Get => {
+                self.routes.push(web::get().to(handler.clone()));
+                self.routes.push(web::head().to(handler));
+            }
+            Method::Post => self.routes.push(web::post().to(handler)),
+        }
+        self
+    }
+
+    fn also_post<F, Args>(mut self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push("POST");
+        self.routes.push(web::post().to(handler));
+        self
+    }
+
+    fn also_patch<F, Args>(mut self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push("PATCH");
+        self.routes.push(web::patch().to(handler));
+        self
+    }
+}
+
+impl HttpServiceFactory for Methods {
+    fn register(self, config: &mut AppService) {
+        let allow = self.allow.join(", ");
+        let mut resource = web::resource(self.path);
+        for route in self.routes {
+            resource = resource.route(route);
+        }
+        resource
+            .default_service(web::to(move || {
+                let allow = allow.clone();
+                async move { error::method_not_allowed(&allow) }
+            }))
+            .register(config);
+    }
 }

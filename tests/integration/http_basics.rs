@@ -19,6 +19,39 @@ on_both_backends! {
         assert_eq!(res.json::<serde_json::Value>().unwrap()["status"], "ready");
     }
 
+    fn head_answers_like_get_and_a_wrong_method_names_the_allowed_ones(db: TestDb) {
+        let server = TestServer::start(db.config());
+        let http = server.client();
+        // RFC 9110 §9.3.2: HEAD is GET without the body — same status, same headers.
+        for path in ["/healthz", "/readyz", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json", "/v1/check"] {
+            let get = http.get(server.url(path)).send().unwrap();
+            let head = http.head(server.url(path)).send().unwrap();
+            assert_eq!(head.status(), get.status(), "{path}");
+            for name in ["content-type", "cache-control", "www-authenticate"] {
+                assert_eq!(head.headers().get(name), get.headers().get(name), "{name} of {path}");
+            }
+            assert!(head.bytes().unwrap().is_empty(), "{path}");
+        }
+        // RFC 9110 §15.5.6: a known path asked with another method is 405 with Allow.
+        for (method, path, allow) in [
+            ("DELETE", "/healthz", "GET, HEAD"),
+            ("POST", "/.well-known/jwks.json", "GET, HEAD"),
+            ("GET", "/oauth/token", "POST"),
+            ("PUT", "/oauth/authorize", "GET, HEAD, POST"),
+            ("DELETE", "/v1/check", "GET, HEAD, POST"),
+            ("DELETE", "/v1/orgs/acme/integrations/x", "GET, HEAD, PATCH"),
+            ("GET", "/v1/orgs/acme/integrations/x/revoke", "POST"),
+        ] {
+            let res = http.request(method.parse().unwrap(), server.url(path)).send().unwrap();
+            assert_eq!(res.status(), 405, "{method} {path}");
+            assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+            let body: serde_json::Value = res.json().unwrap();
+            assert_eq!(body["error"]["code"], "method_not_allowed");
+        }
+        // An unknown path is still 404.
+        assert_eq!(http.get(server.url("/nope")).send().unwrap().status(), 404);
+    }
+
     fn first_start_creates_one_owner_and_later_starts_do_not(db: TestDb) {
         drop(TestServer::start(db.config()));
         drop(TestServer::start(db.config()));
