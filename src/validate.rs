@@ -180,6 +180,24 @@ pub(crate) fn redirect_uri(raw: &str) -> Result<String, Invalid> {
     Ok(raw.to_string())
 }
 
+/// A browser origin (RFC 6454): `scheme://host[:port]`, `https` (or `http` on a loopback
+/// host), without path, query or fragment; returned in its serialised form.
+pub(crate) fn origin(raw: &str) -> Result<String, Invalid> {
+    let bad = |why: &str| invalid("cors_origin", format!("{raw:?} {why}"));
+    let url = url::Url::parse(raw)
+        .map_err(|_| bad("is not an origin such as https://app.example.com"))?;
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "must be an origin only: scheme, host and port, no path",
+        ));
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+        return Err(bad("must use https (http only on a loopback host)"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 /// A CIDR such as `10.0.0.0/8` or `2001:db8::/32`, or a single address.
 pub(crate) fn network(raw: &str) -> Result<IpNet, Invalid> {
     let raw = raw.trim();

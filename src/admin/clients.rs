@@ -36,7 +36,16 @@ pub(crate) struct ClientInput<'a> {
     pub public: bool,
     /// Empty means both `authorization_code` and `refresh_token`.
     pub grant_types: &'a [String],
+    /// Refresh-token rotation grace (at most [`MAX_REFRESH_GRACE`]); zero is strict.
+    pub refresh_grace: std::time::Duration,
+    /// Browser origins (`https://app.example.com`) allowed to call the token and revocation
+    /// endpoints; empty means the origins of a public client's redirect URIs.
+    pub cors_origins: &'a [String],
 }
+
+/// The longest refresh-token rotation grace a client may have: a retry after a lost response
+/// comes within seconds; a longer window only widens what a stolen token is good for.
+pub(crate) const MAX_REFRESH_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub(crate) const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
 
@@ -106,6 +115,21 @@ pub(crate) fn create(
         .into());
     }
     let grant_types = grant_types(input.grant_types)?;
+    if input.refresh_grace > MAX_REFRESH_GRACE {
+        return Err(validate::Invalid {
+            field: "refresh_grace",
+            message: "at most 300 seconds (5m)".into(),
+        }
+        .into());
+    }
+    let refresh_grace_seconds = input.refresh_grace.as_secs() as i32;
+    let mut cors_origins = Vec::new();
+    for origin in input.cors_origins {
+        let origin = validate::origin(origin)?;
+        if !cors_origins.contains(&origin) {
+            cors_origins.push(origin);
+        }
+    }
     let org = super::orgs::find(conn, input.org)?;
     super::scopes::require_all(conn, &scopes)?;
     let kind = if input.public {
@@ -127,6 +151,8 @@ pub(crate) fn create(
                 redirect_uris: &redirect_uris,
                 scopes: &scopes,
                 grant_types: &grant_types,
+                refresh_grace_seconds,
+                cors_origins: &cors_origins,
             },
         )?;
         if let Some(s) = &new_secret {

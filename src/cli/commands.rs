@@ -172,6 +172,13 @@ fn client(json: bool, config: &Config, actor: &Actor, cmd: ClientCommand) -> Res
                 scope: &args.scope,
                 public: args.public,
                 grant_types: &args.grant_types,
+                refresh_grace: args
+                    .refresh_grace
+                    .as_deref()
+                    .map(parse_duration)
+                    .transpose()?
+                    .unwrap_or_default(),
+                cors_origins: &args.cors_origins,
             };
             let created = admin::clients::create(&mut conn, actor, &config.token_brand, &input)?;
             emit(json, &created, || match &created.client_secret {

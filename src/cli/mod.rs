@@ -240,6 +240,15 @@ pub struct ClientCreateArgs {
     /// Default: both.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
+    /// Refresh-token rotation grace, e.g. 30s (at most 5m): a refresh token presented again
+    /// this soon after its rotation gets a working successor instead of revoking its family.
+    /// Default: none (strict rotation).
+    #[arg(long = "refresh-grace")]
+    pub refresh_grace: Option<String>,
+    /// A browser origin allowed to call the token and revocation endpoints (repeatable), e.g.
+    /// https://app.example.com. Default: the origins of a public client's redirect URIs.
+    #[arg(long = "cors-origin")]
+    pub cors_origins: Vec<String>,
 }
 
 pub fn main() -> ExitCode {

@@ -38,6 +38,12 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
     pub grant_types: Vec<String>,
+    /// Seconds during which a refresh token just rotated may be presented again without
+    /// revoking its family (0: strict rotation).
+    pub refresh_grace_seconds: i32,
+    /// Browser origins allowed to call the token and revocation endpoints; empty: the origins
+    /// of a public client's redirect URIs.
+    pub cors_origins: Vec<String>,
     #[serde(with = "crate::clock::as_rfc3339")]
     pub created_at: NaiveDateTime,
 }
@@ -56,6 +62,8 @@ pub struct NewClient<'a> {
     pub redirect_uris: &'a [String],
     pub scopes: &'a [String],
     pub grant_types: &'a [String],
+    pub refresh_grace_seconds: i32,
+    pub cors_origins: &'a [String],
 }
 
 type Row = (
@@ -68,11 +76,26 @@ type Row = (
     String,
     String,
     String,
+    i32,
+    String,
     NaiveDateTime,
 );
 
 fn from_row(
-    (id, client_id, org_id, org, name, kind, redirect_uris, scopes, grant_types, created_at): Row,
+    (
+        id,
+        client_id,
+        org_id,
+        org,
+        name,
+        kind,
+        redirect_uris,
+        scopes,
+        grant_types,
+        refresh_grace_seconds,
+        cors_origins,
+        created_at,
+    ): Row,
 ) -> StoreResult<Client> {
     let kind = match kind.as_str() {
         "confidential" => ClientKind::Confidential,
@@ -101,6 +124,11 @@ fn from_row(
             .split_ascii_whitespace()
             .map(str::to_string)
             .collect(),
+        refresh_grace_seconds,
+        cors_origins: cors_origins
+            .split_ascii_whitespace()
+            .map(str::to_string)
+            .collect(),
         created_at,
     })
 }
@@ -117,6 +145,8 @@ macro_rules! client_columns {
             clients::redirect_uris,
             clients::scopes,
             clients::grant_types,
+            clients::refresh_grace_seconds,
+            clients::cors_origins,
             clients::created_at,
         )
     };
@@ -133,6 +163,8 @@ impl Client {
                 clients::redirect_uris.eq(new.redirect_uris.join("\n")),
                 clients::scopes.eq(new.scopes.join(" ")),
                 clients::grant_types.eq(new.grant_types.join(" ")),
+                clients::refresh_grace_seconds.eq(new.refresh_grace_seconds),
+                clients::cors_origins.eq(new.cors_origins.join(" ")),
                 clients::created_at.eq(crate::clock::now()),
             ))
             .execute(conn)?;

@@ -277,6 +277,15 @@ impl RefreshToken {
             .map(|(t, g, client_id, org)| (t, g, GrantNames { client_id, org })))
     }
 
+    /// When the token was exchanged for its successor, if it was.
+    pub fn rotated_at(conn: &mut DbConn, id: i64) -> StoreResult<Option<NaiveDateTime>> {
+        refresh_tokens::table
+            .find(id)
+            .select(refresh_tokens::rotated_at)
+            .get_result(conn)
+            .map_err(Into::into)
+    }
+
     /// Marks the token exchanged for its successor. False if it already was.
     pub fn rotate(conn: &mut DbConn, id: i64) -> StoreResult<bool> {
         let n = diesel::update(

@@ -49,6 +49,8 @@ diesel::table! {
         scopes -> Text,
         created_at -> Timestamp,
         grant_types -> Text,
+        refresh_grace_seconds -> Integer,
+        cors_origins -> Text,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The authorization-code and refresh flows, driven as a browser and a client app would.
 
+use diesel::prelude::*;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use url::Url;
@@ -310,6 +311,58 @@ on_both_backends! {
         let kept = w.db.cli(&["--json", "client", "create", "--org", "acme", "--name", "Query", "--redirect-uri",
             "https://app.example.com/cb?tenant=7", "--scope", "claims:read"]).json();
         assert_eq!(kept["redirect_uris"][0], "https://app.example.com/cb?tenant=7", "{kept}");
+    }
+
+    fn a_client_may_opt_in_to_a_refresh_rotation_grace(db: TestDb) {
+        let w = World::new(db);
+        // At most five minutes; the default is strict.
+        let out = w.db.cli(&["client", "create", "--org", "acme", "--name", "Too lax", "--redirect-uri", REDIRECT,
+            "--scope", "claims:read", "--refresh-grace", "301s"]);
+        assert_eq!(out.code(), 2, "{}", out.stderr());
+        let created = w.db.cli(&["--json", "client", "create", "--org", "acme", "--name", "Mobile", "--redirect-uri", REDIRECT,
+            "--scope", "claims:read", "--refresh-grace", "30s"]).json();
+        assert_eq!(created["refresh_grace_seconds"], 30, "{created}");
+        let (id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+        let refresh = |rt: &str| {
+            let res = w.app().post(w.server.url("/oauth/token")).basic_auth(id, Some(secret))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", rt)]).send().unwrap();
+            split(res)
+        };
+        let first = w.tokens_for_client(&w.browser(), "alice", "claims:read", id, secret);
+        let rt1 = first["refresh_token"].as_str().unwrap().to_string();
+        let (status, second, _) = refresh(&rt1);
+        assert_eq!(status, 200, "{second}");
+        let rt2 = second["refresh_token"].as_str().unwrap().to_string();
+        // The app lost that response and retries with rt1 within the grace: a working successor
+        // of its own, and the family lives on.
+        let (status, retried, _) = refresh(&rt1);
+        assert_eq!(status, 200, "{retried}");
+        let rt3 = retried["refresh_token"].as_str().unwrap().to_string();
+        assert_ne!(rt3, rt2);
+        assert_eq!(w.introspect(second["access_token"].as_str().unwrap())["active"], true);
+        let (status, _, _) = refresh(&rt3);
+        assert_eq!(status, 200, "the retry's successor works");
+        // Once the grace has passed, presenting rt1 again is reuse: the family is revoked, with
+        // every successor.
+        let mut conn = w.db.conn();
+        use tessera::store::schema::refresh_tokens::dsl as rt;
+        let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::seconds(31);
+        let hash = tessera::tokens::secret::SecretHash::of(&rt1).0.to_vec();
+        diesel::update(rt::refresh_tokens.filter(rt::token_hash.eq(hash)))
+            .set(rt::rotated_at.eq(Some(past)))
+            .execute(&mut *conn).unwrap();
+        drop(conn);
+        let (status, body, _) = refresh(&rt1);
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+        let (status, _, _) = refresh(&rt2);
+        assert_eq!(status, 400, "the family is revoked");
+        // Without the opt-in, a rotated token presented again revokes its family at once.
+        let strict = w.tokens_for(&w.browser(), "alice", "claims:read");
+        let rt = strict["refresh_token"].as_str().unwrap();
+        let (status, next, _) = w.token(&[("grant_type", "refresh_token"), ("refresh_token", rt)]);
+        assert_eq!(status, 200);
+        assert_eq!(w.token(&[("grant_type", "refresh_token"), ("refresh_token", rt)]).0, 400);
+        assert_eq!(w.token(&[("grant_type", "refresh_token"), ("refresh_token", next["refresh_token"].as_str().unwrap())]).0, 400);
     }
 
     fn token_endpoint_errors_follow_rfc_6749(db: TestDb) {

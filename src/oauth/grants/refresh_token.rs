@@ -9,10 +9,20 @@
 //!    requested `scope` is no wider than the grant's (§6).
 //! 4. One write: the token is marked rotated — once; losing that race is reuse too — and its
 //!    successor inserted.
+//!
+//! A client may opt in to a rotation grace (`refresh_grace_seconds`, at most 300): a token
+//! presented again that soon after its rotation — a mobile app that lost the response — is not
+//! reuse: it gets a successor of its own (a sibling of the first one, in the same family), as
+//! Ory Hydra does. The alternative, answering the first response again, would keep the
+//! successor's plaintext at rest; this keeps nothing secret. After the window, reuse revokes
+//! the family as always; both successors are single-use like any refresh token. The window is
+//! read from the token's row in the store, so it holds across instances.
 //! 5. Tokens: a new access token and the successor refresh token.
 
 use std::borrow::Cow;
 use std::sync::Arc;
+
+use chrono::TimeDelta;
 
 use oxide_auth::code_grant::refresh::{Input, Output, Refresh};
 use oxide_auth::primitives::grant::{Extensions, Grant as OxideGrant};
@@ -35,11 +45,12 @@ pub(super) const GRANT_TYPE: &str = "refresh_token";
 
 const REUSED: &str = "the refresh token was already used; its grant is revoked";
 
-/// The refresh token being exchanged, as found in step 3.
+/// The refresh token being exchanged, as found in step 3, and its client's rotation grace.
 struct Presented {
     row: RefreshToken,
     family: Grant,
     names: GrantNames,
+    grace: TimeDelta,
 }
 
 pub(super) fn exchange(
@@ -176,21 +187,32 @@ fn find_live(
     let Some((row, family, names)) = RefreshToken::find(conn, &parsed.hash.0)? else {
         return invalid();
     };
-    if row.rotated_at.is_some() {
+    let now = clock::now();
+    let grace = ctx
+        .clients
+        .find(conn, &names.client_id)?
+        .map_or(TimeDelta::zero(), |c| {
+            TimeDelta::seconds(i64::from(c.client.refresh_grace_seconds.max(0)))
+        });
+    if row.rotated_at.is_some_and(|at| now - at > grace) {
         revoke_family(conn, &family.id, "refresh token reuse")?;
         return Ok(Err(Refused {
             refusal: Refusal::invalid_grant(REUSED),
             revoked_family: true,
         }));
     }
-    let now = clock::now();
     if !family.is_live(now) || row.expires_at <= now {
         return Ok(Err(Refusal::invalid_grant(
             "the refresh token has expired or was revoked",
         )
         .into()));
     }
-    Ok(Ok(Presented { row, family, names }))
+    Ok(Ok(Presented {
+        row,
+        family,
+        names,
+        grace,
+    }))
 }
 
 /// The token as oxide-auth checks it: its client, scope and end.
@@ -209,8 +231,9 @@ fn as_oxide_grant(ctx: &OAuthContext, found: &Presented) -> Result<OxideGrant, S
 }
 
 /// The one write: marks the token rotated and inserts its successor, which keeps the family's
-/// scope (§6). `None` when the token was rotated meanwhile — reuse, and the family is revoked
-/// in the same transaction.
+/// scope (§6). A token rotated already (meanwhile, or just before within the client's grace)
+/// gets a successor too while the grace lasts; otherwise that is reuse: `None`, and the family
+/// is revoked in the same transaction.
 fn rotate(
     conn: &mut DbConn,
     ctx: &OAuthContext,
@@ -218,16 +241,22 @@ fn rotate(
 ) -> Result<Option<String>, StoreError> {
     let next = secret::mint(&ctx.config.token_brand, SecretKind::RefreshToken);
     let expiry = refresh_expiry(ctx, found.family.expires_at);
-    let (row_id, family_id, family_scope, next_hash) = (
+    let (row_id, family_id, family_scope, next_hash, grace) = (
         found.row.id,
         found.family.id.clone(),
         found.row.scope.clone(),
         next.hash.0,
+        found.grace,
     );
     let rotated = write(conn, move |conn| {
         if !RefreshToken::rotate(conn, row_id)? {
-            Grant::revoke(conn, &family_id, "refresh token reuse")?;
-            return Ok::<_, StoreError>(false);
+            let now = clock::now();
+            let within_grace =
+                RefreshToken::rotated_at(conn, row_id)?.is_some_and(|at| now - at <= grace);
+            if !within_grace {
+                Grant::revoke(conn, &family_id, "refresh token reuse")?;
+                return Ok::<_, StoreError>(false);
+            }
         }
         RefreshToken::insert(conn, &next_hash, &family_id, &family_scope, expiry)?;
         Ok(true)
