@@ -11,7 +11,7 @@
 //! | part | what it holds | may import |
 //! |---|---|---|
 //! | [`cli`] | the operator CLI: one function per command | everything below |
-//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits, client IP, RFC 6750 bearer, cookies, request spans and access logs, health, every error answer, and every handler by URL | the domain and below |
+//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits, client IP, RFC 6750 bearer, cookies, CORS, control characters refused at the door, request spans and access logs, health, every error answer, and every handler by URL | the domain and below |
 //! | `oauth` | the authorization endpoint's decision, sign-in, the token grants (one file each), client authentication, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
 //! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller | `integrations`, `revocation`, `store`, `tokens`, foundations |
 //! | `integrations` | private-integration tokens: create, rotate, expire, revoke, status, usage | `admin` (its error and its error helpers), `store`, `tokens`, foundations |

@@ -136,6 +136,13 @@ pub(crate) fn redirect_uri(raw: &str) -> Result<String, Invalid> {
     if raw.len() > 2000 {
         return Err(invalid("redirect_uri", "must be at most 2000 characters"));
     }
+    // Compared as sent, byte for byte: no whitespace or control character may hide in it.
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(
+            "redirect_uri",
+            "must not contain spaces or control characters",
+        ));
+    }
     let url = url::Url::parse(raw).map_err(|e| {
         invalid(
             "redirect_uri",
@@ -148,14 +155,7 @@ pub(crate) fn redirect_uri(raw: &str) -> Result<String, Invalid> {
             format!("{raw:?} must not contain a fragment"),
         ));
     }
-    // The authorization response adds these to the URI (RFC 6749 §4.1.2, §4.1.2.1, RFC 9207):
-    // registered ones would come back twice.
-    if let Some((name, _)) = url.query_pairs().find(|(name, _)| {
-        matches!(
-            name.as_ref(),
-            "code" | "state" | "iss" | "error" | "error_description" | "error_uri"
-        )
-    }) {
+    if let Some(name) = response_parameter_in(&url) {
         return Err(invalid(
             "redirect_uri",
             format!(
@@ -178,6 +178,19 @@ pub(crate) fn redirect_uri(raw: &str) -> Result<String, Invalid> {
         ));
     }
     Ok(raw.to_string())
+}
+
+/// The first query parameter of `url` that an authorization response adds itself (RFC 6749
+/// §4.1.2, §4.1.2.1, RFC 9207): a redirect URI holding one would get it twice.
+pub(crate) fn response_parameter_in(url: &url::Url) -> Option<String> {
+    url.query_pairs()
+        .map(|(name, _)| name.into_owned())
+        .find(|name| {
+            matches!(
+                name.as_str(),
+                "code" | "state" | "iss" | "error" | "error_description" | "error_uri"
+            )
+        })
 }
 
 /// A browser origin (RFC 6454): `scheme://host[:port]`, `https` (or `http` on a loopback

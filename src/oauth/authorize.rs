@@ -61,6 +61,10 @@ impl AuthorizeParams {
             if v.len() > MAX_VALUE_LEN || k.len() > MAX_NAME_LEN {
                 return Err(format!("parameter {k:?} is too long"));
             }
+            // RFC 6749 Appendix A: no parameter holds a control character.
+            if super::params::has_control(&k) || super::params::has_control(&v) {
+                return Err("a parameter holds a control character".into());
+            }
             if map.contains_key(&k) {
                 return Err(format!("parameter {k:?} appears more than once"));
             }
@@ -101,8 +105,8 @@ impl AuthorizeParams {
             .collect()
     }
 
-    /// The request again as a query string, to return to after signing in.
-    fn return_query(&self) -> String {
+    /// The request again as a query string, to return to after signing in or out.
+    pub(crate) fn return_query(&self) -> String {
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         ser.extend_pairs(self.without_login_prompt());
         ser.finish()
@@ -438,20 +442,20 @@ fn early_refusal(
 fn registered_redirect(client: &Client, given: Option<&str>) -> Option<String> {
     let Some(given) = given else {
         return match client.redirect_uris.as_slice() {
-            [only] => Some(only.clone()),
+            [only] => registered_redirect(client, Some(only)),
             _ => None,
         };
     };
+    // A URI registered before such queries were refused would get a parameter twice: it is
+    // not used.
+    let usable =
+        url::Url::parse(given).is_ok_and(|u| crate::validate::response_parameter_in(&u).is_none());
     let matches = |registered: &String| {
         registered == given
             || loopback_without_port(registered)
                 .is_some_and(|r| loopback_without_port(given).is_some_and(|g| r == g))
     };
-    client
-        .redirect_uris
-        .iter()
-        .any(matches)
-        .then(|| given.to_string())
+    (usable && client.redirect_uris.iter().any(matches)).then(|| given.to_string())
 }
 
 /// An `http` URI on a loopback IP literal, with its port left out; `None` for any other URI.
@@ -532,7 +536,9 @@ fn what_each_org_allows(
     session: &Session,
 ) -> Result<Vec<(Membership, OrgChoice)>, StoreError> {
     let memberships = User::memberships(conn, session.user_id)?;
-    let requested: Vec<String> = valid.pre_grant.scope.iter().map(str::to_string).collect();
+    // In a stable order for the consent page (a scope is a set).
+    let mut requested: Vec<String> = valid.pre_grant.scope.iter().map(str::to_string).collect();
+    requested.sort();
     let defs = ScopeDef::find_many(conn, &requested)?;
     Ok(memberships
         .into_iter()

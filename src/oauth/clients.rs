@@ -38,16 +38,36 @@ impl KnownClient {
     }
 }
 
+/// Whether a browser page on `origin` may call the token and revocation endpoints for this
+/// client (CORS): the client's own list when it has one; otherwise, for a public client (a
+/// single-page app), the origins of its registered redirect URIs. A confidential client runs on
+/// a server and needs no CORS unless it names origins.
+pub(crate) fn allows_origin(client: &Client, origin: &str) -> bool {
+    if !client.cors_origins.is_empty() {
+        return client.cors_origins.iter().any(|o| o == origin);
+    }
+    client.kind == ClientKind::Public
+        && client.redirect_uris.iter().any(|uri| {
+            url::Url::parse(uri).is_ok_and(|u| {
+                let o = u.origin();
+                o.is_tuple() && o.ascii_serialization() == origin
+            })
+        })
+}
+
 const CAPACITY: usize = 10_000;
 
 pub(crate) struct ClientDirectory {
     cache: DecisionCache<Option<Arc<KnownClient>>>,
+    /// Whether an origin is allowed for any client (CORS preflights carry no client id).
+    origins: DecisionCache<bool>,
 }
 
 impl ClientDirectory {
     pub(crate) fn new(ttl: Duration, epoch: Arc<Epoch>) -> ClientDirectory {
         ClientDirectory {
-            cache: DecisionCache::new(ttl, CAPACITY, epoch),
+            cache: DecisionCache::new(ttl, CAPACITY, epoch.clone()),
+            origins: DecisionCache::new(ttl, CAPACITY, epoch),
         }
     }
 
@@ -83,6 +103,25 @@ impl ClientDirectory {
         self.cache
             .insert(Self::key(client_id), known.clone(), generation);
         Ok(known)
+    }
+
+    /// Whether some client allows browser calls from `origin` (a CORS preflight names no
+    /// client; the answer to the request itself is decided for its own client).
+    pub(crate) fn origin_allowed_for_any(
+        &self,
+        conn: &mut DbConn,
+        origin: &str,
+    ) -> StoreResult<bool> {
+        let key = SecretHash::of(&format!("origin {origin}")).0;
+        if let Some((allowed, ..)) = self.origins.get(&key) {
+            return Ok(allowed);
+        }
+        let generation = self.origins.generation();
+        let allowed = Client::list_all(conn)?
+            .iter()
+            .any(|c| allows_origin(c, origin));
+        self.origins.insert(key, allowed, generation);
+        Ok(allowed)
     }
 
     fn key(client_id: &str) -> [u8; 32] {
@@ -121,4 +160,21 @@ pub(crate) fn authenticate(
         Some(known) if authenticates(&known) => Ok(Ok(known)),
         _ => Ok(Err(Refusal::invalid_client())),
     }
+}
+
+/// The origin a browser answer for `client_id` may name in `Access-Control-Allow-Origin`:
+/// `origin` when that client allows it, else none.
+pub(crate) fn cors_origin_for(
+    conn: &mut DbConn,
+    directory: &ClientDirectory,
+    client_id: Option<&str>,
+    origin: Option<String>,
+) -> StoreResult<Option<String>> {
+    let (Some(client_id), Some(origin)) = (client_id, origin) else {
+        return Ok(None);
+    };
+    Ok(directory
+        .find(conn, client_id)?
+        .filter(|known| allows_origin(&known.client, &origin))
+        .map(|_| origin))
 }

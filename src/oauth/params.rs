@@ -12,6 +12,11 @@ use oxide_auth::code_grant::refresh as rf;
 
 use super::errors::Refusal;
 
+/// Whether `text` holds a control character (C0 or DEL).
+pub(crate) fn has_control(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_control())
+}
+
 /// A problem with the request itself, before any grant logic: `invalid_request`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BadRequest(pub(crate) String);
@@ -84,6 +89,14 @@ impl Params {
         }
         let mut values = HashMap::new();
         for (k, v) in pairs {
+            // RFC 6749 Appendix A: no parameter holds a control character (and PostgreSQL
+            // cannot store NUL).
+            if has_control(&k) || has_control(&v) {
+                return Err(BadRequest(format!(
+                    "parameter {:?} holds a control character",
+                    k.escape_debug().to_string()
+                )));
+            }
             if values.contains_key(&k) {
                 return Err(BadRequest(format!(
                     "parameter {k:?} appears more than once"
@@ -222,7 +235,7 @@ fn decode_basic(encoded: &str) -> Result<(String, String), BadRequest> {
             .ok_or_else(bad)
     };
     let (id, secret) = (decode(id)?, decode(secret)?);
-    if id.is_empty() {
+    if id.is_empty() || has_control(&id) || has_control(&secret) {
         return Err(bad());
     }
     Ok((id, secret))

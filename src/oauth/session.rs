@@ -1,6 +1,6 @@
-//! Sign-in sessions and the anti-forgery tokens of the sign-in and consent forms. The browser
-//! holds the session id; the store keeps only its SHA-256. (The cookies that carry them are
-//! the HTTP layer's.)
+//! Sign-in sessions and the anti-forgery tokens of the sign-in, consent and sign-out forms. The
+//! browser holds the session id; the store keeps only its SHA-256. (The cookies that carry them
+//! are the HTTP layer's.)
 
 use subtle::ConstantTimeEq;
 

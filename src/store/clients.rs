@@ -184,6 +184,16 @@ impl Client {
         from_row(row)
     }
 
+    /// Every client of every organization.
+    pub fn list_all(conn: &mut DbConn) -> StoreResult<Vec<Client>> {
+        let rows: Vec<Row> = clients::table
+            .inner_join(organizations::table)
+            .order(clients::id)
+            .select(client_columns!())
+            .load(conn)?;
+        rows.into_iter().map(from_row).collect()
+    }
+
     pub fn list_for_org(conn: &mut DbConn, org_id: i64) -> StoreResult<Vec<Client>> {
         let rows: Vec<Row> = clients::table
             .inner_join(organizations::table)

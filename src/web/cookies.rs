@@ -1,4 +1,5 @@
-//! The browser's cookies: the sign-in session and the sign-in form's anti-forgery token.
+//! The browser's cookies: the sign-in session (set at sign-in, cleared at sign-out) and the
+//! sign-in form's anti-forgery token.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -47,5 +48,14 @@ pub(crate) fn login_csrf_cookie(config: &Config, token: String) -> Cookie<'stati
     let mut c = base_cookie(config, LOGIN_CSRF_COOKIE, token);
     c.set_same_site(SameSite::Strict);
     c.set_max_age(CookieDuration::hours(1));
+    c
+}
+
+/// The session cookie's removal: the same name, path and flags, no value, `Max-Age=0` (and an
+/// `Expires` in the past for older browsers).
+pub(crate) fn cleared_session_cookie(config: &Config) -> Cookie<'static> {
+    let mut c = base_cookie(config, SESSION_COOKIE, String::new());
+    c.set_same_site(SameSite::Lax);
+    c.make_removal();
     c
 }

@@ -267,6 +267,19 @@ pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::not_found(format!("no route for {} {}", req.method(), req.path())).error_response()
 }
 
+/// A request whose path or query holds a control character (see `web::input`): 400 in the
+/// envelope of the endpoint it was sent to.
+pub(crate) fn control_characters(path: &str) -> HttpResponse {
+    const MESSAGE: &str = "the request holds a control character, which no parameter may";
+    if path.starts_with("/oauth/authorize") || path.starts_with("/oauth/log") {
+        bad_request_page("The request holds a control character, which no parameter may.")
+    } else if path.starts_with("/oauth/") {
+        oauth_error(&Refusal::invalid_request(MESSAGE))
+    } else {
+        ApiError::bad_request(MESSAGE).error_response()
+    }
+}
+
 /// A known path asked with a method it does not answer: 405 with `Allow` (RFC 9110 §15.5.6).
 pub(crate) fn method_not_allowed(allow: &str) -> HttpResponse {
     let mut res = ApiError::new(

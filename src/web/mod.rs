@@ -2,8 +2,9 @@
 //!
 //! - [`routes`]: the whole surface at a glance; [`paths`]: its paths, which discovery shares;
 //! - [`state`]: what every handler can reach; [`server`]: start-up, then serving;
-//! - [`body`] (limits and reading), [`client_ip`], [`bearer`] (RFC 6750), [`cookies`],
-//!   [`logging`] (request ids, spans, one line per request), [`health`];
+//! - [`body`] (limits and reading), [`client_ip`], [`bearer`] (RFC 6750), [`cookies`], [`cors`],
+//!   [`logging`] (request ids, spans, one line per request), [`input`] (control characters
+//!   refused at the door), [`health`];
 //! - [`error`]: every error answer — the `/v1` envelope, RFC 6749's, and the HTML error pages;
 //! - handlers, arranged by URL: [`well_known`], [`oauth`] (`/oauth/…`), [`v1`] (`/v1/…`),
 //!   and the HTML of the sign-in and consent pages in [`pages`].
@@ -15,8 +16,10 @@ pub(crate) mod bearer;
 pub(crate) mod body;
 pub(crate) mod client_ip;
 pub(crate) mod cookies;
+pub(crate) mod cors;
 pub(crate) mod error;
 pub(crate) mod health;
+pub(crate) mod input;
 pub(crate) mod logging;
 pub(crate) mod oauth;
 pub(crate) mod pages;

@@ -1,4 +1,5 @@
-//! The HTML of the authorization pages: sign-in, consent, and errors that must not redirect.
+//! The HTML of the authorization pages: sign-in, consent, signed out, and errors that must not
+//! redirect.
 //! maud escapes every interpolated value. Pages are never cached, never framed (clickjacking
 //! on a consent button), and run no script.
 
@@ -7,8 +8,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use maud::{DOCTYPE, Markup, html};
 
-use crate::oauth::authorize::ConsentData;
-use crate::web::paths::{AUTHORIZE_PATH, LOGIN_PATH};
+use crate::oauth::authorize::{ConsentData, OrgChoice};
+use crate::web::paths::{AUTHORIZE_PATH, LOGIN_PATH, LOGOUT_PATH};
 
 /// Security headers for every page.
 pub(crate) fn page(status: StatusCode, markup: Markup) -> HttpResponse {
@@ -37,6 +38,11 @@ button.secondary{background:#fff;color:#2456d3}
 .error{background:#fdecea;color:#8a1c13;padding:.6rem;border-radius:6px}
 ul.scopes{padding-left:1.2rem} ul.scopes li{margin:.4rem 0}
 .muted{color:#5b6475;font-size:.9rem}
+h2{font-size:1.05rem;margin:0 0 .4rem}
+section.org{border:1px solid #c5cad3;border-radius:8px;padding:1rem;margin:1rem 0}
+section.org button{margin-top:.4rem}
+p.account{background:#f0f1f4;border-radius:6px;padding:.6rem}
+button.link{background:none;border:none;padding:0;margin:0;color:#2456d3;text-decoration:underline;font-size:inherit}
 code{background:#f0f1f4;padding:0 .25rem;border-radius:3px}
 ";
 
@@ -83,42 +89,98 @@ pub(crate) fn login(p: &LoginPage) -> Markup {
     )
 }
 
+/// The consent page. It names the signed-in account and offers to sign out ("Not you?"), so
+/// that on a shared browser the next person does not approve as the previous one.
+///
+/// With one organization, one form: its scopes, Approve and Deny. With several, one section
+/// per organization, each its own form with its `org`, its scopes and its own Approve button,
+/// so that what is approved is exactly the list shown next to that button; one Deny form
+/// after them. No script: every choice is a submit button. Every form posts the request back
+/// with the session's `csrf_token`; the first form on the page is always an approval.
 pub(crate) fn consent(p: &ConsentData) -> Markup {
     layout(
         "Authorize",
         html! {
             h1 { "Authorize " (p.client_name) }
-            p.muted { (p.client_name) " (registered by " (p.client_org) ") wants to access your account "
-                strong { (p.username) } "." }
-            form method="post" action=(AUTHORIZE_PATH) {
-                @for (k, v) in &p.params { input type="hidden" name=(k) value=(v); }
-                input type="hidden" name="csrf_token" value=(p.csrf);
-                @if p.orgs.len() > 1 {
-                    label for="org" { "Organization" }
-                    select #org name="org" {
-                        @for o in &p.orgs { option value=(o.slug) { (o.name) } }
-                    }
-                } @else if let Some(o) = p.orgs.first() {
-                    input type="hidden" name="org" value=(o.slug);
-                    p.muted { "Organization: " strong { (o.name) } }
+            p.muted { (p.client_name) " (registered by " (p.client_org) ") wants to access your account." }
+            p.account {
+                "Signed in as " strong { (p.username) } ". "
+                // Submits the sign-out form at the end of the page (an approval form comes
+                // first).
+                button.link type="submit" form=(SIGN_OUT_FORM_ID) { "Not you? Sign in as someone else" }
+            }
+            @if let [only] = p.orgs.as_slice() {
+                form method="post" action=(AUTHORIZE_PATH) {
+                    (request_fields(p))
+                    input type="hidden" name="org" value=(only.slug);
+                    p.muted { "Organization: " strong { (only.name) } }
+                    (what_it_gets(only))
+                    button type="submit" name="decision" value="approve" { "Approve" }
+                    " "
+                    button.secondary type="submit" name="decision" value="deny" { "Deny" }
                 }
-                @for o in &p.orgs {
-                    @if p.orgs.len() > 1 { p { strong { (o.name) } } }
-                    p { "It will be able to:" }
-                    ul.scopes {
-                        @for s in &o.grantable {
-                            li { code { (s.name) } @if !s.description.is_empty() { " — " (s.description) } }
+            } @else {
+                p { "You belong to several organizations. Choose the one to authorize "
+                    (p.client_name) " in: it gets only what is listed under that organization." }
+                @for (i, o) in p.orgs.iter().enumerate() {
+                    @let heading = format!("org-{i}");
+                    section.org aria-labelledby=(heading) {
+                        h2 id=(heading) { (o.name) }
+                        form method="post" action=(AUTHORIZE_PATH) {
+                            (request_fields(p))
+                            input type="hidden" name="org" value=(o.slug);
+                            (what_it_gets(o))
+                            button type="submit" name="decision" value="approve" { "Approve for " (o.name) }
                         }
                     }
-                    @if !o.withheld.is_empty() {
-                        p.muted { "Not granted (your role does not allow it): "
-                            @for (i, s) in o.withheld.iter().enumerate() { @if i > 0 { ", " } code { (s) } } }
-                    }
                 }
-                button type="submit" name="decision" value="approve" { "Approve" }
-                " "
-                button.secondary type="submit" name="decision" value="deny" { "Deny" }
+                form method="post" action=(AUTHORIZE_PATH) {
+                    (request_fields(p))
+                    p.muted { "Or refuse " (p.client_name) " access in every organization:" }
+                    button.secondary type="submit" name="decision" value="deny" { "Deny" }
+                }
             }
+            form id=(SIGN_OUT_FORM_ID) method="post" action=(LOGOUT_PATH) {
+                (request_fields(p))
+            }
+        },
+    )
+}
+
+const SIGN_OUT_FORM_ID: &str = "sign-out";
+
+/// The authorization request and the session's anti-forgery token, as hidden fields.
+fn request_fields(p: &ConsentData) -> Markup {
+    html! {
+        @for (k, v) in &p.params { input type="hidden" name=(k) value=(v); }
+        input type="hidden" name="csrf_token" value=(p.csrf);
+    }
+}
+
+/// What the app would get in one organization, and what the user's role there withholds.
+fn what_it_gets(o: &OrgChoice) -> Markup {
+    html! {
+        p { "It will be able to:" }
+        ul.scopes {
+            @for s in &o.grantable {
+                li { code { (s.name) } @if !s.description.is_empty() { " — " (s.description) } }
+            }
+        }
+        @if !o.withheld.is_empty() {
+            p.muted { "Not granted (your role does not allow it): "
+                @for (i, s) in o.withheld.iter().enumerate() { @if i > 0 { ", " } code { (s) } } }
+        }
+    }
+}
+
+/// After signing out with no authorization request to return to.
+pub(crate) fn signed_out() -> Markup {
+    layout(
+        "Signed out",
+        html! {
+            h1 { "Signed out" }
+            p { "You are signed out. Anyone using this browser must sign in again." }
+            p.muted { "Return to the application to continue." }
         },
     )
 }

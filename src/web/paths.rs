@@ -7,6 +7,8 @@ pub(crate) const METADATA_PATH: &str = "/.well-known/oauth-authorization-server"
 pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub(crate) const AUTHORIZE_PATH: &str = "/oauth/authorize";
 pub(crate) const LOGIN_PATH: &str = "/oauth/login";
+/// Signing out of the authorization pages (the session ends; see `web::oauth::authorize`).
+pub(crate) const LOGOUT_PATH: &str = "/oauth/logout";
 pub(crate) const TOKEN_PATH: &str = "/oauth/token";
 pub(crate) const REVOKE_PATH: &str = "/oauth/revoke";
 pub(crate) const INTROSPECT_PATH: &str = "/oauth/introspect";

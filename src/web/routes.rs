@@ -4,7 +4,7 @@ use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 
 use super::paths::*;
-use super::{body, error, health, oauth, v1, well_known};
+use super::{body, cors, error, health, oauth, v1, well_known};
 
 /// The whole HTTP surface of Tessera.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -21,8 +21,16 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     .service(get(HEALTHZ_PATH).to(health::healthz))
     .service(get(READYZ_PATH).to(health::readyz))
     // Discovery (RFC 8414) and the public keys.
-    .service(get(METADATA_PATH).to(well_known::metadata))
-    .service(get(JWKS_PATH).to(well_known::jwks))
+    .service(
+        get(METADATA_PATH)
+            .to(well_known::metadata)
+            .also_options(cors::public_preflight),
+    )
+    .service(
+        get(JWKS_PATH)
+            .to(well_known::jwks)
+            .also_options(cors::public_preflight),
+    )
     // OAuth 2.0 (RFC 6749, 7009, 7662).
     .service(
         get(AUTHORIZE_PATH)
@@ -30,8 +38,17 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .also_post(oauth::authorize::post),
     )
     .service(post(LOGIN_PATH).to(oauth::authorize::login))
-    .service(post(TOKEN_PATH).to(oauth::token::token))
-    .service(post(REVOKE_PATH).to(oauth::revoke::revoke))
+    .service(post(LOGOUT_PATH).to(oauth::authorize::logout))
+    .service(
+        post(TOKEN_PATH)
+            .to(oauth::token::token)
+            .also_options(cors::client_preflight),
+    )
+    .service(
+        post(REVOKE_PATH)
+            .to(oauth::revoke::revoke)
+            .also_options(cors::client_preflight),
+    )
     .service(post(INTROSPECT_PATH).to(oauth::introspect::introspect))
     // The gateway check.
     .service(
@@ -117,6 +134,22 @@ impl Methods {
     {
         self.allow.push("POST");
         self.routes.push(web::post().to(handler));
+        self
+    }
+
+    /// `OPTIONS`: the CORS preflight of a resource browsers call from other origins.
+    fn also_options<F, Args>(mut self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push("OPTIONS");
+        self.routes.push(
+            web::route()
+                .method(actix_web::http::Method::OPTIONS)
+                .to(handler),
+        );
         self
     }
 

@@ -11,6 +11,7 @@ use actix_web::{App, HttpServer, middleware::from_fn, web};
 use thiserror::Error;
 use tracing_actix_web::TracingLogger;
 
+use super::input;
 use super::logging::{self, RequestSpan};
 use super::state::AppState;
 use super::{error, routes};
@@ -111,6 +112,7 @@ impl Server {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(input::refuse_control_characters))
                 .wrap(from_fn(logging::access_log))
                 // Outermost: the request's id and span, in which everything below logs.
                 .wrap(TracingLogger::<RequestSpan>::new())

@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use super::cors;
 use super::error::ApiError;
 use super::paths::{AUTHORIZE_PATH, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, TOKEN_PATH};
 use super::state::AppState;
@@ -30,16 +31,20 @@ pub(crate) async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse,
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
     });
-    Ok(HttpResponse::Ok()
+    let mut res = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(body))
+        .json(body);
+    cors::public(&mut res);
+    Ok(res)
 }
 
 /// Public keys only. Kept short in caches so that verifiers see a rotation within a minute
 /// (and the previous key stays listed meanwhile).
 pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+    let mut res = HttpResponse::Ok()
         .content_type("application/jwk-set+json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
-        .body(state.oauth.signer.jwks().as_str().to_string())
+        .body(state.oauth.signer.jwks().as_str().to_string());
+    cors::public(&mut res);
+    res
 }

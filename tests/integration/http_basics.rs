@@ -35,8 +35,8 @@ on_both_backends! {
         // RFC 9110 §15.5.6: a known path asked with another method is 405 with Allow.
         for (method, path, allow) in [
             ("DELETE", "/healthz", "GET, HEAD"),
-            ("POST", "/.well-known/jwks.json", "GET, HEAD"),
-            ("GET", "/oauth/token", "POST"),
+            ("POST", "/.well-known/jwks.json", "GET, HEAD, OPTIONS"),
+            ("GET", "/oauth/token", "POST, OPTIONS"),
             ("PUT", "/oauth/authorize", "GET, HEAD, POST"),
             ("DELETE", "/v1/check", "GET, HEAD, POST"),
             ("DELETE", "/v1/orgs/acme/integrations/x", "GET, HEAD, PATCH"),

@@ -7,8 +7,11 @@ mod support;
 
 mod check;
 mod cli;
+mod consent_pages;
+mod cors;
 mod gateway;
 mod http_basics;
 mod integrations;
 mod oauth_flow;
 mod python_client;
+mod text_inputs;

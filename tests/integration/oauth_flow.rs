@@ -311,6 +311,19 @@ on_both_backends! {
         let kept = w.db.cli(&["--json", "client", "create", "--org", "acme", "--name", "Query", "--redirect-uri",
             "https://app.example.com/cb?tenant=7", "--scope", "claims:read"]).json();
         assert_eq!(kept["redirect_uris"][0], "https://app.example.com/cb?tenant=7", "{kept}");
+        // One registered before that rule existed is not used: no answer carries a parameter twice.
+        use tessera::store::schema::clients::dsl as c;
+        let created = w.db.cli(&["--json", "client", "create", "--org", "acme", "--name", "Legacy", "--redirect-uri", REDIRECT,
+            "--scope", "claims:read"]).json();
+        let legacy_id = created["client_id"].as_str().unwrap();
+        let legacy = "http://127.0.0.1:9999/cb?state=registered";
+        diesel::update(c::clients.filter(c::client_id.eq(legacy_id))).set(c::redirect_uris.eq(legacy))
+            .execute(&mut *w.db.conn()).unwrap();
+        let url = w.authorize_url(legacy_id, &[("state", "client-value")])
+            .replace("9999%2Fcb", "9999%2Fcb%3Fstate%3Dregistered");
+        let res = w.app().get(&url).send().unwrap();
+        assert_eq!(res.status(), 400, "{url}");
+        assert!(res.headers().get(LOCATION).is_none());
     }
 
     fn a_client_may_opt_in_to_a_refresh_rotation_grace(db: TestDb) {

@@ -1,13 +1,15 @@
-//! `GET|POST /oauth/authorize` (RFC 6749 §4.1.1–4.1.2) and `POST /oauth/login`: read the
-//! request, run the decision ([`crate::oauth::authorize::decide`]) or the sign-in
-//! ([`crate::oauth::login::sign_in`]) on the blocking pool, and answer with a redirect or a page.
+//! `GET|POST /oauth/authorize` (RFC 6749 §4.1.1–4.1.2), `POST /oauth/login` and
+//! `POST /oauth/logout`: read the request, run the decision
+//! ([`crate::oauth::authorize::decide`]), the sign-in ([`crate::oauth::login::sign_in`]) or the
+//! sign-out ([`crate::oauth::login::sign_out`]) on the blocking pool, and answer with a
+//! redirect or a page.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::oauth::authorize::{self, Answer, AuthorizeParams, Submission};
-use crate::oauth::login::{self, SignIn};
+use crate::oauth::login::{self, SignIn, SignOut};
 use crate::oauth::session;
 use crate::web::body::read_form;
 use crate::web::cookies::{self, LOGIN_CSRF_COOKIE};
@@ -132,7 +134,7 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
-/// Only our own authorization endpoint is a valid place to return to after signing in.
+/// Only our own authorization endpoint is a valid place to return to after signing in or out.
 fn safe_return_to(raw: Option<&str>) -> Option<&str> {
     let raw = raw?;
     let rest = raw.strip_prefix(AUTHORIZE_PATH)?;
@@ -194,4 +196,67 @@ pub(crate) async fn login(
             "the blocking pool is shut down".into(),
         )),
     }
+}
+
+/// `POST /oauth/logout`, the consent page's "Not you?": ends the session if the form carries
+/// the session's own anti-forgery token (403 otherwise, and the session goes on), clears the
+/// session cookie, then returns to the authorization request the form carries — where the next
+/// person signs in — or, without one, shows the "Signed out" page. A browser without a live
+/// session has nothing to end and goes on the same way.
+pub(crate) async fn logout(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Ok(body) = read_form(payload).await else {
+        return bad_request_page("The form is too large.");
+    };
+    let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return bad_request_page("The form cannot be read.");
+    };
+    let csrf_token = pairs
+        .iter()
+        .position(|(k, _)| k == "csrf_token")
+        .map(|i| pairs.remove(i).1);
+    // The rest of the form is the authorization request to return to, if there is one; it is
+    // read before the session ends, so that a malformed form ends nothing.
+    let return_to = match AuthorizeParams::from_pairs(pairs) {
+        Ok(params) => match params.return_query() {
+            query if query.is_empty() => None,
+            query => {
+                let to = format!("{AUTHORIZE_PATH}?{query}");
+                let Some(to) = safe_return_to(Some(&to)).map(str::to_string) else {
+                    return bad_request_page("The sign-out form does not say where to return.");
+                };
+                Some(to)
+            }
+        },
+        Err(message) => return bad_request_page(&message),
+    };
+    let session = cookies::session_hash(&req);
+    let outcome = state
+        .db
+        .run(move |conn| login::sign_out(conn, session, csrf_token.as_deref()))
+        .await;
+    let mut res = match outcome {
+        Ok(SignOut::Forged) => {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This sign-out form is no longer valid, and you are still signed in. \
+                 Go back to the application and start again.",
+            );
+        }
+        Err(e) => return unavailable_page(&e),
+        Ok(SignOut::SignedOut | SignOut::NoSession) => match return_to {
+            Some(to) => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, to))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((header::REFERRER_POLICY, "no-referrer"))
+                .finish(),
+            None => pages::page(StatusCode::OK, pages::signed_out()),
+        },
+    };
+    let _ = res.add_cookie(&cookies::cleared_session_cookie(&state.config));
+    res
 }

@@ -4,8 +4,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::ok_no_store;
-use crate::oauth::revoke;
+use crate::oauth::{clients, revoke};
 use crate::web::body::oauth_params;
+use crate::web::cors;
 use crate::web::error;
 use crate::web::state::AppState;
 
@@ -19,17 +20,25 @@ pub(crate) async fn revoke(
         Err(answer) => return answer,
     };
     let ctx = state.oauth.clone();
-    match state
+    let origin = cors::origin(&req);
+    let outcome = state
         .db
-        .run(move |conn| revoke::revoke(conn, &ctx, &params))
-        .await
-    {
-        Ok(Ok(())) => {
+        .run(move |conn| {
+            let outcome = revoke::revoke(conn, &ctx, &params)?;
+            let client_id = params.credentials.as_ref().map(|c| c.client_id.as_str());
+            let origin = clients::cors_origin_for(conn, &ctx.clients, client_id, origin)?;
+            Ok::<_, crate::store::StoreError>((outcome, origin))
+        })
+        .await;
+    let (mut res, origin) = match outcome {
+        Ok((Ok(()), origin)) => {
             // Decisions cached before the revocation must not be served after it.
             state.checker.invalidate();
-            ok_no_store()
+            (ok_no_store(), origin)
         }
-        Ok(Err(refusal)) => error::oauth_error(&refusal),
-        Err(e) => error::oauth_unavailable(&e),
-    }
+        Ok((Err(refusal), origin)) => (error::oauth_error(&refusal), origin),
+        Err(e) => (error::oauth_unavailable(&e), None),
+    };
+    cors::allow(&mut res, origin.as_deref());
+    res
 }

@@ -5,8 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::no_store;
+use crate::oauth::clients;
 use crate::oauth::grants::{self, Tokens};
 use crate::web::body::oauth_params;
+use crate::web::cors;
 use crate::web::error;
 use crate::web::state::AppState;
 
@@ -20,20 +22,28 @@ pub(crate) async fn token(
         Err(answer) => return answer,
     };
     let ctx = state.oauth.clone();
-    match state
+    let origin = cors::origin(&req);
+    let outcome = state
         .db
-        .run(move |conn| grants::exchange(conn, &ctx, &params))
-        .await
-    {
-        Ok(Ok(tokens)) => issued(&tokens),
-        Ok(Err(refused)) => {
+        .run(move |conn| {
+            let outcome = grants::exchange(conn, &ctx, &params)?;
+            let client_id = params.credentials.as_ref().map(|c| c.client_id.as_str());
+            let origin = clients::cors_origin_for(conn, &ctx.clients, client_id, origin)?;
+            Ok::<_, crate::store::StoreError>((outcome, origin))
+        })
+        .await;
+    let (mut res, origin) = match outcome {
+        Ok((Ok(tokens), origin)) => (issued(&tokens), origin),
+        Ok((Err(refused), origin)) => {
             if refused.revoked_family {
                 state.checker.invalidate();
             }
-            error::oauth_error(&refused.refusal)
+            (error::oauth_error(&refused.refusal), origin)
         }
-        Err(e) => error::oauth_unavailable(&e),
-    }
+        Err(e) => (error::oauth_unavailable(&e), None),
+    };
+    cors::allow(&mut res, origin.as_deref());
+    res
 }
 
 /// §5.1: the token response.
