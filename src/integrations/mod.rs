@@ -546,16 +546,11 @@ pub(crate) fn expire(
     }
     let asked = clock::now() + crate::duration::to_chrono(after);
     // Expiring never extends a life: an earlier deadline stands.
-    let kept_earlier_expiry = i.expires_at.is_some_and(|current| current <= asked);
     transaction(conn, |conn| {
+        let kept_earlier_expiry = !Integration::expire_by(conn, &i.id, asked)?;
         let detail = if kept_earlier_expiry {
-            format!(
-                "kept the earlier expires_at={} (asked {})",
-                i.expires_at.map(clock::rfc3339).unwrap_or_default(),
-                clock::rfc3339(asked)
-            )
+            format!("kept the earlier expiry (asked {})", clock::rfc3339(asked))
         } else {
-            Integration::set_expiry(conn, &i.id, asked)?;
             format!("expires_at={}", clock::rfc3339(asked))
         };
         audit::record(

@@ -41,6 +41,8 @@ use crate::tokens::secret::{self, SecretHash};
 const MAX_PARAMS: usize = 32;
 const MAX_VALUE_LEN: usize = 2048;
 const MAX_NAME_LEN: usize = 64;
+/// The consent and sign-out forms' own fields, which no authorization request may carry.
+pub(crate) const FORM_FIELDS: [&str; 3] = ["csrf_token", "org", "decision"];
 
 /// The parameters of an authorization request, each at most once (RFC 6749 §3.1).
 pub(crate) struct AuthorizeParams {
@@ -64,6 +66,12 @@ impl AuthorizeParams {
             // RFC 6749 Appendix A: no parameter holds a control character.
             if super::params::has_control(&k) || super::params::has_control(&v) {
                 return Err("a parameter holds a control character".into());
+            }
+            // The consent and sign-out forms carry the request back beside their own fields;
+            // a request that named one of them would decide for the user (a hidden
+            // decision=approve before the Deny button, another organization's org).
+            if FORM_FIELDS.contains(&k.as_str()) {
+                return Err(format!("parameter {k:?} is not an authorization parameter"));
             }
             if map.contains_key(&k) {
                 return Err(format!("parameter {k:?} appears more than once"));

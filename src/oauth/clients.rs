@@ -77,10 +77,20 @@ impl ClientDirectory {
         conn: &mut DbConn,
         client_id: &str,
     ) -> StoreResult<Option<Arc<KnownClient>>> {
+        self.lookup(conn, client_id).map(|(known, _)| known)
+    }
+
+    /// Like [`Self::find`], and whether the answer came from the cache (rather than the store
+    /// just now).
+    fn lookup(
+        &self,
+        conn: &mut DbConn,
+        client_id: &str,
+    ) -> StoreResult<(Option<Arc<KnownClient>>, bool)> {
         if let Some((known, ..)) = self.cache.get(&Self::key(client_id)) {
-            return Ok(known);
+            return Ok((known, true));
         }
-        self.read(conn, client_id)
+        Ok((self.read(conn, client_id)?, false))
     }
 
     /// The client as the store has it now, cached again. Before a credential is refused on
@@ -112,6 +122,10 @@ impl ClientDirectory {
         conn: &mut DbConn,
         origin: &str,
     ) -> StoreResult<bool> {
+        // Only a well-formed origin, as browsers serialise it, is looked up at all.
+        if crate::validate::origin(origin).ok().as_deref() != Some(origin) {
+            return Ok(false);
+        }
         let key = SecretHash::of(&format!("origin {origin}")).0;
         if let Some((allowed, ..)) = self.origins.get(&key) {
             return Ok(allowed);
@@ -150,10 +164,12 @@ pub(crate) fn authenticate(
         (ClientKind::Confidential, Some(secret)) => known.secret_matches(secret),
         _ => false,
     };
-    if let Some(known) = directory.find(conn, &credentials.client_id)? {
-        if authenticates(&known) {
-            return Ok(Ok(known));
-        }
+    let (known, cached) = directory.lookup(conn, &credentials.client_id)?;
+    match known {
+        Some(known) if authenticates(&known) => return Ok(Ok(known)),
+        // Refused on what the store says now.
+        _ if !cached => return Ok(Err(Refusal::invalid_client())),
+        _ => {}
     }
     // Refused on what the cache knew: ask the store before answering.
     match directory.read(conn, &credentials.client_id)? {

@@ -11,12 +11,14 @@ use crate::store::{DbConn, StoreError, transaction};
 use crate::tokens::secret::{self, SecretKind};
 
 /// `POST /oauth/revoke`: authenticates the client (§2.1), then revokes the token if it was
-/// issued to that client. `Ok(Ok(()))` is success — the caller drops cached decisions.
+/// issued to that client. `Ok(Ok(revoked))` is success (§2.2: also for a token that was
+/// unknown or dead already); `revoked` says whether something ended now, after which cached
+/// decisions must be dropped.
 pub(crate) fn revoke(
     conn: &mut DbConn,
     ctx: &OAuthContext,
     params: &Params,
-) -> Result<Result<(), Refusal>, StoreError> {
+) -> Result<Result<bool, Refusal>, StoreError> {
     let client = match clients::authenticate(conn, &ctx.clients, params.credentials.as_ref())? {
         Ok(known) => known,
         Err(refusal) => return Ok(Err(refusal)),
@@ -33,7 +35,7 @@ fn revoke_token(
     ctx: &OAuthContext,
     client: &Client,
     token: &str,
-) -> Result<Result<(), Refusal>, StoreError> {
+) -> Result<Result<bool, Refusal>, StoreError> {
     let not_yours = || {
         Refusal::new(
             OAuthError::UnauthorizedClient,
@@ -42,22 +44,23 @@ fn revoke_token(
     };
     if let Some(parsed) = secret::parse(&ctx.config.token_brand, token) {
         if parsed.kind != SecretKind::RefreshToken {
-            return Ok(Ok(()));
+            return Ok(Ok(false));
         }
         let Some((_, grant, names)) = RefreshToken::find(conn, &parsed.hash.0)? else {
-            return Ok(Ok(()));
+            return Ok(Ok(false));
         };
         if names.client_id != client.client_id {
             return Ok(Err(not_yours()));
         }
-        if Grant::revoke(conn, &grant.id, "revoked by the client")? {
+        let revoked = Grant::revoke(conn, &grant.id, "revoked by the client")?;
+        if revoked {
             tracing::info!(grant = %grant.id, "grant revoked through its refresh token");
         }
-        return Ok(Ok(()));
+        return Ok(Ok(revoked));
     }
     // An access token: only a valid, unexpired one needs listing.
     let Ok(claims) = ctx.signer.verify(token) else {
-        return Ok(Ok(()));
+        return Ok(Ok(false));
     };
     if claims.client_id != client.client_id {
         return Ok(Err(not_yours()));
@@ -66,5 +69,5 @@ fn revoke_token(
         .map(|t| t.naive_utc())
         .unwrap_or_else(crate::clock::now);
     grants::revoke_access_token(conn, &claims.jti, exp)?;
-    Ok(Ok(()))
+    Ok(Ok(true))
 }

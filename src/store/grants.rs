@@ -230,6 +230,8 @@ pub struct RefreshToken {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub rotated_at: Option<NaiveDateTime>,
+    /// Presented again within its client's rotation grace already (once is all it gets).
+    pub grace_used: bool,
 }
 
 impl RefreshToken {
@@ -275,6 +277,18 @@ impl RefreshToken {
         Ok(row
             .filter(|(t, ..)| super::digest_matches(hash, &t.token_hash))
             .map(|(t, g, client_id, org)| (t, g, GrantNames { client_id, org })))
+    }
+
+    /// Takes the one retry a rotated token gets within its client's grace. False if taken.
+    pub fn use_grace(conn: &mut DbConn, id: i64) -> StoreResult<bool> {
+        let n = diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::id.eq(id))
+                .filter(refresh_tokens::grace_used.eq(false)),
+        )
+        .set(refresh_tokens::grace_used.eq(true))
+        .execute(conn)?;
+        Ok(n == 1)
     }
 
     /// When the token was exchanged for its successor, if it was.

@@ -123,15 +123,25 @@ impl Integration {
         Ok(())
     }
 
-    pub fn set_expiry(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> StoreResult<()> {
-        diesel::update(integrations::table.find(id))
-            .set((
-                integrations::expires_at.eq(Some(at)),
-                integrations::updated_at.eq(crate::clock::now()),
-            ))
-            .execute(conn)?;
-        revocations::record(conn, revocations::Kind::Integration, id)?;
-        Ok(())
+    /// Brings the expiry forward to `at` — never later: one already earlier stands (a
+    /// conditional update, so concurrent calls cannot extend it either). False if it stood.
+    pub fn expire_by(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> StoreResult<bool> {
+        let n = diesel::update(
+            integrations::table.find(id).filter(
+                integrations::expires_at
+                    .is_null()
+                    .or(integrations::expires_at.gt(at)),
+            ),
+        )
+        .set((
+            integrations::expires_at.eq(Some(at)),
+            integrations::updated_at.eq(crate::clock::now()),
+        ))
+        .execute(conn)?;
+        if n == 1 {
+            revocations::record(conn, revocations::Kind::Integration, id)?;
+        }
+        Ok(n == 1)
     }
 
     /// Revokes the integration and every token of it. False if it already was revoked.

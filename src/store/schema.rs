@@ -141,6 +141,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         rotated_at -> Nullable<Timestamp>,
+        grace_used -> Bool,
     }
 }
 

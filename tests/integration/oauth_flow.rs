@@ -244,6 +244,14 @@ on_both_backends! {
         // A duplicated parameter is refused without redirecting.
         let res = http.get(format!("{}&state=1&state=2", w.authorize_url(&w.client_id, &[]))).send().unwrap();
         assert_eq!(res.status(), 400);
+        // The consent form's own fields are not authorization parameters: a request naming one
+        // would ride along as a hidden field and decide for the user (decision=approve ahead of
+        // the Deny button, or another organization).
+        for field in ["decision=approve", "org=acme", "csrf_token=x"] {
+            let res = http.get(format!("{}&{field}", w.authorize_url(&w.client_id, &[]))).send().unwrap();
+            assert_eq!(res.status(), 400, "{field}");
+            assert!(res.headers().get(LOCATION).is_none());
+        }
     }
 
     fn redirect_uris_match_as_sent_but_for_a_loopback_port(db: TestDb) {
@@ -353,8 +361,19 @@ on_both_backends! {
         let rt3 = retried["refresh_token"].as_str().unwrap().to_string();
         assert_ne!(rt3, rt2);
         assert_eq!(w.introspect(second["access_token"].as_str().unwrap())["active"], true);
+        // Once: a second retry of rt1, even within the grace, is reuse.
         let (status, _, _) = refresh(&rt3);
         assert_eq!(status, 200, "the retry's successor works");
+        let (status, body, _) = refresh(&rt1);
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "a second retry");
+        let (status, _, _) = refresh(&rt2);
+        assert_eq!(status, 400, "the family is revoked");
+        // A new family, to see the window close.
+        let first = w.tokens_for_client(&w.browser(), "alice", "claims:read", id, secret);
+        let rt1 = first["refresh_token"].as_str().unwrap().to_string();
+        let (status, second, _) = refresh(&rt1);
+        assert_eq!(status, 200);
+        let rt2 = second["refresh_token"].as_str().unwrap().to_string();
         // Once the grace has passed, presenting rt1 again is reuse: the family is revoked, with
         // every successor.
         let mut conn = w.db.conn();

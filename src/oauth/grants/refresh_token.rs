@@ -13,7 +13,7 @@
 //! A client may opt in to a rotation grace (`refresh_grace_seconds`, at most 300): a token
 //! presented again that soon after its rotation — a mobile app that lost the response — is not
 //! reuse: it gets a successor of its own (a sibling of the first one, in the same family), as
-//! Ory Hydra does. The alternative, answering the first response again, would keep the
+//! Ory Hydra does — once: a second retry is reuse. The alternative, answering the first response again, would keep the
 //! successor's plaintext at rest; this keeps nothing secret. After the window, reuse revokes
 //! the family as always; both successors are single-use like any refresh token. The window is
 //! read from the token's row in the store, so it holds across instances.
@@ -194,7 +194,11 @@ fn find_live(
         .map_or(TimeDelta::zero(), |c| {
             TimeDelta::seconds(i64::from(c.client.refresh_grace_seconds.max(0)))
         });
-    if row.rotated_at.is_some_and(|at| now - at > grace) {
+    // Strict rotation (no grace) never compares clocks: any rotated token is reuse.
+    if row
+        .rotated_at
+        .is_some_and(|at| grace.is_zero() || row.grace_used || now - at > grace)
+    {
         revoke_family(conn, &family.id, "refresh token reuse")?;
         return Ok(Err(Refused {
             refusal: Refusal::invalid_grant(REUSED),
@@ -251,8 +255,10 @@ fn rotate(
     let rotated = write(conn, move |conn| {
         if !RefreshToken::rotate(conn, row_id)? {
             let now = clock::now();
-            let within_grace =
-                RefreshToken::rotated_at(conn, row_id)?.is_some_and(|at| now - at <= grace);
+            // The one retry the grace allows: taken once, by one request.
+            let within_grace = !grace.is_zero()
+                && RefreshToken::rotated_at(conn, row_id)?.is_some_and(|at| now - at <= grace)
+                && RefreshToken::use_grace(conn, row_id)?;
             if !within_grace {
                 Grant::revoke(conn, &family_id, "refresh token reuse")?;
                 return Ok::<_, StoreError>(false);

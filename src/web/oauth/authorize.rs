@@ -39,6 +39,9 @@ pub(crate) async fn post(
     let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
         return bad_request_page("The form cannot be read.");
     };
+    if let Some(twice) = form_field_twice(&pairs) {
+        return bad_request_page(&format!("The form gives {twice:?} more than once."));
+    }
     let mut take = |name: &str| {
         pairs
             .iter()
@@ -214,6 +217,9 @@ pub(crate) async fn logout(
     let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
         return bad_request_page("The form cannot be read.");
     };
+    if let Some(twice) = form_field_twice(&pairs) {
+        return bad_request_page(&format!("The form gives {twice:?} more than once."));
+    }
     let csrf_token = pairs
         .iter()
         .position(|(k, _)| k == "csrf_token")
@@ -234,6 +240,7 @@ pub(crate) async fn logout(
         Err(message) => return bad_request_page(&message),
     };
     let session = cookies::session_hash(&req);
+    let had_cookie = session.is_some();
     let outcome = state
         .db
         .run(move |conn| login::sign_out(conn, session, csrf_token.as_deref()))
@@ -257,6 +264,17 @@ pub(crate) async fn logout(
             None => pages::page(StatusCode::OK, pages::signed_out()),
         },
     };
-    let _ = res.add_cookie(&cookies::cleared_session_cookie(&state.config));
+    // Only a browser that sent the session cookie has one to clear: a cross-site POST (which
+    // SameSite=Lax keeps the cookie from) must not sign anyone out.
+    if had_cookie {
+        let _ = res.add_cookie(&cookies::cleared_session_cookie(&state.config));
+    }
     res
+}
+
+/// A field of the consent or sign-out form given more than once: the first would decide.
+fn form_field_twice(pairs: &[(String, String)]) -> Option<&'static str> {
+    crate::oauth::authorize::FORM_FIELDS
+        .into_iter()
+        .find(|field| pairs.iter().filter(|(k, _)| k == field).count() > 1)
 }

@@ -31,9 +31,12 @@ pub(crate) async fn revoke(
         })
         .await;
     let (mut res, origin) = match outcome {
-        Ok((Ok(()), origin)) => {
-            // Decisions cached before the revocation must not be served after it.
-            state.checker.invalidate();
+        Ok((Ok(revoked), origin)) => {
+            // Decisions cached before the revocation must not be served after it. (Nothing
+            // ended, nothing to drop: an unknown token must not flush every cache.)
+            if revoked {
+                state.checker.invalidate();
+            }
             (ok_no_store(), origin)
         }
         Ok((Err(refusal), origin)) => (error::oauth_error(&refusal), origin),
