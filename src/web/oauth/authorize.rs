@@ -33,15 +33,10 @@ pub(crate) async fn post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(body) = read_form(payload).await else {
-        return bad_request_page("The form is too large.");
+    let mut pairs = match form_pairs(payload).await {
+        Ok(pairs) => pairs,
+        Err(answer) => return answer,
     };
-    let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return bad_request_page("The form cannot be read.");
-    };
-    if let Some(twice) = form_field_twice(&pairs) {
-        return bad_request_page(&format!("The form gives {twice:?} more than once."));
-    }
     let mut take = |name: &str| {
         pairs
             .iter()
@@ -211,15 +206,10 @@ pub(crate) async fn logout(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Ok(body) = read_form(payload).await else {
-        return bad_request_page("The form is too large.");
+    let mut pairs = match form_pairs(payload).await {
+        Ok(pairs) => pairs,
+        Err(answer) => return answer,
     };
-    let Ok(mut pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return bad_request_page("The form cannot be read.");
-    };
-    if let Some(twice) = form_field_twice(&pairs) {
-        return bad_request_page(&format!("The form gives {twice:?} more than once."));
-    }
     let csrf_token = pairs
         .iter()
         .position(|(k, _)| k == "csrf_token")
@@ -272,9 +262,22 @@ pub(crate) async fn logout(
     res
 }
 
-/// A field of the consent or sign-out form given more than once: the first would decide.
-fn form_field_twice(pairs: &[(String, String)]) -> Option<&'static str> {
-    crate::oauth::authorize::FORM_FIELDS
+/// The fields of the consent or sign-out form, in order (bounded), none of the form's own
+/// fields given twice — the first would decide.
+async fn form_pairs(payload: web::Payload) -> Result<Vec<(String, String)>, HttpResponse> {
+    let Ok(body) = read_form(payload).await else {
+        return Err(bad_request_page("The form is too large."));
+    };
+    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return Err(bad_request_page("The form cannot be read."));
+    };
+    let twice = crate::oauth::authorize::FORM_FIELDS
         .into_iter()
-        .find(|field| pairs.iter().filter(|(k, _)| k == field).count() > 1)
+        .find(|field| pairs.iter().filter(|(k, _)| k == field).count() > 1);
+    match twice {
+        Some(field) => Err(bad_request_page(&format!(
+            "The form gives {field:?} more than once."
+        ))),
+        None => Ok(pairs),
+    }
 }

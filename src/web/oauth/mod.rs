@@ -9,7 +9,12 @@ pub(crate) mod revoke;
 pub(crate) mod token;
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, HttpResponseBuilder};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+
+use crate::oauth::params::Params;
+use crate::oauth::{OAuthContext, clients};
+use crate::store::{DbConn, StoreError};
+use crate::web::{cors, state::AppState};
 
 /// Tokens and credentials must never be cached (RFC 6749 §5.1).
 fn no_store(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
@@ -21,4 +26,26 @@ fn no_store(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
 /// An empty 200 that no cache keeps.
 fn ok_no_store() -> HttpResponse {
     no_store(HttpResponse::Ok()).finish()
+}
+
+/// Runs `f` for a token-endpoint-style request on the blocking pool, and decides in the same
+/// trip which origin its answer may name for CORS (the request's own client's, if it allows
+/// the request's `Origin`).
+async fn for_client<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &AppState,
+    params: Params,
+    f: impl FnOnce(&mut DbConn, &OAuthContext, &Params) -> Result<T, StoreError> + Send + 'static,
+) -> Result<(T, Option<String>), StoreError> {
+    let ctx = state.oauth.clone();
+    let origin = cors::origin(req);
+    state
+        .db
+        .run(move |conn| {
+            let outcome = f(conn, &ctx, &params)?;
+            let client_id = params.credentials.as_ref().map(|c| c.client_id.as_str());
+            let origin = clients::cors_origin_for(conn, &ctx.clients, client_id, origin)?;
+            Ok((outcome, origin))
+        })
+        .await
 }

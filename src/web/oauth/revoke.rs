@@ -3,8 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::ok_no_store;
-use crate::oauth::{clients, revoke};
+use super::{for_client, ok_no_store};
+use crate::oauth::revoke;
 use crate::web::body::oauth_params;
 use crate::web::cors;
 use crate::web::error;
@@ -19,17 +19,7 @@ pub(crate) async fn revoke(
         Ok(p) => p,
         Err(answer) => return answer,
     };
-    let ctx = state.oauth.clone();
-    let origin = cors::origin(&req);
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let outcome = revoke::revoke(conn, &ctx, &params)?;
-            let client_id = params.credentials.as_ref().map(|c| c.client_id.as_str());
-            let origin = clients::cors_origin_for(conn, &ctx.clients, client_id, origin)?;
-            Ok::<_, crate::store::StoreError>((outcome, origin))
-        })
-        .await;
+    let outcome = for_client(&req, &state, params, revoke::revoke).await;
     let (mut res, origin) = match outcome {
         Ok((Ok(revoked), origin)) => {
             // Decisions cached before the revocation must not be served after it. (Nothing

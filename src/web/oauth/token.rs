@@ -4,8 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::no_store;
-use crate::oauth::clients;
+use super::{for_client, no_store};
 use crate::oauth::grants::{self, Tokens};
 use crate::web::body::oauth_params;
 use crate::web::cors;
@@ -21,17 +20,7 @@ pub(crate) async fn token(
         Ok(p) => p,
         Err(answer) => return answer,
     };
-    let ctx = state.oauth.clone();
-    let origin = cors::origin(&req);
-    let outcome = state
-        .db
-        .run(move |conn| {
-            let outcome = grants::exchange(conn, &ctx, &params)?;
-            let client_id = params.credentials.as_ref().map(|c| c.client_id.as_str());
-            let origin = clients::cors_origin_for(conn, &ctx.clients, client_id, origin)?;
-            Ok::<_, crate::store::StoreError>((outcome, origin))
-        })
-        .await;
+    let outcome = for_client(&req, &state, params, grants::exchange).await;
     let (mut res, origin) = match outcome {
         Ok((Ok(tokens), origin)) => (issued(&tokens), origin),
         Ok((Err(refused), origin)) => {
