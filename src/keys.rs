@@ -99,6 +99,8 @@ pub(crate) fn rotate(conn: &mut DbConn, alg: SigningAlg) -> Result<String, KeyEr
         crate::tokens::secret::random_base62(8)
     );
     transaction(conn, |conn| -> Result<(), StoreError> {
+        // Concurrent rotations take turns: afterwards exactly one key signs.
+        crate::store::lock_entity(conn, "signing_keys", "current")?;
         StoredKey::retire_all(conn, now)?;
         StoredKey::insert(
             conn,

@@ -223,6 +223,9 @@ pub(crate) fn rotate_secret(
     let new_secret = secret::mint(brand, SecretKind::ClientSecret);
     let previous_expires_at = crate::clock::now() + crate::duration::to_chrono(grace);
     transaction(conn, |conn| -> Result<(), AdminError> {
+        // Concurrent rotations take turns: afterwards only the last one's secret (and those in
+        // their grace) work.
+        crate::store::lock_entity(conn, "client", client_id)?;
         Client::expire_secrets(conn, client.id, previous_expires_at)?;
         Client::add_secret(conn, client.id, &new_secret.hash.0, &new_secret.prefix)?;
         // Servers keep clients in memory: the feed tells them to read this one again.

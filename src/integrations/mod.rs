@@ -511,6 +511,10 @@ pub(crate) fn rotate(
     let minted = secret::mint(brand, env.kind());
     let old_until = now + crate::duration::to_chrono(grace);
     transaction(conn, |conn| {
+        // Concurrent rotations take turns, and each reads what the one before left: afterwards
+        // exactly the last one's token (and the grace ones) work.
+        crate::store::lock_entity(conn, "integration", &i.id)?;
+        refuse_if_dead(&Integration::find(conn, &i.id)?, clock::now())?;
         IntegrationToken::expire_live(conn, &i.id, old_until)?;
         IntegrationToken::insert(conn, &i.id, &minted.hash.0, &minted.prefix, &minted.last4)?;
         audit::record(

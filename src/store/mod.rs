@@ -387,6 +387,22 @@ where
     }
 }
 
+/// Serialises the "replace the live one" changes of one entity (`kind`, `key`): call first in
+/// the transaction that makes such a change. On PostgreSQL, which runs READ COMMITTED, two such
+/// transactions would each read "the live rows", not see the other's insert, and both survive;
+/// this takes a transaction-scoped advisory lock on the entity, so the second waits for the
+/// first to commit and then reads what it left. SQLite serialises every write already (`BEGIN
+/// IMMEDIATE`), so there is nothing to do there.
+pub fn lock_entity(conn: &mut DbConn, kind: &str, key: &str) -> StoreResult<()> {
+    if let DbConn::Postgresql(pg) = conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(format!("{kind}:{key}"))
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Runs a write in a transaction, like [`transaction`]; on a server's SQLite database it
 /// joins the writes of concurrent requests in one group commit (see [`writer`]). `f` may run on
 /// another thread and connection, so it owns what it uses.

@@ -7,6 +7,7 @@ mod support;
 
 mod check;
 mod cli;
+mod concurrency;
 mod consent_pages;
 mod cors;
 mod gateway;
