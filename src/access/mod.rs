@@ -232,11 +232,7 @@ fn integration_token(
             .collect(),
         token_id: Some(token.id),
         idle: integration.inactive_after_secs.map(|limit| {
-            let last = [token.last_used_at, usage.recent_use(token.id)]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(token.created_at);
+            let last = integrations::last_use(&token, usage.recent_use(token.id));
             (last, TimeDelta::seconds(limit))
         }),
     }))

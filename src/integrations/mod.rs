@@ -177,12 +177,17 @@ pub(crate) fn inactive(
     let Some(limit) = i.inactive_after_secs else {
         return false;
     };
-    let last = [t.last_used_at, recent_use]
+    now - last_use(t, recent_use) > chrono::TimeDelta::seconds(limit)
+}
+
+/// When the token was last used — as the store has it, or later in `recent_use` (seen, not
+/// yet written) — or created, if never.
+pub(crate) fn last_use(t: &IntegrationToken, recent_use: Option<NaiveDateTime>) -> NaiveDateTime {
+    [t.last_used_at, recent_use]
         .into_iter()
         .flatten()
         .max()
-        .unwrap_or(t.created_at);
-    now - last > chrono::TimeDelta::seconds(limit)
+        .unwrap_or(t.created_at)
 }
 
 fn view(

@@ -224,14 +224,13 @@ struct Valid {
 impl Valid {
     /// An error redirect back to the client with `state` and `iss` (§4.1.2.1, RFC 9207).
     fn refuse(&self, ctx: &OAuthContext, error: OAuthError, description: &str) -> Answer {
-        let mut url = self.pre_grant.redirect_uri.to_url();
-        url.query_pairs_mut()
-            .append_pair("error", error.as_str())
-            .append_pair("error_description", description);
-        if let Some(s) = &self.state {
-            url.query_pairs_mut().append_pair("state", s);
-        }
-        Answer::Redirect(with_iss(url, &ctx.config.issuer))
+        error_redirect(
+            ctx,
+            &self.redirect_uri,
+            self.state.as_deref(),
+            error,
+            description,
+        )
     }
 }
 
@@ -329,7 +328,7 @@ fn validate(
                 ) {
                     Ok(c) => challenge = c,
                     Err(()) => {
-                        return Ok(Err(early_refusal(
+                        return Ok(Err(error_redirect(
                             ctx,
                             registered,
                             params.get("state"),
@@ -350,7 +349,7 @@ fn validate(
                     return Err(StoreError::Unavailable("no client bound".into()));
                 };
                 let Some(scope) = negotiate(&client.client, scope) else {
-                    return Ok(Err(early_refusal(
+                    return Ok(Err(error_redirect(
                         ctx,
                         registered,
                         params.get("state"),
@@ -407,7 +406,7 @@ fn validate(
                         "the authorization request is malformed",
                     ),
                 };
-                return Ok(Err(early_refusal(
+                return Ok(Err(error_redirect(
                     ctx,
                     registered,
                     params.get("state"),
@@ -422,8 +421,9 @@ fn validate(
     }
 }
 
-/// An error redirect before the request is fully validated (to the bound redirect URI).
-fn early_refusal(
+/// An error redirect to `redirect_uri` (the bound one) with `error`, `error_description`,
+/// `state` and `iss` (§4.1.2.1, RFC 9207): the one way every refusal is sent back.
+fn error_redirect(
     ctx: &OAuthContext,
     redirect_uri: &str,
     state: Option<&str>,
