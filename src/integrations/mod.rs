@@ -556,6 +556,8 @@ pub(crate) fn expire(
     let asked = clock::now() + crate::duration::to_chrono(after);
     // Expiring never extends a life: an earlier deadline stands.
     transaction(conn, |conn| {
+        // In turn with rotations and revocations of this integration (see `rotate`).
+        crate::store::lock_entity(conn, "integration", &i.id)?;
         let kept_earlier_expiry = !Integration::expire_by(conn, &i.id, asked)?;
         let detail = if kept_earlier_expiry {
             format!("kept the earlier expiry (asked {})", clock::rfc3339(asked))
@@ -596,6 +598,9 @@ pub(crate) fn revoke(
 ) -> Result<IntegrationView, AdminError> {
     let i = find(conn, org, id)?;
     transaction(conn, |conn| {
+        // In turn with rotations: a rotation that read "alive" must not add a token after
+        // the revocation ended every token there was.
+        crate::store::lock_entity(conn, "integration", &i.id)?;
         if Integration::revoke(conn, &i.id)? {
             audit::record(
                 conn,

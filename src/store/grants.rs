@@ -319,6 +319,9 @@ pub fn revoke_access_token(
     jti: &str,
     expires_at: NaiveDateTime,
 ) -> StoreResult<()> {
+    // Two revocations of one token at once: the second waits, then finds the first's row
+    // (rather than failing on the primary key, which RFC 7009 §2.2 answers with 200).
+    super::lock_entity(conn, "access_token", jti)?;
     let exists = revoked_access_tokens::table
         .find(jti)
         .select(revoked_access_tokens::jti)

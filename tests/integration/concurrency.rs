@@ -75,4 +75,94 @@ on_both_backends! {
         let current = keys.as_array().unwrap().iter().filter(|k| k["retired_at"].is_null()).count();
         assert_eq!(current, 1, "{keys}");
     }
+
+    fn concurrent_grace_rotations_leave_one_current_token_and_the_rest_ending(db: TestDb) {
+        let w = World::new(db);
+        let created = w.db.cli(&["--json", "integration", "create", "--org", "acme", "--name", "Graced", "--scope", "claims:read"]).json();
+        let id = created["id"].as_str().unwrap().to_string();
+        let bearer = w.management_token("ada", "integrations:manage");
+        let url = w.server.url(&format!("/v1/orgs/acme/integrations/{id}/rotate"));
+        let tokens: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..PARALLEL)
+                .map(|_| {
+                    let (url, bearer, http) = (url.clone(), bearer.clone(), w.app());
+                    s.spawn(move || {
+                        let res = http.post(&url).header(AUTHORIZATION, format!("Bearer {bearer}"))
+                            .json(&json!({"grace_seconds": 3600})).send().unwrap();
+                        assert_eq!(res.status(), 200);
+                        res.json::<Value>().unwrap()["token"].as_str().unwrap().to_string()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        // Within the grace period every token works; exactly one of them has no end.
+        assert!(tokens.iter().all(|t| active(&w, t)));
+        let shown = w.db.cli(&["--json", "integration", "show", &id]).json();
+        let open_ended: Vec<&Value> = shown["tokens"].as_array().unwrap().iter()
+            .filter(|t| t["expires_at"].is_null()).collect();
+        assert_eq!(open_ended.len(), 1, "{shown}");
+        // The current one is the newest.
+        assert_eq!(shown["tokens"][0]["expires_at"], Value::Null, "{shown}");
+    }
+
+    fn rotations_racing_a_revocation_or_an_expiry_leave_nothing_live(db: TestDb) {
+        let w = World::new(db);
+        let bearer = w.management_token("ada", "integrations:manage");
+        for finisher in ["revoke", "expire"] {
+            let created = w.db.cli(&["--json", "integration", "create", "--org", "acme", "--name", finisher, "--scope", "claims:read"]).json();
+            let id = created["id"].as_str().unwrap().to_string();
+            let first = created["token"].as_str().unwrap().to_string();
+            let base = w.server.url(&format!("/v1/orgs/acme/integrations/{id}"));
+            let tokens: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..PARALLEL)
+                    .map(|i| {
+                        let (base, bearer, http) = (base.clone(), bearer.clone(), w.app());
+                        s.spawn(move || {
+                            let auth = format!("Bearer {bearer}");
+                            if i == PARALLEL / 2 {
+                                let res = http.post(format!("{base}/{finisher}")).header(AUTHORIZATION, auth).send().unwrap();
+                                assert_eq!(res.status(), 200);
+                                return None;
+                            }
+                            let res = http.post(format!("{base}/rotate")).header(AUTHORIZATION, auth).send().unwrap();
+                            match res.status().as_u16() {
+                                200 => Some(res.json::<Value>().unwrap()["token"].as_str().unwrap().to_string()),
+                                // Rotating a revoked or expired integration is refused.
+                                409 => None,
+                                other => panic!("rotate answered {other}: {}", res.text().unwrap()),
+                            }
+                        })
+                    })
+                    .collect();
+                handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+            });
+            for t in tokens.iter().chain([&first]) {
+                assert!(!active(&w, t), "a token survived a concurrent {finisher}");
+            }
+        }
+    }
+
+    fn concurrent_revocations_of_one_access_token_all_succeed(db: TestDb) {
+        let w = World::new(db);
+        let body = w.tokens_for(&w.browser(), "alice", "claims:read");
+        let access = body["access_token"].as_str().unwrap().to_string();
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..PARALLEL)
+                .map(|_| {
+                    let (http, access) = (w.app(), access.clone());
+                    let url = w.server.url("/oauth/revoke");
+                    let (id, secret) = (w.client_id.clone(), w.client_secret.clone());
+                    s.spawn(move || {
+                        http.post(url).basic_auth(id, Some(secret))
+                            .form(&[("token", access.as_str())]).send().unwrap().status().as_u16()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        // RFC 7009 §2.2: revoking a token already revoked is a success too.
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        assert_eq!(w.introspect(&access)["active"], json!(false));
+    }
 }
