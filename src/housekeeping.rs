@@ -38,8 +38,13 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
     let sessions = Session::purge_expired(conn, now)?;
     let [authorization_codes, grants, revoked_access_tokens] =
         grants::purge(conn, now, access_ttl)?;
-    // Every instance polls the feed several times a second; ten minutes is plenty.
-    let revocations = crate::store::revocations::purge(conn, now - chrono::TimeDelta::minutes(10))?;
+    // Every live instance reads the feed several times a second; ten minutes is plenty. An
+    // instance silent for an hour is gone (a stopped one deregisters itself).
+    let revocations = crate::store::revocations::purge(
+        conn,
+        now - chrono::TimeDelta::minutes(10),
+        now - chrono::TimeDelta::hours(1),
+    )?;
     let signing_keys = keys::purge_retired(conn, config.access_token_ttl)?;
     Ok(Purged {
         sessions,

@@ -18,8 +18,8 @@
 //! | `admin` | operator and administrator actions: organizations, users, scopes, clients, consents, first-run bootstrap | `store`, `tokens`, foundations |
 //! | `housekeeping` | periodic purges and key reloads | `keys`, `store`, `tokens`, foundations |
 //! | `keys` | signing keys over time: load into the signer, reload, rotate | `store`, `tokens`, foundations |
-//! | `revocation` | the revocation epoch and feed, and the decision cache every cache is built on | `store` |
-//! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group; it persists digests, it knows no token format | foundations |
+//! | `revocation` | the revocation epoch, this instance's follower of the revocation feed (which acknowledges what it read, so that revokes are synchronous), and the decision cache every cache is built on | `store` |
+//! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group, and the revocation feed's protocol (a call that recorded a revocation returns once every live instance acknowledged it); it persists digests, it knows no token format | foundations |
 //! | [`tokens`] | secret formats (prefix, checksum, SHA-256) and JWT signing and verifying from key material | nothing of the crate but its own files |
 //! | foundations | [`config`], `clock`, `duration`, `roles`, `validate`, [`passwords`], `telemetry` | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
 //!

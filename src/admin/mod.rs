@@ -10,7 +10,7 @@ pub(crate) mod users;
 
 use thiserror::Error;
 
-use crate::store::StoreError;
+use crate::store::{DbConn, StoreError};
 use crate::validate::Invalid;
 
 #[derive(Debug, Error)]
@@ -65,20 +65,22 @@ pub(crate) fn or_conflict<T>(
 /// `admin`, so that a fresh install can be signed into at once. The password is `password`, or
 /// generated when `None` — and then returned, to be shown once (never logged). `Ok(None)`
 /// when nothing was created or the password was given.
+///
+/// Instances starting at once on one PostgreSQL call this inside `Db::exclusive`, so one
+/// creates and the others find.
 pub(crate) fn bootstrap(
-    db: &crate::store::Db,
+    conn: &mut DbConn,
     password: Option<String>,
 ) -> Result<Option<String>, AdminError> {
-    let mut conn = db.conn()?;
-    if crate::store::orgs::Organization::count(&mut conn)? > 0 {
+    if crate::store::orgs::Organization::count(conn)? > 0 {
         return Ok(None);
     }
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| crate::tokens::secret::random_base62(20));
     let actor = crate::store::audit::Actor::system();
-    orgs::create(&mut conn, &actor, "default", Some("Default organization"))?;
+    orgs::create(conn, &actor, "default", Some("Default organization"))?;
     users::create(
-        &mut conn,
+        conn,
         &actor,
         "admin",
         "default",

@@ -39,28 +39,40 @@ pub(super) fn run(cli: Cli) -> Result<(), CliError> {
     let json = cli.json;
     let config = Config::from_env()?;
     let actor = Actor::cli();
-    match cli.command {
+    let database_url = config.database_url.clone();
+    let outcome = dispatch(json, config, &actor, cli.command);
+    // A command that revoked something returns once every running instance has read it
+    // (`store::revocations`): the very next request anywhere is refused.
+    if outcome.is_ok() && crate::store::revocations::recorded_pending() {
+        let mut conn = Db::connect(&database_url, 1)?.conn()?;
+        crate::store::revocations::settle_recorded(&mut conn)?;
+    }
+    outcome
+}
+
+fn dispatch(json: bool, config: Config, actor: &Actor, command: Command) -> Result<(), CliError> {
+    match command {
         Command::Serve => serve(config),
         Command::Migrate => migrate(json, &config),
-        Command::Org(cmd) => org(json, &config, &actor, cmd),
-        Command::Scope(cmd) => scope(json, &config, &actor, cmd),
+        Command::Org(cmd) => org(json, &config, actor, cmd),
+        Command::Scope(cmd) => scope(json, &config, actor, cmd),
         Command::User(UserCommand::Create {
             username,
             org,
             role,
             password_stdin: _,
-        }) => create_user(json, &config, &actor, &username, &org, &role),
-        Command::Client(cmd) => client(json, &config, &actor, cmd),
+        }) => create_user(json, &config, actor, &username, &org, &role),
+        Command::Client(cmd) => client(json, &config, actor, cmd),
         Command::Consent(ConsentCommand::Revoke { user, client }) => {
-            revoke_consent(json, &config, &actor, &user, &client)
+            revoke_consent(json, &config, actor, &user, &client)
         }
-        Command::Keys(KeysCommand::Rotate { alg }) => rotate_keys(json, &config, &actor, alg),
+        Command::Keys(KeysCommand::Rotate { alg }) => rotate_keys(json, &config, actor, alg),
         Command::Keys(KeysCommand::List) => list_keys(json, &config),
         Command::Purge => purge(json, &config),
         Command::Integration(cmd) => {
             let db = open(&config)?;
             let mut conn = db.conn()?;
-            integration(&mut conn, &config, &actor, json, cmd)
+            integration(&mut conn, &config, actor, json, cmd)
         }
         Command::Audit(AuditCommand::List { org, limit }) => list_audit(json, &config, &org, limit),
     }

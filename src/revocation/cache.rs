@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn entries_expire_and_invalidate() {
-        let epoch = Arc::new(Epoch::default());
+        let epoch = Arc::new(Epoch::followed());
         let c = DecisionCache::new(Duration::from_secs(60), 1000, epoch.clone());
         let g = c.generation();
         c.insert([1; 32], 7, g);
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn the_cache_stays_bounded() {
-        let c = DecisionCache::new(Duration::from_secs(60), 160, Arc::new(Epoch::default()));
+        let c = DecisionCache::new(Duration::from_secs(60), 160, Arc::new(Epoch::followed()));
         for i in 0..10_000u32 {
             let mut k = [0u8; 32];
             k[..4].copy_from_slice(&i.to_be_bytes());

@@ -230,6 +230,7 @@ pub type Conn = PooledConnection<ConnectionManager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager>,
+    url: DatabaseUrl,
     sqlite: bool,
     /// SQLite has one writer at a time. Writers of this process queue here, on a mutex, rather
     /// than in SQLite's busy handler, which sleeps and retries and collapses under load.
@@ -258,6 +259,7 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Db {
             pool,
+            url: url.clone(),
             sqlite: url.is_sqlite(),
             write_gate: Arc::new(Mutex::new(())),
             writer: None,
@@ -296,18 +298,62 @@ impl Db {
         E: From<StoreError>,
     {
         let mut conn = self.conn()?;
-        let gate = self.sqlite.then(|| self.write_gate.clone());
-        let previous = WRITE_GATE.with(|g| g.replace(gate));
-        let previous_writer = WRITER.with(|w| w.replace(self.writer.clone()));
-        let result = f(&mut conn);
-        WRITE_GATE.with(|g| g.replace(previous));
-        WRITER.with(|w| w.replace(previous_writer));
+        let result = self.run_on(&mut conn, f);
         // After a failure, make sure the connection itself still works; a dead one (e.g. the
         // PostgreSQL server restarted) is dropped rather than returned to the pool.
         if result.is_err() && conn.batch_execute("SELECT 1").is_err() {
             RETURNING_BROKEN.with(|b| b.set(true));
         }
         result
+    }
+
+    /// Runs `f` on `conn` (pooled or [`Db::dedicated`]) with this database's write gate and
+    /// group-commit writer. When `f` succeeded after recording a revocation, waits until every
+    /// live instance has acknowledged it ([`revocations::settle_recorded`]): whoever revokes
+    /// through here returns only once no instance serves the revoked credential.
+    pub fn run_on<T, E>(
+        &self,
+        conn: &mut DbConn,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let gate = self.sqlite.then(|| self.write_gate.clone());
+        let previous = WRITE_GATE.with(|g| g.replace(gate));
+        let previous_writer = WRITER.with(|w| w.replace(self.writer.clone()));
+        revocations::take_recorded();
+        let result = f(conn);
+        WRITE_GATE.with(|g| g.replace(previous));
+        WRITER.with(|w| w.replace(previous_writer));
+        if result.is_ok() {
+            if let Err(e) = revocations::settle_recorded(conn) {
+                // Committed, but not confirmed everywhere: instances that did not read the
+                // feed stop serving cached decisions on their own (see `revocations`).
+                tracing::warn!(cause = %e, "a revocation could not be confirmed by every instance");
+            }
+        } else {
+            revocations::take_recorded();
+        }
+        result
+    }
+
+    /// A connection of its own, outside the pool: for a background task that must never wait
+    /// behind requests for a pooled one (the revocation feed's follower).
+    pub fn dedicated(&self) -> StoreResult<DbConn> {
+        ConnectionManager {
+            url: self.url.clone(),
+        }
+        .connect()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// The PostgreSQL URL, for a `LISTEN` connection of another driver; `None` on SQLite.
+    pub fn postgres_url(&self) -> Option<&str> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => Some(url),
+            DatabaseUrl::Sqlite(_) => None,
+        }
     }
 
     /// Runs `f` with a pooled connection on the runtime's blocking pool (tokio's, which the
@@ -330,14 +376,53 @@ impl Db {
     }
 
     /// Applies the embedded migrations of this backend; returns the versions applied now.
+    /// Processes starting together on one PostgreSQL take turns ([`Db::exclusive`]).
     pub fn migrate(&self) -> StoreResult<Vec<String>> {
+        self.exclusive("migrate", |conn| {
+            let applied = match conn {
+                DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+                DbConn::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+            }
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+            Ok(applied.iter().map(|v| v.to_string()).collect())
+        })
+    }
+
+    /// Runs `f` while no other process runs an `exclusive` step of the same `name` on this
+    /// database: start-up steps that read, decide and write outside one transaction
+    /// (migrations; creating the first organization and signing key), which two instances
+    /// starting at once on one PostgreSQL would otherwise both take. A session-level advisory
+    /// lock, released however `f` ends (unlocked, or with the connection). SQLite needs none
+    /// beyond its own locking.
+    pub fn exclusive<T, E>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         let mut conn = self.conn()?;
-        let applied = match &mut *conn {
-            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-            DbConn::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        let DbConn::Postgresql(pg) = &mut *conn else {
+            return f(&mut conn);
+        };
+        let key = format!("tessera:{name}");
+        let lock = |pg: &mut PgConnection, sql: &str| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Text, _>(&key)
+                .execute(pg)
+                .map_err(StoreError::from)
+        };
+        lock(pg, "SELECT pg_advisory_lock(hashtextextended($1, 0))")?;
+        let result = f(&mut conn);
+        if let DbConn::Postgresql(pg) = &mut *conn {
+            if lock(pg, "SELECT pg_advisory_unlock(hashtextextended($1, 0))").is_err() {
+                // The session ends with the connection, and the lock with it.
+                RETURNING_BROKEN.with(|b| b.set(true));
+            }
         }
-        .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
-        Ok(applied.iter().map(|v| v.to_string()).collect())
+        result
     }
 }
 

@@ -198,6 +198,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    instances (id) {
+        id -> Text,
+        started_at -> Timestamp,
+        acked_at -> BigInt,
+    }
+}
+
+diesel::table! {
     revocations (id) {
         id -> BigInt,
         at -> Timestamp,
@@ -240,4 +248,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     integrations,
     integration_tokens,
     revocations,
+    instances,
 );

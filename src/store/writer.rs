@@ -35,12 +35,14 @@ trait Answer: Send {
 
 struct Write<F, T, E> {
     f: F,
-    done: SyncSender<Result<T, E>>,
+    done: SyncSender<(Result<T, E>, bool)>,
 }
 
 struct Pending<T, E> {
     result: Result<T, E>,
-    done: SyncSender<Result<T, E>>,
+    /// Whether the write recorded a revocation (the caller then waits for the instances).
+    recorded: bool,
+    done: SyncSender<(Result<T, E>, bool)>,
 }
 
 impl<F, T, E> Job for Write<F, T, E>
@@ -50,18 +52,21 @@ where
     E: From<StoreError> + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &mut DbConn) -> (bool, Box<dyn Answer>) {
+        super::revocations::take_recorded();
         let result = (self.f)(conn);
+        let recorded = super::revocations::take_recorded();
         (
             result.is_ok(),
             Box::new(Pending {
                 result,
+                recorded,
                 done: self.done,
             }),
         )
     }
 
     fn fail(self: Box<Self>, e: StoreError) {
-        let _ = self.done.send(Err(e.into()));
+        let _ = self.done.send((Err(e.into()), false));
     }
 }
 
@@ -73,7 +78,7 @@ impl<T: Send, E: From<StoreError> + Send> Answer for Pending<T, E> {
             (Err(e), Ok(_)) => Err(e.into()),
             (Err(_), Err(app)) => Err(app),
         };
-        let _ = self.done.send(outcome);
+        let _ = self.done.send((outcome, self.recorded));
     }
 }
 
@@ -107,7 +112,11 @@ impl GroupWriter {
         self.jobs
             .send(Box::new(Write { f, done }))
             .map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+        let (result, recorded) = answer.recv().map_err(|_| stopped())?;
+        if recorded && result.is_ok() {
+            super::revocations::mark_recorded();
+        }
+        result
     }
 }
 

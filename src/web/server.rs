@@ -22,7 +22,7 @@ use crate::integrations::usage::{self, UsageRecorder};
 use crate::keys::{self, KeyError};
 use crate::oauth::OAuthContext;
 use crate::oauth::clients::ClientDirectory;
-use crate::revocation::Epoch;
+use crate::revocation::{Epoch, Follower};
 use crate::store::{Db, StoreError};
 
 #[derive(Debug, Error)]
@@ -33,6 +33,8 @@ pub enum StartError {
     Bootstrap(#[from] AdminError),
     #[error("signing keys: {0}")]
     Keys(#[from] KeyError),
+    #[error("cannot start the revocation feed's threads: {0}")]
+    Feed(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -45,6 +47,7 @@ pub struct Server {
     addr: SocketAddr,
     db: Db,
     usage: Arc<UsageRecorder>,
+    follower: Follower,
 }
 
 impl Server {
@@ -55,12 +58,6 @@ impl Server {
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");
         }
-        if let Some(generated) = admin::bootstrap(&db, config.bootstrap_admin_password.clone())? {
-            println!(
-                "\nFirst start: created owner \"admin\" in organization \"default\".\n\
-                 Password (shown only this once): {generated}\n"
-            );
-        }
         let listener = TcpListener::bind(config.bind).map_err(|source| StartError::Bind {
             addr: config.bind,
             source,
@@ -70,23 +67,30 @@ impl Server {
             source,
         })?;
         config.bound_to(addr);
-        let signer = {
-            let mut conn = db.conn()?;
-            keys::load_signer(
-                &mut conn,
+        // The first organization and the first signing key, created by one instance when
+        // several start at once on a fresh database.
+        let (generated, signer) = db.exclusive("setup", |conn| -> Result<_, StartError> {
+            let generated = admin::bootstrap(conn, config.bootstrap_admin_password.clone())?;
+            let signer = keys::load_signer(
+                conn,
                 config.signing_alg,
                 &config.issuer,
                 &config.access_token_audience,
                 config.access_token_ttl,
-            )?
-        };
-
+            )?;
+            Ok((generated, signer))
+        })?;
+        if let Some(generated) = generated {
+            println!(
+                "\nFirst start: created owner \"admin\" in organization \"default\".\n\
+                 Password (shown only this once): {generated}\n"
+            );
+        }
         let config = Arc::new(config);
         let signer = Arc::new(signer);
         crate::housekeeping::spawn(db.clone(), config.clone(), signer.clone());
         // One revocation epoch for every cache of this process, moved by the feed.
         let epoch = Arc::new(Epoch::default());
-        epoch.follow(db.clone());
         let oauth = OAuthContext {
             clients: Arc::new(ClientDirectory::new(config.check_cache_ttl, epoch.clone())),
             config: config.clone(),
@@ -128,11 +132,14 @@ impl Server {
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
+        // Last, when nothing can fail any more: from here revokes wait for this instance.
+        let follower = Follower::start(epoch, db.clone()).map_err(StartError::Feed)?;
         Ok(Server {
             server: server.run(),
             addr,
             db,
             usage,
+            follower,
         })
     }
 
@@ -152,6 +159,14 @@ impl Server {
         let usage = self.usage.clone();
         if let Err(e) = self.db.run(move |conn| usage.flush(conn)).await {
             tracing::warn!(cause = %e, "final usage write failed");
+        }
+        // Leave the feed, so that revokes made from now on do not wait for this instance.
+        let follower = self.follower;
+        if tokio::task::spawn_blocking(move || follower.stop())
+            .await
+            .is_err()
+        {
+            tracing::warn!("leaving the revocation feed failed");
         }
         result
     }

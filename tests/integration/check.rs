@@ -1,15 +1,13 @@
 //! `/v1/check` and introspection: every branch of the decision order for each token kind,
 //! the envelopes and headers, source addresses, failing closed, and a second instance.
 
-use std::time::{Duration, Instant};
-
 use diesel::prelude::*;
 use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
 use crate::oauth_support::World;
 use crate::on_both_backends;
-use crate::support::{ServerProcess, TestDb};
+use crate::support::TestDb;
 
 struct Answer {
     status: u16,
@@ -281,7 +279,7 @@ on_both_backends! {
         assert_unauthorized(&check(&w, Some(&access2), None, &[]), true);
     }
 
-    fn changes_made_by_the_cli_reach_cached_decisions_within_a_second(db: TestDb) {
+    fn changes_made_by_the_cli_reach_cached_decisions_before_it_returns(db: TestDb) {
         let w = World::new(db);
         let (id, token) = integration(&w, &[]);
         let body = w.tokens_for(&w.browser(), "alice", "claims:read");
@@ -290,16 +288,12 @@ on_both_backends! {
             assert_eq!(check(&w, Some(t), None, &[]).status, 200);
             assert_eq!(check(&w, Some(t), None, &[]).status, 200, "now cached");
         }
-        // Another process changes the store; the revocation feed carries it to the cache.
+        // Another process changes the store; it returns once the server has read the
+        // revocation feed, so the very next check is refused.
         w.db.cli(&["--json", "integration", "revoke", &id]).json();
+        assert_unauthorized(&check(&w, Some(&token), None, &[]), true);
         w.db.cli(&["--json", "consent", "revoke", "--user", "alice", "--client", &w.client_id]).json();
-        for t in [&token, &access] {
-            let started = Instant::now();
-            while check(&w, Some(t), None, &[]).status != 401 {
-                assert!(started.elapsed() < Duration::from_secs(1), "still accepted after {:?}", started.elapsed());
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        assert_unauthorized(&check(&w, Some(&access), None, &[]), true);
     }
 
     fn introspection_describes_every_token_kind(db: TestDb) {
@@ -351,66 +345,4 @@ fn check_and_introspection_fail_closed_when_postgresql_is_gone() {
         bad.status, 401,
         "a bad checksum is refused without the store"
     );
-}
-
-/// Two processes on one PostgreSQL: a revocation made through one (or the CLI) is honoured
-/// by the other within a second.
-#[test]
-fn a_second_instance_sees_revocations_within_a_second() {
-    let Some(db) = TestDb::postgres() else { return };
-    // One issuer for all instances, as behind a load balancer.
-    let issuer = [("TESSERA_ISSUER", "http://tessera.test")];
-    let w = World::with_config(db, &issuer);
-    let a = ServerProcess::start(&w.db, &issuer);
-    let b = ServerProcess::start(&w.db, &issuer);
-    let (id, token) = integration(&w, &[]);
-    let body = w.tokens_for(&w.browser(), "alice", "claims:read");
-    let access = body["access_token"].as_str().unwrap().to_string();
-    for t in [&token, &access] {
-        assert_eq!(check_at(&a.base, Some(t), None, &[]).status, 200);
-        assert_eq!(
-            check_at(&b.base, Some(t), None, &[]).status,
-            200,
-            "cached on b now"
-        );
-    }
-    let seen_within = |base: &str, t: &str| {
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(3) {
-            if check_at(base, Some(t), None, &[]).status == 401 {
-                return started.elapsed();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "revocation not seen after 3 s; log of that instance:\n{}",
-            b.log()
-        );
-    };
-    // Integration revoked through instance a's API.
-    let admin = w.management_token("ada", "integrations:manage");
-    let res = reqwest::blocking::Client::new()
-        .post(a.url(&format!("/v1/orgs/acme/integrations/{id}/revoke")))
-        .bearer_auth(&admin)
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(
-        check_at(&a.base, Some(&token), None, &[]).status,
-        401,
-        "at once where it happened"
-    );
-    let took = seen_within(&b.base, &token);
-    assert!(took < Duration::from_secs(1), "b saw it after {took:?}");
-    // An access token revoked through instance a (RFC 7009).
-    let res = w
-        .app()
-        .post(a.url("/oauth/revoke"))
-        .header(AUTHORIZATION, w.basic())
-        .form(&[("token", access.as_str())])
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let took = seen_within(&b.base, &access);
-    assert!(took < Duration::from_secs(1), "b saw it after {took:?}");
 }

@@ -12,6 +12,7 @@ mod consent_pages;
 mod cors;
 mod gateway;
 mod http_basics;
+mod instances;
 mod integrations;
 mod oauth_flow;
 mod python_client;
