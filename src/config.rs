@@ -40,6 +40,9 @@ pub struct Config {
     /// cache sooner, through the revocation feed (`revocation::feed`); this bounds everything else.
     pub check_cache_ttl: Duration,
     pub db_pool_size: u32,
+    /// How long `tessera serve` keeps retrying a PostgreSQL that does not answer at start-up
+    /// (zero: give up at once).
+    pub db_startup_wait: Duration,
     pub workers: Option<usize>,
     /// Whether the issuer (and audience) were derived from the bind address, and so follow
     /// it when the port is chosen by the OS (`:0`).
@@ -158,6 +161,11 @@ impl Config {
             Ok(n) if (1..=256).contains(&n) => Ok(n),
             _ => Err(format!("{raw:?} is not a number from 1 to 256")),
         })?;
+        let db_startup_wait = vars.parse(
+            "TESSERA_DB_STARTUP_WAIT",
+            Duration::from_secs(60),
+            parse_duration,
+        )?;
         let workers = vars.parse("TESSERA_WORKERS", None, |raw| match raw.parse() {
             Ok(n) if (1..=1024).contains(&n) => Ok(Some(n)),
             _ => Err(format!("{raw:?} is not a number from 1 to 1024")),
@@ -177,6 +185,7 @@ impl Config {
             session_ttl,
             check_cache_ttl,
             db_pool_size,
+            db_startup_wait,
             workers,
             derived_issuer,
             derived_audience,
@@ -252,6 +261,7 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.issuer, "http://127.0.0.1:8080");
         assert_eq!(c.token_brand, "tsr");
+        assert_eq!(c.db_startup_wait, Duration::from_secs(60));
         assert!(!c.secure_cookies());
     }
 
@@ -264,11 +274,18 @@ mod tests {
             ("TESSERA_TOKEN_BRAND", "Bad_Brand"),
             ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/99"),
             ("TESSERA_ACCESS_TOKEN_TTL", "forever"),
+            ("TESSERA_DB_STARTUP_WAIT", "60"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
             assert!(err.to_string().starts_with(var), "{err}");
         }
+    }
+
+    #[test]
+    fn a_zero_startup_wait_means_fail_at_once() {
+        let c = config(&[("TESSERA_DB_STARTUP_WAIT", "0s")]).unwrap();
+        assert_eq!(c.db_startup_wait, Duration::ZERO);
     }
 
     #[test]

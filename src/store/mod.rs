@@ -5,6 +5,14 @@
 //! `Unavailable` means the database could not answer (callers answer 503 and fail closed);
 //! `Query` is anything else and is logged, never shown.
 //!
+//! `Unavailable` comes fast once PostgreSQL is known to be down: a failed connection attempt
+//! or a pooled connection found dead marks the database down, and while it is marked,
+//! [`Db::conn`] waits at most a quarter of a second for a connection instead of the pool's
+//! three seconds, so a request that needs the database answers 503 (with `Retry-After`) in
+//! well under a second instead of holding a blocking thread. The first checkout whose
+//! connection answers again clears the mark: the server recovers without a restart. SQLite is
+//! never marked down (a busy file is not an outage). See [`Db`].
+//!
 //! Diesel is synchronous. Request handlers reach the database through [`Db::run`], which
 //! takes a pooled connection and runs the whole closure on the runtime's blocking pool. Work
 //! that must not hold a connection throughout (sign-in: argon2 runs between two short store
@@ -31,12 +39,13 @@ pub mod users;
 pub mod writer;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::{HandleError, ManageConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
@@ -175,6 +184,8 @@ impl DatabaseUrl {
 /// Opens connections of the backend the URL names, and sets SQLite up for concurrent use.
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Told when a pooled connection is returned dead (see [`Outage`]).
+    outage: Arc<Outage>,
 }
 
 #[derive(Debug, Error)]
@@ -220,17 +231,111 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        RETURNING_BROKEN.with(|b| b.replace(false))
+        let broken = RETURNING_BROKEN.with(|b| b.replace(false));
+        // Already down: keep the cause the failed connection attempt gave, which says more.
+        if broken && !self.outage.is_down() {
+            self.outage
+                .mark_down("a pooled connection stopped answering");
+        }
+        broken
+    }
+}
+
+/// How long [`Db::conn`] waits for a connection while the database is healthy.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long it waits while the database is marked down; also the slice in which a healthy
+/// wait notices that the database was marked down meanwhile.
+const OUTAGE_WAIT: Duration = Duration::from_millis(250);
+
+/// Whether PostgreSQL is known to be down, shared by every clone of a [`Db`] and by its pool.
+///
+/// Marked down by the pool's error handler (every failed connection attempt, including r2d2's
+/// own retries in the background) and by the manager's `has_broken` (a pooled connection that
+/// failed a statement and then `SELECT 1`); cleared by the first checkout whose connection
+/// answers `SELECT 1`. SQLite is never marked: it has no server to lose, and a locked file is
+/// busy, not down.
+#[derive(Debug)]
+struct Outage {
+    tracked: bool,
+    down: AtomicBool,
+    /// The last reason the database was marked down, for the 503's log line.
+    cause: Mutex<String>,
+}
+
+impl Outage {
+    fn new(url: &DatabaseUrl) -> Outage {
+        Outage {
+            tracked: !url.is_sqlite(),
+            down: AtomicBool::new(false),
+            cause: Mutex::new(String::new()),
+        }
+    }
+
+    fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    fn mark_down(&self, cause: &str) {
+        if !self.tracked {
+            return;
+        }
+        let cause = cause.trim();
+        *self.cause.lock().unwrap_or_else(|p| p.into_inner()) = cause.to_string();
+        if self.down.swap(true, Ordering::Relaxed) {
+            tracing::debug!(cause, "database still down");
+        } else {
+            tracing::warn!(
+                cause,
+                "database down: answering 503 at once until a connection works again"
+            );
+        }
+    }
+
+    fn mark_up(&self) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!("database reachable again");
+        }
+    }
+
+    /// The error of a request refused because the database is down.
+    fn unavailable(&self) -> StoreError {
+        let cause = self.cause.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        StoreError::Unavailable(format!("the database is down: {cause}"))
+    }
+}
+
+/// The pool's error handler: every failed connection attempt marks the database down.
+#[derive(Debug)]
+struct OutageSensor(Arc<Outage>);
+
+impl HandleError<ConnectError> for OutageSensor {
+    fn handle_error(&self, error: ConnectError) {
+        if self.0.tracked {
+            self.0.mark_down(&error.to_string());
+        } else {
+            // What r2d2's default handler did, through `tracing`.
+            tracing::error!(cause = %error, "cannot open a database connection");
+        }
     }
 }
 
 pub type Conn = PooledConnection<ConnectionManager>;
 
 /// The handle every part of Tessera uses to reach the database.
+///
+/// Fail fast: once PostgreSQL is known to be down — a connection attempt failed, or a pooled
+/// connection turned out dead — [`Db::conn`] waits at most 250 ms for a connection (instead of
+/// 3 s) and checks with `SELECT 1` that the one it gets answers; the first that does clears
+/// the mark. So during an outage every request answers 503 in well under a second, and when
+/// the database returns (r2d2 keeps trying to connect in the background) the server uses it
+/// again without a restart. A healthy checkout costs one atomic load more than the pool's own.
+/// SQLite is never marked down.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<ConnectionManager>,
     url: DatabaseUrl,
+    /// Whether the database is known to be down; shared with the pool's error handler.
+    outage: Arc<Outage>,
     sqlite: bool,
     /// SQLite has one writer at a time. Writers of this process queue here, on a mutex, rather
     /// than in SQLite's busy handler, which sleeps and retries and collapses under load.
@@ -243,7 +348,11 @@ impl Db {
     /// Opens the pool and checks that the database answers, so a wrong URL fails at start-up
     /// with the driver's own message.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Db, StoreError> {
-        let manager = ConnectionManager { url: url.clone() };
+        let outage = Arc::new(Outage::new(url));
+        let manager = ConnectionManager {
+            url: url.clone(),
+            outage: outage.clone(),
+        };
         // Fail fast on a bad URL, with the real cause rather than r2d2's timeout.
         let first = manager
             .connect()
@@ -253,13 +362,15 @@ impl Db {
             .max_size(pool_size)
             .min_idle(Some(1))
             // Callers on the check path fail closed with 503; they should not hang long first.
-            .connection_timeout(Duration::from_secs(3))
+            .connection_timeout(CONNECTION_TIMEOUT)
             .test_on_check_out(false)
+            .error_handler(Box::new(OutageSensor(outage.clone())))
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Db {
             pool,
             url: url.clone(),
+            outage,
             sqlite: url.is_sqlite(),
             write_gate: Arc::new(Mutex::new(())),
             writer: None,
@@ -271,9 +382,12 @@ impl Db {
     pub fn connect_for_server(url: &DatabaseUrl, pool_size: u32) -> Result<Db, StoreError> {
         let mut db = Self::connect(url, pool_size)?;
         if db.sqlite {
-            let conn = ConnectionManager { url: url.clone() }
-                .connect()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let conn = ConnectionManager {
+                url: url.clone(),
+                outage: db.outage.clone(),
+            }
+            .connect()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             let writer = writer::GroupWriter::start(conn, db.write_gate.clone())
                 .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
             db.writer = Some(Arc::new(writer));
@@ -285,10 +399,52 @@ impl Db {
         self.sqlite
     }
 
+    /// A pooled connection: within 3 s while the database is healthy, within 250 ms (and
+    /// checked) while it is known to be down; see [`Db`].
     pub fn conn(&self) -> StoreResult<Conn> {
-        self.pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        if self.outage.is_down() {
+            return self.conn_while_down();
+        }
+        // Wait in slices, so that a request already waiting when the database is marked down
+        // (by another request, or by r2d2's failed attempt to connect) gives up then too. An
+        // idle connection comes from the first slice at once: the same one call as `get()`.
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.pool.get_timeout(OUTAGE_WAIT) {
+                Ok(conn) => return Ok(conn),
+                Err(e) => {
+                    waited += OUTAGE_WAIT;
+                    if self.outage.is_down() {
+                        return Err(self.outage.unavailable());
+                    }
+                    if waited >= CONNECTION_TIMEOUT {
+                        return Err(StoreError::Unavailable(e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// While the database is marked down: a connection within [`OUTAGE_WAIT`] that answers
+    /// `SELECT 1` (which clears the mark), or 503. Dead idle connections met on the way are
+    /// dropped from the pool.
+    fn conn_while_down(&self) -> StoreResult<Conn> {
+        let deadline = Instant::now() + OUTAGE_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(mut conn) = self.pool.get_timeout(left) else {
+                return Err(self.outage.unavailable());
+            };
+            if conn.batch_execute("SELECT 1").is_ok() {
+                self.outage.mark_up();
+                return Ok(conn);
+            }
+            RETURNING_BROKEN.with(|b| b.set(true));
+            drop(conn);
+            if Instant::now() >= deadline {
+                return Err(self.outage.unavailable());
+            }
+        }
     }
 
     /// Runs `f` with a pooled connection, synchronously: for the CLI, and for blocking work
@@ -343,6 +499,7 @@ impl Db {
     pub fn dedicated(&self) -> StoreResult<DbConn> {
         ConnectionManager {
             url: self.url.clone(),
+            outage: self.outage.clone(),
         }
         .connect()
         .map_err(|e| StoreError::Unavailable(e.to_string()))

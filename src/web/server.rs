@@ -2,9 +2,16 @@
 //! then the HTTP server with the route table of [`super::routes`].
 //!
 //! Tests use [`Server::build`] exactly as `tessera serve` does, with port 0 for a random port.
+//!
+//! A PostgreSQL that does not answer yet (started alongside Tessera, restarting) is waited
+//! for: [`Server::build`] retries with exponential backoff for up to `TESSERA_DB_STARTUP_WAIT`,
+//! logging each retry at `warn` with the driver's cause (never the URL, which may hold a
+//! password). SQLite is opened once, as before: a local file that cannot be opened will not
+//! become openable by waiting.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, middleware::from_fn, web};
@@ -53,7 +60,7 @@ pub struct Server {
 impl Server {
     /// Connects, migrates, bootstraps and binds; the server runs once [`Server::run`] is awaited.
     pub fn build(mut config: Config) -> Result<Server, StartError> {
-        let db = Db::connect_for_server(&config.database_url, config.db_pool_size)?;
+        let db = connect_waiting(&config)?;
         let applied = db.migrate()?;
         if !applied.is_empty() {
             tracing::info!(migrations = ?applied, "database migrated");
@@ -182,6 +189,47 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             source,
         })
     })
+}
+
+/// The first and the longest pause between two start-up connection attempts.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const LONGEST_RETRY: Duration = Duration::from_secs(5);
+
+/// Opens the server's database; a PostgreSQL that does not answer is retried, with the pause
+/// doubling from 250 ms to 5 s, until `db_startup_wait` has passed (zero: no retry).
+fn connect_waiting(config: &Config) -> Result<Db, StoreError> {
+    let started = Instant::now();
+    let mut pause = FIRST_RETRY;
+    let mut retries = 0u32;
+    loop {
+        match Db::connect_for_server(&config.database_url, config.db_pool_size) {
+            Ok(db) => {
+                if retries > 0 {
+                    tracing::info!(retries, "database reachable, starting");
+                }
+                return Ok(db);
+            }
+            Err(e @ StoreError::Unavailable(_)) if !config.database_url.is_sqlite() => {
+                let left = config.db_startup_wait.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    return Err(e);
+                }
+                let pause_now = pause.min(left);
+                retries += 1;
+                tracing::warn!(
+                    // libpq ends its messages with a line break.
+                    cause = e.to_string().trim_end(),
+                    retry = retries,
+                    retry_in = ?pause_now,
+                    gives_up_in = ?left,
+                    "database not reachable at start-up; retrying"
+                );
+                std::thread::sleep(pause_now);
+                pause = (pause * 2).min(LONGEST_RETRY);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn blocking_threads(config: &Config) -> usize {

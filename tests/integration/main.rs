@@ -15,5 +15,6 @@ mod http_basics;
 mod instances;
 mod integrations;
 mod oauth_flow;
+mod outage;
 mod python_client;
 mod text_inputs;
