@@ -273,7 +273,7 @@ impl RoundThread {
                 return Ok(false);
             }
             let id = self.id.clone();
-            crate::store::write(conn, move |c| revocations::acknowledge(c, &id, read.at))?;
+            crate::store::write(conn, move |c| revocations::acknowledge(c, &id, &read))?;
             Ok(true)
         })?;
         if acknowledged {

@@ -80,6 +80,8 @@ impl Grant {
         .execute(conn)?;
         if n == 1 {
             revocations::record(conn, revocations::Kind::Grant, id)?;
+        } else {
+            revocations::already_recorded(conn)?;
         }
         Ok(n == 1)
     }
@@ -104,6 +106,9 @@ impl Grant {
             .execute(conn)?;
         for id in &ids {
             revocations::record(conn, revocations::Kind::Grant, id)?;
+        }
+        if ids.is_empty() {
+            revocations::already_recorded(conn)?;
         }
         Ok(ids)
     }
@@ -337,6 +342,8 @@ pub fn revoke_access_token(
             ))
             .execute(conn)?;
         revocations::record(conn, revocations::Kind::AccessToken, jti)?;
+    } else {
+        revocations::already_recorded(conn)?;
     }
     Ok(())
 }

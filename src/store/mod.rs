@@ -482,14 +482,12 @@ impl Db {
         let result = f(conn);
         WRITE_GATE.with(|g| g.replace(previous));
         WRITER.with(|w| w.replace(previous_writer));
-        if result.is_ok() {
-            if let Err(e) = revocations::settle_recorded(conn) {
-                // Committed, but not confirmed everywhere: instances that did not read the
-                // feed stop serving cached decisions on their own (see `revocations`).
-                tracing::warn!(cause = %e, "a revocation could not be confirmed by every instance");
-            }
-        } else {
-            revocations::take_recorded();
+        // Also after a failure: the revocation may have committed before it (and if it was
+        // rolled back, the wait is short).
+        if let Err(e) = revocations::settle_recorded(conn) {
+            // Committed, but not confirmed everywhere: instances that did not read the feed
+            // have stopped serving cached decisions by now (see `revocations`).
+            tracing::warn!(cause = %e, "a revocation could not be confirmed by every instance");
         }
         result
     }

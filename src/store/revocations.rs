@@ -3,29 +3,36 @@
 //! **The feed.** Every change that can end a live credential (or a cached client) writes a row
 //! here in the transaction that makes it ([`record`]). Each `tessera serve` process (an
 //! *instance*) follows the feed: a *round* reads its position ([`read`]), drops the instance's
-//! cached decisions when it moved, then writes an acknowledgement ([`acknowledge`]) — the
-//! feed-clock time at which that read started — into the instance's row of `instances`.
+//! cached decisions when it moved, then writes an acknowledgement ([`acknowledge`]) of that
+//! read into the instance's row of `instances`: its *mark*, and when the read started
+//! (`seen_at`, also the heartbeat).
 //!
 //! **Synchronous revocation.** A call that recorded a revocation does not return until every
-//! live instance has acknowledged a read that started after the revocation committed
-//! ([`settle_recorded`]): it takes the feed clock after its commit ([`announce`], which on
-//! PostgreSQL also sends `NOTIFY` on [`CHANNEL`] so that instances start a round at once),
-//! then waits until no instance that acknowledged within [`LIVE_FOR`] has an acknowledgement
-//! at or before that time — at most [`WAIT_AT_MOST`]. `Db::run_sync` (so every request) and
-//! the CLI call it after their work; nobody has to remember to.
+//! live instance has acknowledged a read that includes it ([`settle_recorded`]). After its
+//! commit it takes a mark ([`announce`]), then waits until no instance seen within
+//! [`LIVE_FOR`] has an acknowledgement short of that mark — at most [`WAIT_AT_MOST`].
+//! `Db::run_on` (so every request) and the CLI call it after their work; nobody has to
+//! remember to. Marks compare without clocks:
+//! - on PostgreSQL, the revoker's mark is its transaction's id (taken by [`record`]), an
+//!   instance's is the snapshot its read ran under (`pg_current_snapshot()`, in the same
+//!   statement): the read included the revocation exactly when that transaction had ended in
+//!   that snapshot (`pg_visible_in_snapshot`). `announce` also sends `NOTIFY` on [`CHANNEL`],
+//!   so that instances start a round at once;
+//! - on SQLite, a feed id: writers take turns, so ids commit in order, and an instance that
+//!   read the revoker's id (the highest after its commit) read the revocation.
+//!
+//! A call that finds a revocation already made (a second revoke of the same token, racing the
+//! first) waits for it too ([`already_recorded`]): its success must mean the same.
 //!
 //! **Why an instance that stops acknowledging may be skipped.** An instance serves cached
 //! decisions only while *followed* (`revocation::feed`): its last two acknowledged rounds each
 //! took at most [`ROUND_BOUND`], the second started at most [`GAP_BOUND`] after the first
-//! ended, and it is less than [`FOLLOWED_FOR`] since the second started. So an instance whose
-//! last acknowledgement is older than `LIVE_FOR` = `ROUND_BOUND + GAP_BOUND + FOLLOWED_FOR` +
-//! margin stopped serving cached decisions before the revoker stops waiting for it, and any
-//! round it makes later reads the revocation. A slow instance costs a revoke at most
-//! `WAIT_AT_MOST`; a stopped one deregisters ([`deregister`]) and costs nothing.
-//!
-//! The feed clock is the database server's (`clock_timestamp()`) on PostgreSQL, so instances
-//! on several hosts compare times on one clock; on SQLite, whose processes share a host, it is
-//! the host's.
+//! ended, and it is less than [`FOLLOWED_FOR`] since the second started. So an instance not
+//! seen for `LIVE_FOR` = `ROUND_BOUND + GAP_BOUND + FOLLOWED_FOR` + margin stopped serving
+//! cached decisions before the revoker stops waiting for it, and any round it makes later
+//! reads the revocation. A slow instance costs a revoke at most `WAIT_AT_MOST`; a stopped one
+//! deregisters ([`deregister`]) and costs nothing. `seen_at` is on the database clock on
+//! PostgreSQL and on the host's on SQLite, whose processes share a host.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -61,9 +68,10 @@ const _: () = assert!(
 );
 
 thread_local! {
-    /// Set by [`record`] on the thread whose work recorded a revocation; taken by
-    /// [`settle_recorded`] once that work has committed.
-    static RECORDED: Cell<bool> = const { Cell::new(false) };
+    /// Set by [`record`] on the thread whose work recorded a revocation — to the highest
+    /// PostgreSQL transaction id that did (0 on SQLite) —; taken by [`settle_recorded`] once
+    /// that work has committed.
+    static RECORDED: Cell<Option<i64>> = const { Cell::new(None) };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +81,9 @@ pub enum Kind {
     Integration,
     /// A client registered or its secrets changed (cached clients must be re-read).
     Client,
+    /// Old rows left the feed: its position moves all the same, so that a row committing late
+    /// cannot be hidden by a deletion (count and highest id both unchanged).
+    Purge,
 }
 
 impl Kind {
@@ -82,47 +93,84 @@ impl Kind {
             Kind::AccessToken => "access_token",
             Kind::Integration => "integration",
             Kind::Client => "client",
+            Kind::Purge => "purge",
         }
     }
 }
 
-/// Records a change. Call in the transaction that makes it; the `Db::run_sync` (or CLI
+/// Records a change. Call in the transaction that makes it; the `Db::run_on` (or CLI
 /// command) around it then waits for every live instance once it has committed.
 pub fn record(conn: &mut DbConn, kind: Kind, target: &str) -> StoreResult<()> {
+    let now = crate::clock::now();
+    if let DbConn::Postgresql(pg) = conn {
+        let xid: Micros = diesel::sql_query(
+            "INSERT INTO revocations (at, kind, target) VALUES ($1, $2, $3) \
+             RETURNING pg_current_xact_id()::text::bigint AS t",
+        )
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .bind::<diesel::sql_types::Text, _>(kind.as_str())
+        .bind::<diesel::sql_types::Text, _>(target)
+        .get_result(pg)?;
+        mark(xid.t);
+        return Ok(());
+    }
     diesel::insert_into(revocations::table)
         .values((
-            revocations::at.eq(crate::clock::now()),
+            revocations::at.eq(now),
             revocations::kind.eq(kind.as_str()),
             revocations::target.eq(target),
         ))
         .execute(conn)?;
-    mark_recorded();
+    mark(0);
     Ok(())
 }
 
-/// Marks this thread's work as having recorded a revocation (the group writer carries the
-/// mark from its thread to the caller's).
+/// The work in progress found that a revocation it was asked for had already been made (by a
+/// call that may still be waiting for the instances): it waits for the instances as if it
+/// had made it. Call in the transaction that found it.
+pub fn already_recorded(conn: &mut DbConn) -> StoreResult<()> {
+    if let DbConn::Postgresql(pg) = conn {
+        // This transaction read the other's change, so it ended before this one does: a
+        // snapshot in which this one has ended includes it.
+        let xid: Micros =
+            diesel::sql_query("SELECT pg_current_xact_id()::text::bigint AS t").get_result(pg)?;
+        mark(xid.t);
+        return Ok(());
+    }
+    mark(0);
+    Ok(())
+}
+
+fn mark(xid: i64) {
+    RECORDED.with(|r| r.set(Some(r.get().map_or(xid, |m| m.max(xid)))));
+}
+
+/// Marks this thread's work as having recorded a revocation (the SQLite group writer carries
+/// the mark from its thread to the caller's).
 pub fn mark_recorded() {
-    RECORDED.with(|r| r.set(true));
+    mark(0);
 }
 
 /// Takes this thread's mark: whether its work since the last call recorded a revocation.
 pub fn take_recorded() -> bool {
-    RECORDED.with(|r| r.replace(false))
+    RECORDED.with(|r| r.take()).is_some()
 }
 
 /// Whether this thread's work recorded a revocation not yet settled.
 pub fn recorded_pending() -> bool {
-    RECORDED.with(|r| r.get())
+    RECORDED.with(|r| r.get()).is_some()
 }
 
 /// One read of the feed: its position (row count and highest id — the count also catches a
-/// row whose id was taken before a higher one but committed after) and the feed-clock time
-/// (µs since the Unix epoch) at or before which the read's snapshot was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// row whose id was taken before a higher one but committed after), when it started (µs since
+/// the Unix epoch: the database's clock on PostgreSQL, the host's on SQLite; the heartbeat),
+/// and the mark an acknowledgement of it carries (see the module doc): the read's snapshot on
+/// PostgreSQL, the highest id read on SQLite.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedRead {
     pub position: (i64, i64),
     pub at: i64,
+    pub mark: String,
 }
 
 #[derive(QueryableByName)]
@@ -133,6 +181,8 @@ struct PgFeedRead {
     top: i64,
     #[diesel(sql_type = BigInt)]
     at: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    snapshot: String,
 }
 
 #[derive(QueryableByName)]
@@ -147,7 +197,7 @@ struct Count {
     n: i64,
 }
 
-/// The host clock in µs since the Unix epoch (SQLite's feed clock).
+/// The host clock in µs since the Unix epoch.
 fn host_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
@@ -155,58 +205,64 @@ fn host_micros() -> i64 {
 /// PostgreSQL's clock in µs since the Unix epoch, as SQL.
 const PG_MICROS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT";
 
-/// Reads the feed. On PostgreSQL one statement: `statement_timestamp()` is taken when the
-/// statement arrives, before its snapshot (READ COMMITTED takes one per statement).
+/// Reads the feed. On PostgreSQL one statement, whose `pg_current_snapshot()` is the very
+/// snapshot the count and maximum were read under.
 pub fn read(conn: &mut DbConn) -> StoreResult<FeedRead> {
     if let DbConn::Postgresql(pg) = conn {
-        let r: PgFeedRead = diesel::sql_query(
-            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0)::BIGINT AS top, \
-             (EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT AS at \
-             FROM revocations",
-        )
+        let r: PgFeedRead = diesel::sql_query(format!(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0)::BIGINT AS top, {PG_MICROS} AS at, \
+             pg_current_snapshot()::text AS snapshot FROM revocations"
+        ))
         .get_result(pg)?;
         return Ok(FeedRead {
             position: (r.n, r.top),
             at: r.at,
+            mark: r.snapshot,
         });
     }
-    // SQLite: an autocommit read starts its snapshot when it runs, after this clock reading.
     let at = host_micros();
     let (n, top): (i64, Option<i64>) = revocations::table
         .select((count_star(), max(revocations::id)))
         .get_result(conn)?;
+    let top = top.unwrap_or(0);
     Ok(FeedRead {
-        position: (n, top.unwrap_or(0)),
+        position: (n, top),
         at,
+        mark: top.to_string(),
     })
 }
 
-/// Called after the transaction that recorded a revocation committed: the feed-clock time
-/// now, which every live instance's acknowledgement must pass. On PostgreSQL it also wakes the
-/// instances (`NOTIFY`, delivered when this statement commits, so after the time it returns).
-pub fn announce(conn: &mut DbConn) -> StoreResult<i64> {
+/// Called after the work that recorded a revocation committed, with the mark [`record`] took:
+/// what every live instance's acknowledgement must include ([`lagging`]). On PostgreSQL, that
+/// transaction id, and the instances are woken (`NOTIFY`); on SQLite, the highest feed id,
+/// which includes the revocation's own row.
+pub fn announce(conn: &mut DbConn, xid: i64) -> StoreResult<i64> {
     if let DbConn::Postgresql(pg) = conn {
-        let m: Micros = diesel::sql_query(format!(
-            "SELECT {PG_MICROS} AS t, pg_notify('{CHANNEL}', '') IS NULL AS _n"
-        ))
-        .get_result(pg)?;
-        return Ok(m.t);
+        diesel::sql_query(format!("SELECT pg_notify('{CHANNEL}', '')")).execute(pg)?;
+        return Ok(xid);
     }
-    Ok(host_micros())
+    let top: Option<i64> = revocations::table
+        .select(max(revocations::id))
+        .get_result(conn)?;
+    Ok(top.unwrap_or(0))
 }
 
-/// The instance `id` read the feed at `at` and acted on what it read. Registers the instance
-/// when its row is missing (first round, or purged).
-pub fn acknowledge(conn: &mut DbConn, id: &str, at: i64) -> StoreResult<()> {
+/// The instance `id` acted on `read`: its acknowledgement and heartbeat. Registers the
+/// instance when its row is missing (first round, or purged).
+pub fn acknowledge(conn: &mut DbConn, id: &str, read: &FeedRead) -> StoreResult<()> {
     let n = diesel::update(instances::table.find(id))
-        .set(instances::acked_at.eq(at))
+        .set((
+            instances::acked.eq(&read.mark),
+            instances::seen_at.eq(read.at),
+        ))
         .execute(conn)?;
     if n == 0 {
         diesel::insert_into(instances::table)
             .values((
                 instances::id.eq(id),
                 instances::started_at.eq(crate::clock::now()),
-                instances::acked_at.eq(at),
+                instances::acked.eq(&read.mark),
+                instances::seen_at.eq(read.at),
             ))
             .execute(conn)?;
     }
@@ -219,19 +275,21 @@ pub fn deregister(conn: &mut DbConn, id: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// How many live instances (acknowledged within [`LIVE_FOR`]) have not yet acknowledged a
-/// read that started after `through`.
+/// How many live instances (seen within [`LIVE_FOR`]) have not yet acknowledged a read that
+/// includes what [`announce`] marked `through`.
 pub fn lagging(conn: &mut DbConn, through: i64) -> StoreResult<i64> {
     let live = i64::try_from(LIVE_FOR.as_micros()).unwrap_or(i64::MAX);
     let c: Count = match conn {
         DbConn::Postgresql(pg) => diesel::sql_query(format!(
-            "SELECT COUNT(*) AS n FROM instances WHERE acked_at <= $1 AND acked_at > {PG_MICROS} - $2"
+            "SELECT COUNT(*) AS n FROM instances \
+             WHERE NOT pg_visible_in_snapshot(($1)::text::xid8, acked::pg_snapshot) \
+             AND seen_at > {PG_MICROS} - $2"
         ))
         .bind::<BigInt, _>(through)
         .bind::<BigInt, _>(live)
         .get_result(pg)?,
         DbConn::Sqlite(lite) => diesel::sql_query(
-            "SELECT COUNT(*) AS n FROM instances WHERE acked_at <= ? AND acked_at > ?",
+            "SELECT COUNT(*) AS n FROM instances WHERE CAST(acked AS INTEGER) < ? AND seen_at > ?",
         )
         .bind::<BigInt, _>(through)
         .bind::<BigInt, _>(host_micros() - live)
@@ -251,12 +309,24 @@ pub struct Settled {
 /// If this thread's work recorded a revocation (and has committed), announces it and waits
 /// until every live instance has acknowledged it, at most [`WAIT_AT_MOST`]. Polls with short,
 /// growing pauses (1 ms to 10 ms): on one host an acknowledgement takes a few milliseconds.
+///
+/// If the database stops answering meanwhile, it still waits out `WAIT_AT_MOST` before
+/// returning the error: by then every instance has read the feed since, or stopped serving
+/// cached decisions.
 pub fn settle_recorded(conn: &mut DbConn) -> StoreResult<Option<Settled>> {
-    if !take_recorded() {
+    let Some(xid) = RECORDED.with(|r| r.take()) else {
         return Ok(None);
-    }
+    };
     let started = Instant::now();
-    let through = announce(conn)?;
+    let waited = wait_for_instances(conn, xid, started);
+    if waited.is_err() {
+        std::thread::sleep(WAIT_AT_MOST.saturating_sub(started.elapsed()));
+    }
+    waited.map(Some)
+}
+
+fn wait_for_instances(conn: &mut DbConn, xid: i64, started: Instant) -> StoreResult<Settled> {
+    let through = announce(conn, xid)?;
     let mut pause = Duration::from_millis(1);
     loop {
         let behind = lagging(conn, through)?;
@@ -271,9 +341,12 @@ pub fn settle_recorded(conn: &mut DbConn) -> StoreResult<Option<Settled>> {
                     "revocation: instances did not acknowledge in time (they serve no cached decisions)"
                 );
             } else {
-                tracing::debug!(waited = ?settled.waited, "revocation acknowledged by every live instance");
+                tracing::debug!(
+                    waited_us = u64::try_from(settled.waited.as_micros()).unwrap_or(u64::MAX),
+                    "revocation acknowledged by every live instance"
+                );
             }
-            return Ok(Some(settled));
+            return Ok(settled);
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(10));
@@ -288,8 +361,12 @@ pub fn purge(
     instances_before: NaiveDateTime,
 ) -> StoreResult<usize> {
     let gone = instances_before.and_utc().timestamp_micros();
-    diesel::delete(instances::table.filter(instances::acked_at.lt(gone))).execute(conn)?;
-    Ok(diesel::delete(revocations::table.filter(revocations::at.lt(before))).execute(conn)?)
+    diesel::delete(instances::table.filter(instances::seen_at.lt(gone))).execute(conn)?;
+    let n = diesel::delete(revocations::table.filter(revocations::at.lt(before))).execute(conn)?;
+    if n > 0 {
+        record(conn, Kind::Purge, "")?;
+    }
+    Ok(n)
 }
 
 /// SQLite's `PRAGMA data_version`: changes when another connection commits — a cheap way for

@@ -201,7 +201,8 @@ diesel::table! {
     instances (id) {
         id -> Text,
         started_at -> Timestamp,
-        acked_at -> BigInt,
+        acked -> Text,
+        seen_at -> BigInt,
     }
 }
 

@@ -149,6 +149,79 @@ fn a_revoke_is_done_on_every_instance_when_it_returns() {
     assert_eq!(check_status(&w.server.base, &token), 401);
 }
 
+fn signal(process: &ServerProcess, name: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &process.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// The wait is real. A revoke made while an instance is paused (SIGSTOP) returns only once that
+/// instance has resumed and read the feed; paused longer than it may serve cached decisions
+/// (1.75 s), it is no longer waited for — and either way it refuses the token when it resumes.
+#[test]
+fn a_revoke_waits_for_a_paused_instance_and_not_for_a_gone_one() {
+    let Some(db) = TestDb::postgres() else { return };
+    let w = World::with_config(db, &ISSUER);
+    let b = ServerProcess::start(&w.db, &ISSUER);
+    let admin = w.management_token("ada", "integrations:manage");
+    let cached_on_both = |token: &str| {
+        for base in [&b.base, &w.server.base] {
+            assert_eq!(check_status(base, token), 200);
+            assert_eq!(check_status(base, token), 200);
+        }
+    };
+    // Paused for 400 ms while a revoke runs on the other instance.
+    let (id, token) = create_integration(&w.server.base, &admin, "Paused briefly");
+    cached_on_both(&token);
+    signal(&b, "STOP");
+    let took = std::thread::scope(|s| {
+        s.spawn(|| {
+            // The scenario's own timing: how long the instance stays paused.
+            std::thread::sleep(Duration::from_millis(400));
+            signal(&b, "CONT");
+        });
+        let started = Instant::now();
+        let res = Client::new()
+            .post(
+                w.server
+                    .url(&format!("/v1/orgs/acme/integrations/{id}/revoke")),
+            )
+            .bearer_auth(&admin)
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        started.elapsed()
+    });
+    assert!(
+        took >= Duration::from_millis(350),
+        "the revoke did not wait for the paused instance ({took:?})"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(check_status(&b.base, &token), 401);
+    assert_eq!(check_status(&w.server.base, &token), 401);
+    // Paused for longer than it may serve cached decisions: the revoke stops waiting for it,
+    // and on resuming it asks the store rather than its cache.
+    let (id, token) = create_integration(&w.server.base, &admin, "Paused long");
+    cached_on_both(&token);
+    signal(&b, "STOP");
+    let started = Instant::now();
+    w.db.cli(&["--json", "integration", "revoke", &id]).json();
+    let took = started.elapsed();
+    signal(&b, "CONT");
+    assert_eq!(
+        check_status(&b.base, &token),
+        401,
+        "served from the cache after resuming"
+    );
+    assert!(
+        took >= Duration::from_millis(1000),
+        "did not wait for the paused instance ({took:?})"
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
 /// An instance that cannot read the feed stops serving cached decisions (and asks the store),
 /// rather than serving decisions that a revocation it cannot see may have ended.
 #[test]
