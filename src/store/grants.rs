@@ -305,6 +305,42 @@ impl RefreshToken {
             .map_err(Into::into)
     }
 
+    /// Marks the live token `id` exchanged and inserts its successor — false, changing
+    /// nothing, if it was exchanged already. On PostgreSQL one statement (run it through
+    /// `store::write_statement`: one round trip and one commit for the hot write of a refresh).
+    pub fn rotate_into(
+        conn: &mut DbConn,
+        id: i64,
+        next_hash: &[u8; 32],
+        grant_id: &str,
+        scope: &str,
+        expires_at: NaiveDateTime,
+    ) -> StoreResult<bool> {
+        let now = crate::clock::now();
+        if let DbConn::Postgresql(pg) = conn {
+            use diesel::sql_types::{BigInt, Binary, Text, Timestamp};
+            let n = diesel::sql_query(
+                "WITH exchanged AS (UPDATE refresh_tokens SET rotated_at = $1 \
+                 WHERE id = $2 AND rotated_at IS NULL RETURNING id) \
+                 INSERT INTO refresh_tokens (token_hash, grant_id, scope, created_at, expires_at) \
+                 SELECT $3, $4, $5, $1, $6 FROM exchanged",
+            )
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(id)
+            .bind::<Binary, _>(next_hash.as_slice())
+            .bind::<Text, _>(grant_id)
+            .bind::<Text, _>(scope)
+            .bind::<Timestamp, _>(expires_at)
+            .execute(pg)?;
+            return Ok(n == 1);
+        }
+        if !Self::rotate(conn, id)? {
+            return Ok(false);
+        }
+        Self::insert(conn, next_hash, grant_id, scope, expires_at)?;
+        Ok(true)
+    }
+
     /// Marks the token exchanged for its successor. False if it already was.
     pub fn rotate(conn: &mut DbConn, id: i64) -> StoreResult<bool> {
         let n = diesel::update(

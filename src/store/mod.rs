@@ -660,6 +660,24 @@ where
     }
 }
 
+/// Runs a write of exactly one statement: on PostgreSQL as its own (autocommit) transaction —
+/// one round trip instead of three with `BEGIN` and `COMMIT` —, on SQLite like [`write`] (the
+/// group writer). `f` must issue one statement, or its effects are not atomic on PostgreSQL.
+pub fn write_statement<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    if conn.is_sqlite() {
+        write(conn, f)
+    } else {
+        f(conn)
+    }
+}
+
 /// Carries an application error through diesel's transaction API, which wants `From<diesel::Error>`.
 enum TxError<E> {
     App(E),

@@ -38,7 +38,7 @@ use crate::oauth::errors::Refusal;
 use crate::oauth::params::{AuthMethod, ClientCredentials, Params};
 use crate::oauth::{OAuthContext, canonical_scope};
 use crate::store::grants::{Grant, GrantNames, RefreshToken};
-use crate::store::{DbConn, StoreError, write};
+use crate::store::{DbConn, StoreError, write, write_statement};
 use crate::tokens::secret::{self, SecretKind};
 
 pub(super) const GRANT_TYPE: &str = "refresh_token";
@@ -252,17 +252,24 @@ fn rotate(
         next.hash.0,
         found.grace,
     );
+    // The common case, a live token: one statement (on PostgreSQL one round trip and commit).
+    let (family, scope) = (family_id.clone(), family_scope.clone());
+    let exchanged = write_statement(conn, move |conn| {
+        RefreshToken::rotate_into(conn, row_id, &next_hash, &family, &scope, expiry)
+    })?;
+    if exchanged {
+        return Ok(Some(next.plaintext));
+    }
+    // Exchanged already (meanwhile, or before): a retry within the grace, or reuse.
     let rotated = write(conn, move |conn| {
-        if !RefreshToken::rotate(conn, row_id)? {
-            let now = clock::now();
-            // The one retry the grace allows: taken once, by one request.
-            let within_grace = !grace.is_zero()
-                && RefreshToken::rotated_at(conn, row_id)?.is_some_and(|at| now - at <= grace)
-                && RefreshToken::use_grace(conn, row_id)?;
-            if !within_grace {
-                Grant::revoke(conn, &family_id, "refresh token reuse")?;
-                return Ok::<_, StoreError>(false);
-            }
+        let now = clock::now();
+        // The one retry the grace allows: taken once, by one request.
+        let within_grace = !grace.is_zero()
+            && RefreshToken::rotated_at(conn, row_id)?.is_some_and(|at| now - at <= grace)
+            && RefreshToken::use_grace(conn, row_id)?;
+        if !within_grace {
+            Grant::revoke(conn, &family_id, "refresh token reuse")?;
+            return Ok::<_, StoreError>(false);
         }
         RefreshToken::insert(conn, &next_hash, &family_id, &family_scope, expiry)?;
         Ok(true)
