@@ -19,7 +19,7 @@
 //! | `housekeeping` | periodic purges and key reloads | `keys`, `store`, `tokens`, foundations |
 //! | `keys` | signing keys over time: load into the signer, reload, rotate | `store`, `tokens`, foundations |
 //! | `revocation` | the revocation epoch, this instance's follower of the revocation feed (which acknowledges what it read, so that revokes are synchronous), and the decision cache every cache is built on | `store` |
-//! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group, and the revocation feed's protocol (a call that recorded a revocation returns once every live instance acknowledged it); it persists digests, it knows no token format | foundations |
+//! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group, and the revocation feed's protocol (a call that recorded a revocation returns once every live instance acknowledged it, waiting at most 2 s); it persists digests, it knows no token format | foundations |
 //! | [`tokens`] | secret formats (prefix, checksum, SHA-256) and JWT signing and verifying from key material | nothing of the crate but its own files |
 //! | foundations | [`config`], `clock`, `duration`, `roles`, `validate`, [`passwords`], `telemetry` | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
 //!
@@ -51,7 +51,9 @@
 //!    client (`oauth/clients.rs` `authenticate` → `ClientDirectory`, a `revocation/cache.rs`
 //!    cache over `store/clients.rs`) → flow allowed → oxide-auth's `Refresh` machine: the token
 //!    (`tokens/secret.rs`, `store/grants.rs`; reuse revokes the family) → the one write
-//!    (`store/mod.rs` `write` → `store/writer.rs` on SQLite → `store/grants.rs`). A public
+//!    (`store/mod.rs` `write_statement` → `store/writer.rs` on SQLite, one autocommit statement
+//!    on PostgreSQL → `store/grants.rs` `rotate_into`; a token exchanged already goes to the
+//!    grace-or-reuse `write`). A public
 //!    client that sent no `client_id` (RFC 6749 §3.2.1 makes it optional) is authenticated
 //!    after the token is found, as the token's client.
 //! 4. `oauth/grants/mod.rs` `sign` → `tokens/jwt.rs`

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{AdminError, or_not_found};
 use crate::store::audit::{self, Actor};
-use crate::store::grants::Grant;
+use crate::store::grants::{AuthorizationCode, Grant};
 use crate::store::users::User;
 use crate::store::{DbConn, consents, transaction};
 use crate::validate;
@@ -31,6 +31,9 @@ pub(crate) fn revoke(
     })?;
     let client = super::clients::find(conn, client_id)?;
     transaction(conn, |conn| {
+        // Codes first: an exchange racing this revocation then either loses its code or has
+        // committed its grant before the grants are revoked.
+        AuthorizationCode::void_unused(conn, user.id, client.id)?;
         let consents_removed = consents::forget(conn, user.id, client.id)?;
         let grants =
             Grant::revoke_for_user_and_client(conn, user.id, client.id, "consent revoked")?;

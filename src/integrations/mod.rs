@@ -547,17 +547,18 @@ pub(crate) fn expire(
     after: Duration,
 ) -> Result<Expiring, AdminError> {
     let i = find(conn, org, id)?;
-    if i.revoked_at.is_some() {
-        return Err(AdminError::Conflict(format!(
-            "integration {:?} is revoked",
-            i.id
-        )));
-    }
     let asked = clock::now() + crate::duration::to_chrono(after);
     // Expiring never extends a life: an earlier deadline stands.
     transaction(conn, |conn| {
-        // In turn with rotations and revocations of this integration (see `rotate`).
+        // In turn with rotations and revocations of this integration (see `rotate`), and
+        // judged on what the one before left.
         crate::store::lock_entity(conn, "integration", &i.id)?;
+        if Integration::find(conn, &i.id)?.revoked_at.is_some() {
+            return Err(AdminError::Conflict(format!(
+                "integration {:?} is revoked",
+                i.id
+            )));
+        }
         let kept_earlier_expiry = !Integration::expire_by(conn, &i.id, asked)?;
         let detail = if kept_earlier_expiry {
             format!("kept the earlier expiry (asked {})", clock::rfc3339(asked))

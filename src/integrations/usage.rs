@@ -89,8 +89,12 @@ impl UsageRecorder {
         if batch.is_empty() {
             return Ok(0);
         }
+        // In id order: two instances flushing the same busy tokens then lock their rows in the
+        // same order, and cannot deadlock each other.
+        let mut ordered: Vec<_> = batch.iter().collect();
+        ordered.sort_unstable_by_key(|(id, _)| **id);
         let written = transaction(conn, |conn| -> Result<usize, StoreError> {
-            for (id, p) in &batch {
+            for (id, p) in ordered {
                 let ip = p.last_ip.map(|ip| ip.to_string());
                 IntegrationToken::add_usage(conn, *id, p.count, p.last_at, ip.as_deref())?;
             }

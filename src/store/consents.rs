@@ -41,6 +41,9 @@ pub fn remember(
     org_id: i64,
     scopes: &[String],
 ) -> StoreResult<()> {
+    // Two approvals at once (a double click, two tabs) take turns: otherwise both could read
+    // "none" and the second insert fail, or both update and one lose the other's scopes.
+    super::lock_entity(conn, "consent", &format!("{user_id}:{client_pk}:{org_id}"))?;
     let now = crate::clock::now();
     let key = consents::table
         .filter(consents::user_id.eq(user_id))

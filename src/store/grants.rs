@@ -215,6 +215,21 @@ impl AuthorizationCode {
         Ok(n == 1)
     }
 
+    /// Voids every unused code `user_id` has for the client `client_pk` (a consent revoked):
+    /// they can no longer be exchanged. Run it before revoking the grants: an exchange in
+    /// flight holds its code's row, so this waits for it to commit, and the grants it made are
+    /// then seen by the revocation that follows (READ COMMITTED reads anew per statement).
+    pub fn void_unused(conn: &mut DbConn, user_id: i64, client_pk: i64) -> StoreResult<usize> {
+        Ok(diesel::update(
+            authorization_codes::table
+                .filter(authorization_codes::user_id.eq(user_id))
+                .filter(authorization_codes::client_id.eq(client_pk))
+                .filter(authorization_codes::consumed_at.is_null()),
+        )
+        .set(authorization_codes::consumed_at.eq(Some(crate::clock::now())))
+        .execute(conn)?)
+    }
+
     /// Codes live 60 seconds; consumed ones are kept a little longer so that a late replay is
     /// still recognised (and still revokes what the code produced).
     pub fn purge(conn: &mut DbConn, older_than: NaiveDateTime) -> StoreResult<usize> {

@@ -121,6 +121,9 @@ fn is_unavailability(message: &str) -> bool {
         "terminating",
         "database is locked",
         "shutting down",
+        // PostgreSQL broke a lock cycle or a serialization conflict: retrying succeeds.
+        "deadlock detected",
+        "could not serialize",
     ]
     .iter()
     .any(|needle| m.contains(needle))

@@ -338,6 +338,7 @@ fn wait_for_instances(conn: &mut DbConn, xid: i64, started: Instant) -> StoreRes
             if behind > 0 {
                 tracing::warn!(
                     instances = behind,
+                    waited_us = u64::try_from(settled.waited.as_micros()).unwrap_or(u64::MAX),
                     "revocation: instances did not acknowledge in time (they serve no cached decisions)"
                 );
             } else {

@@ -6,7 +6,7 @@
 use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
-use crate::oauth_support::World;
+use crate::oauth_support::{Pkce, REDIRECT, World, query};
 use crate::on_both_backends;
 
 const PARALLEL: usize = 12;
@@ -164,5 +164,24 @@ on_both_backends! {
         // RFC 7009 §2.2: revoking a token already revoked is a success too.
         assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
         assert_eq!(w.introspect(&access)["active"], json!(false));
+    }
+
+    fn a_revoked_consent_voids_codes_not_yet_exchanged(db: TestDb) {
+        // Otherwise a code issued a moment before the revocation (or an exchange racing it)
+        // would still bring the client a live grant afterwards.
+        let w = World::new(db);
+        let pkce = Pkce::new();
+        let url = w.authorize_url(&w.client_id, &[
+            ("scope", "claims:read"), ("state", "xyz"),
+            ("code_challenge", &pkce.challenge), ("code_challenge_method", "S256"),
+        ]);
+        let back = w.authorize_as(&w.browser(), "alice", &url);
+        let code = query(&back, "code").unwrap();
+        w.db.cli(&["--json", "consent", "revoke", "--user", "alice", "--client", &w.client_id]).json();
+        let (status, body, _) = w.token(&[
+            ("grant_type", "authorization_code"), ("code", &code),
+            ("redirect_uri", REDIRECT), ("code_verifier", &pkce.verifier),
+        ]);
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     }
 }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
-use crate::oauth_support::World;
+use crate::oauth_support::{Pkce, REDIRECT, World, query};
 use crate::support::{ServerProcess, TestDb, TestServer};
 
 /// One issuer for all instances, as behind a load balancer.
@@ -301,4 +301,76 @@ fn instances_starting_together_share_one_first_run_set_up() {
     };
     assert_eq!(count("SELECT COUNT(*) AS n FROM organizations"), 1);
     assert_eq!(count("SELECT COUNT(*) AS n FROM users"), 1);
+}
+
+/// One credential, two instances, at the same moment: a refresh token or an authorization
+/// code is accepted once across instances, never once per instance.
+#[test]
+fn a_refresh_token_or_a_code_presented_to_two_instances_at_once_is_accepted_once() {
+    let Some(db) = TestDb::postgres() else { return };
+    let w = World::with_config(db, &ISSUER);
+    let b = ServerProcess::start(&w.db, &ISSUER);
+    let bases = [w.server.base.clone(), b.base.clone()];
+    let race = |form: Vec<(String, String)>| -> Vec<u16> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (base, form) = (bases[i % 2].clone(), form.clone());
+                    let (id, secret) = (w.client_id.clone(), w.client_secret.clone());
+                    s.spawn(move || {
+                        Client::new()
+                            .post(format!("{base}/oauth/token"))
+                            .basic_auth(id, Some(secret))
+                            .form(&form)
+                            .send()
+                            .unwrap()
+                            .status()
+                            .as_u16()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    for _ in 0..5 {
+        let body = w.tokens_for(&w.browser(), "alice", "claims:read");
+        let refresh = body["refresh_token"].as_str().unwrap().to_string();
+        let statuses = race(vec![
+            ("grant_type".into(), "refresh_token".into()),
+            ("refresh_token".into(), refresh),
+        ]);
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 400),
+            "{statuses:?}"
+        );
+        // A code, likewise.
+        let pkce = Pkce::new();
+        let url = w.authorize_url(
+            &w.client_id,
+            &[
+                ("scope", "claims:read"),
+                ("state", "xyz"),
+                ("code_challenge", &pkce.challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        let back = w.authorize_as(&w.browser(), "alice", &url);
+        let code = query(&back, "code").unwrap();
+        let statuses = race(vec![
+            ("grant_type".into(), "authorization_code".into()),
+            ("code".into(), code),
+            ("redirect_uri".into(), REDIRECT.into()),
+            ("code_verifier".into(), pkce.verifier.clone()),
+        ]);
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{statuses:?}"
+        );
+    }
 }
