@@ -13,6 +13,7 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl};
 use reqwest::blocking::Client;
 
+use crate::oauth_support::World;
 use crate::support::{ADMIN_PASSWORD, TestDb, TestServer};
 
 /// The bound on a 503 while the database is known to be down.
@@ -104,36 +105,21 @@ fn ready_within(client: &Client, base: &str, limit: Duration) -> Duration {
 #[test]
 fn readyz_and_a_check_miss_answer_503_at_once_while_postgresql_is_gone() {
     let Some(db) = TestDb::postgres() else { return };
-    db.cli(&["--json", "org", "create", "acme"]).json();
-    db.cli(&[
-        "--json",
-        "scope",
-        "create",
-        "claims:read",
-        "--description",
-        "Read your claims",
-        "--min-role",
-        "member",
-    ])
-    .json();
-    let token = db
-        .cli(&[
-            "--json",
-            "integration",
-            "create",
-            "--org",
-            "acme",
-            "--name",
-            "Outage test",
-            "--scope",
-            "claims:read",
-        ])
-        .json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
     // No cache: every check is a look-up in the store.
-    let server = TestServer::start(db.config_with(&[("TESSERA_CHECK_CACHE_TTL", "0s")]));
+    let w = World::with_config(db, &[("TESSERA_CHECK_CACHE_TTL", "0s")]);
+    let created = w.db.cli(&[
+        "--json",
+        "integration",
+        "create",
+        "--org",
+        "acme",
+        "--name",
+        "Outage test",
+        "--scope",
+        "claims:read",
+    ]);
+    let token = created.json()["token"].as_str().unwrap().to_string();
+    let World { server, db, .. } = w;
     let client = Client::new();
     let check = || client.get(server.url("/v1/check")).bearer_auth(&token);
     assert_eq!(check().send().unwrap().status(), 200);
