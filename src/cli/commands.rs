@@ -42,8 +42,9 @@ pub(super) fn run(cli: Cli) -> Result<(), CliError> {
     let database_url = config.database_url.clone();
     let outcome = dispatch(json, config, &actor, cli.command);
     // A command that revoked something returns once every running instance has read it
-    // (`store::revocations`): the very next request anywhere is refused.
-    if outcome.is_ok() && crate::store::revocations::recorded_pending() {
+    // (`store::revocations`): the very next request anywhere is refused. Also after a failure,
+    // which may have come after the revocation committed.
+    if crate::store::revocations::recorded_pending() {
         let mut conn = Db::connect(&database_url, 1)?.conn()?;
         crate::store::revocations::settle_recorded(&mut conn)?;
     }
