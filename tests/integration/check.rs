@@ -73,23 +73,7 @@ fn assert_forbidden(a: &Answer, scope: &str) {
 }
 
 fn integration(w: &World, extra: &[&str]) -> (String, String) {
-    let mut args = vec![
-        "--json",
-        "integration",
-        "create",
-        "--org",
-        "acme",
-        "--name",
-        "Gateway test",
-        "--scope",
-        "claims:read",
-    ];
-    args.extend_from_slice(extra);
-    let out = w.db.cli(&args).json();
-    (
-        out["id"].as_str().unwrap().to_string(),
-        out["token"].as_str().unwrap().to_string(),
-    )
+    w.create_integration("Gateway test", extra)
 }
 
 /// Signs a token with the server's own current key, to build tokens the server would never

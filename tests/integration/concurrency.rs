@@ -15,29 +15,43 @@ fn active(w: &World, token: &str) -> bool {
     w.introspect(token)["active"] == json!(true)
 }
 
+/// Rotates integration `id` with `PARALLEL` real parallel requests through the HTTP API, each
+/// with `body`; every one must succeed. The tokens they returned.
+fn rotate_in_parallel(w: &World, id: &str, body: Value) -> Vec<String> {
+    let bearer = w.management_token("ada", "integrations:manage");
+    let url = w
+        .server
+        .url(&format!("/v1/orgs/acme/integrations/{id}/rotate"));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..PARALLEL)
+            .map(|_| {
+                let (url, bearer, http, body) =
+                    (url.clone(), bearer.clone(), w.app(), body.clone());
+                s.spawn(move || {
+                    let res = http
+                        .post(&url)
+                        .header(AUTHORIZATION, format!("Bearer {bearer}"))
+                        .json(&body)
+                        .send()
+                        .unwrap();
+                    assert_eq!(res.status(), 200);
+                    res.json::<Value>().unwrap()["token"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 on_both_backends! {
     fn concurrent_integration_rotations_leave_exactly_one_live_token(db: TestDb) {
         let w = World::new(db);
-        let created = w.db.cli(&["--json", "integration", "create", "--org", "acme", "--name", "Raced", "--scope", "claims:read"]).json();
-        let id = created["id"].as_str().unwrap().to_string();
-        let first = created["token"].as_str().unwrap().to_string();
-        let bearer = w.management_token("ada", "integrations:manage");
-        let url = w.server.url(&format!("/v1/orgs/acme/integrations/{id}/rotate"));
+        let (id, first) = w.create_integration("Raced", &[]);
         // Real parallel requests through the HTTP API, each rotating without grace.
-        let tokens: Vec<String> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..PARALLEL)
-                .map(|_| {
-                    let (url, bearer, http) = (url.clone(), bearer.clone(), w.app());
-                    s.spawn(move || {
-                        let res = http.post(&url).header(AUTHORIZATION, format!("Bearer {bearer}")).send().unwrap();
-                        assert_eq!(res.status(), 200);
-                        let body: Value = res.json().unwrap();
-                        body["token"].as_str().unwrap().to_string()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+        let tokens = rotate_in_parallel(&w, &id, json!({}));
         let live: Vec<&String> = tokens.iter().filter(|t| active(&w, t)).collect();
         assert_eq!(live.len(), 1, "exactly one of {PARALLEL} rotated tokens works");
         assert!(!active(&w, &first));
@@ -78,24 +92,8 @@ on_both_backends! {
 
     fn concurrent_grace_rotations_leave_one_current_token_and_the_rest_ending(db: TestDb) {
         let w = World::new(db);
-        let created = w.db.cli(&["--json", "integration", "create", "--org", "acme", "--name", "Graced", "--scope", "claims:read"]).json();
-        let id = created["id"].as_str().unwrap().to_string();
-        let bearer = w.management_token("ada", "integrations:manage");
-        let url = w.server.url(&format!("/v1/orgs/acme/integrations/{id}/rotate"));
-        let tokens: Vec<String> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..PARALLEL)
-                .map(|_| {
-                    let (url, bearer, http) = (url.clone(), bearer.clone(), w.app());
-                    s.spawn(move || {
-                        let res = http.post(&url).header(AUTHORIZATION, format!("Bearer {bearer}"))
-                            .json(&json!({"grace_seconds": 3600})).send().unwrap();
-                        assert_eq!(res.status(), 200);
-                        res.json::<Value>().unwrap()["token"].as_str().unwrap().to_string()
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+        let (id, _) = w.create_integration("Graced", &[]);
+        let tokens = rotate_in_parallel(&w, &id, json!({"grace_seconds": 3600}));
         // Within the grace period every token works; exactly one of them has no end.
         assert!(tokens.iter().all(|t| active(&w, t)));
         let shown = w.db.cli(&["--json", "integration", "show", &id]).json();
@@ -110,9 +108,7 @@ on_both_backends! {
         let w = World::new(db);
         let bearer = w.management_token("ada", "integrations:manage");
         for finisher in ["revoke", "expire"] {
-            let created = w.db.cli(&["--json", "integration", "create", "--org", "acme", "--name", finisher, "--scope", "claims:read"]).json();
-            let id = created["id"].as_str().unwrap().to_string();
-            let first = created["token"].as_str().unwrap().to_string();
+            let (id, first) = w.create_integration(finisher, &[]);
             let base = w.server.url(&format!("/v1/orgs/acme/integrations/{id}"));
             let tokens: Vec<String> = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..PARALLEL)

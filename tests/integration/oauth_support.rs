@@ -140,6 +140,28 @@ impl World {
         }
     }
 
+    /// An integration of org `acme` with scope `claims:read`, made by the CLI (`extra`: more
+    /// arguments of `integration create`): its id and its token.
+    pub(crate) fn create_integration(&self, name: &str, extra: &[&str]) -> (String, String) {
+        let mut args = vec![
+            "--json",
+            "integration",
+            "create",
+            "--org",
+            "acme",
+            "--name",
+            name,
+            "--scope",
+            "claims:read",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.db.cli(&args).json();
+        (
+            out["id"].as_str().unwrap().to_string(),
+            out["token"].as_str().unwrap().to_string(),
+        )
+    }
+
     /// An access token for the management API, obtained through the console client.
     pub(crate) fn management_token(&self, user: &str, scope: &str) -> String {
         let (id, secret) = &self.console;

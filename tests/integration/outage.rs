@@ -107,18 +107,7 @@ fn readyz_and_a_check_miss_answer_503_at_once_while_postgresql_is_gone() {
     let Some(db) = TestDb::postgres() else { return };
     // No cache: every check is a look-up in the store.
     let w = World::with_config(db, &[("TESSERA_CHECK_CACHE_TTL", "0s")]);
-    let created = w.db.cli(&[
-        "--json",
-        "integration",
-        "create",
-        "--org",
-        "acme",
-        "--name",
-        "Outage test",
-        "--scope",
-        "claims:read",
-    ]);
-    let token = created.json()["token"].as_str().unwrap().to_string();
+    let (_, token) = w.create_integration("Outage test", &[]);
     let World { server, db, .. } = w;
     let client = Client::new();
     let check = || client.get(server.url("/v1/check")).bearer_auth(&token);
