@@ -44,6 +44,27 @@ pub struct Config {
     /// (zero: give up at once).
     pub db_startup_wait: Duration,
     pub workers: Option<usize>,
+    /// Networks webhook deliveries may reach although they are not public (loopback, private,
+    /// …): `TESSERA_WEBHOOK_ALLOW_NETWORKS`, a CIDR list. Empty by default.
+    pub webhook_allow_networks: Vec<IpNet>,
+    /// Whether `http://` webhook endpoints are accepted (`TESSERA_WEBHOOK_ALLOW_HTTP`; for
+    /// development, default false).
+    pub webhook_allow_http: bool,
+    /// A webhook request's whole time, connection included (`TESSERA_WEBHOOK_TIMEOUT`, 15s).
+    pub webhook_timeout: Duration,
+    /// The pauses before each retry of a failed delivery (`TESSERA_WEBHOOK_RETRY_SCHEDULE`;
+    /// Standard Webhooks' example: 5s 5m 30m 2h 5h 10h 14h 20h 24h).
+    pub webhook_retries: Vec<Duration>,
+    /// An endpoint whose every delivery failed this long is disabled
+    /// (`TESSERA_WEBHOOK_DISABLE_AFTER`, 5d).
+    pub webhook_disable_after: Duration,
+    /// Deliveries one instance sends at once (`TESSERA_WEBHOOK_WORKERS`, 4).
+    pub webhook_workers: usize,
+    /// How often an idle instance looks for due deliveries (`TESSERA_WEBHOOK_POLL`, 500ms).
+    pub webhook_poll: Duration,
+    /// GitHub secret-scanning public keys, a file in GitHub's `{"public_keys": [...]}`
+    /// format (`TESSERA_GITHUB_SECRET_SCANNING_KEYS`). Unset: leak reports are refused (401).
+    pub github_scanning_keys: Option<std::path::PathBuf>,
     /// Whether the issuer (and audience) were derived from the bind address, and so follow
     /// it when the port is chosen by the OS (`:0`).
     derived_issuer: bool,
@@ -170,7 +191,70 @@ impl Config {
             Ok(n) if (1..=1024).contains(&n) => Ok(Some(n)),
             _ => Err(format!("{raw:?} is not a number from 1 to 1024")),
         })?;
+        let webhook_allow_networks =
+            vars.parse("TESSERA_WEBHOOK_ALLOW_NETWORKS", Vec::new(), parse_networks)?;
+        let webhook_allow_http =
+            vars.parse("TESSERA_WEBHOOK_ALLOW_HTTP", false, |raw| match raw {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err(format!("{raw:?} is not true or false")),
+            })?;
+        let webhook_timeout =
+            vars.parse("TESSERA_WEBHOOK_TIMEOUT", Duration::from_secs(15), |raw| {
+                let d = parse_duration(raw)?;
+                if d.is_zero() || d > Duration::from_secs(60) {
+                    return Err("must be more than zero and at most 60s".into());
+                }
+                Ok(d)
+            })?;
+        let webhook_retries = vars.parse(
+            "TESSERA_WEBHOOK_RETRY_SCHEDULE",
+            [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+            |raw| {
+                let pauses: Vec<Duration> = raw
+                    .split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(parse_duration)
+                    .collect::<Result<_, _>>()?;
+                if pauses.len() > 30 {
+                    return Err("at most 30 retries".into());
+                }
+                Ok(pauses)
+            },
+        )?;
+        let webhook_disable_after = vars.parse(
+            "TESSERA_WEBHOOK_DISABLE_AFTER",
+            Duration::from_secs(5 * 86_400),
+            parse_duration,
+        )?;
+        let webhook_workers =
+            vars.parse("TESSERA_WEBHOOK_WORKERS", 4, |raw| match raw.parse() {
+                Ok(n) if (1..=64).contains(&n) => Ok(n),
+                _ => Err(format!("{raw:?} is not a number from 1 to 64")),
+            })?;
+        let webhook_poll =
+            vars.parse("TESSERA_WEBHOOK_POLL", Duration::from_millis(500), |raw| {
+                let d = parse_duration(raw)?;
+                if d < Duration::from_millis(10) || d > Duration::from_secs(60) {
+                    return Err("must be from 10ms to 60s".into());
+                }
+                Ok(d)
+            })?;
+        let github_scanning_keys = vars
+            .get("TESSERA_GITHUB_SECRET_SCANNING_KEYS")
+            .map(std::path::PathBuf::from);
         Ok(Config {
+            webhook_allow_networks,
+            webhook_allow_http,
+            webhook_timeout,
+            webhook_retries,
+            webhook_disable_after,
+            webhook_workers,
+            webhook_poll,
+            github_scanning_keys,
             database_url,
             bind,
             issuer,
@@ -275,6 +359,10 @@ mod tests {
             ("TESSERA_TRUSTED_PROXIES", "10.0.0.0/99"),
             ("TESSERA_ACCESS_TOKEN_TTL", "forever"),
             ("TESSERA_DB_STARTUP_WAIT", "60"),
+            ("TESSERA_WEBHOOK_ALLOW_NETWORKS", "127.0.0.1/33"),
+            ("TESSERA_WEBHOOK_ALLOW_HTTP", "maybe"),
+            ("TESSERA_WEBHOOK_TIMEOUT", "5m"),
+            ("TESSERA_WEBHOOK_RETRY_SCHEDULE", "5s soon"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

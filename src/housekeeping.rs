@@ -1,7 +1,8 @@
 //! Housekeeping inside `tessera serve` (and `tessera purge`): deletes what can no longer
 //! matter — expired codes and sessions, dead grants with their refresh tokens, revoked `jti`s
 //! past expiry, signing keys retired longer than a token lifetime — so that token tables do
-//! not grow without bound. Also re-reads signing keys, so a `tessera keys rotate` run
+//! not grow without bound; finished webhook events after 30 days. Announces integrations about
+//! to expire, or expired, to webhooks (`integrations::announce_expiries`). Also re-reads signing keys, so a `tessera keys rotate` run
 //! elsewhere takes effect here.
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub(crate) struct Purged {
     pub revoked_access_tokens: usize,
     pub signing_keys: usize,
     pub revocations: usize,
+    pub webhook_events: usize,
 }
 
 pub(crate) fn purge(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
@@ -46,7 +48,10 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
         now - chrono::TimeDelta::hours(1),
     )?;
     let signing_keys = keys::purge_retired(conn, config.access_token_ttl)?;
+    // The delivery log keeps finished events for 30 days.
+    let webhook_events = crate::store::webhooks::purge(conn, now - chrono::TimeDelta::days(30))?;
     Ok(Purged {
+        webhook_events,
         sessions,
         authorization_codes,
         grants,
@@ -70,6 +75,11 @@ pub(crate) fn spawn(db: Db, config: Arc<Config>, signer: Arc<AccessTokenSigner>)
                 Ok(p) if p != Purged::default() => tracing::info!(purged = ?p, "housekeeping"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(cause = %e, "housekeeping failed"),
+            }
+            match purge_db.run(crate::integrations::announce_expiries).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "integration expiry announced to webhooks"),
+                Err(e) => tracing::warn!(cause = %e, "integration expiry notices failed"),
             }
         }
     });

@@ -5,9 +5,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{AdminError, or_not_found};
+use crate::events::EventType;
 use crate::store::audit::{self, Actor};
 use crate::store::clients::{Client, ClientKind, NewClient};
-use crate::store::{DbConn, revocations, transaction};
+use crate::store::{DbConn, revocations, transaction, webhooks};
 use crate::tokens::secret::{self, SecretKind};
 use crate::validate;
 
@@ -169,6 +170,11 @@ pub(crate) fn create(
             Some(&format!("name={name}")),
         )?;
         let client = Client::find(conn, &client_id)?;
+        // The client as listings show it (no secret), to the organization's webhooks.
+        let mut data =
+            serde_json::to_value(&client).map_err(|e| AdminError::Internal(e.to_string()))?;
+        data["actor"] = actor.label.clone().into();
+        webhooks::publish(conn, org.id, EventType::ClientCreated, &data, None)?;
         Ok(RegisteredClient {
             client_secret: new_secret.map(|s| s.plaintext),
             client,
@@ -237,6 +243,21 @@ pub(crate) fn rotate_secret(
             "client.rotate_secret",
             Some(client_id),
             Some(&format!("grace_seconds={}", grace.as_secs())),
+        )?;
+        let data = serde_json::json!({
+            "client_id": client.client_id,
+            "org": client.org,
+            "name": client.name,
+            "secret_prefix": new_secret.prefix,
+            "previous_secret_expires_at": crate::clock::rfc3339(previous_expires_at),
+            "actor": actor.label,
+        });
+        webhooks::publish(
+            conn,
+            client.org_id,
+            EventType::ClientSecretRotated,
+            &data,
+            None,
         )?;
         Ok(())
     })?;

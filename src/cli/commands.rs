@@ -19,7 +19,7 @@ use crate::store::scopes::ScopeDef;
 
 /// Opens the configured database and applies pending migrations, so that every command works
 /// on a fresh file without a separate `migrate` step.
-fn open(config: &Config) -> Result<Db, CliError> {
+pub(super) fn open(config: &Config) -> Result<Db, CliError> {
     let db = Db::connect(&config.database_url, 2)?;
     db.migrate()?;
     Ok(db)
@@ -30,7 +30,7 @@ fn parse_role(raw: &str) -> Result<Role, CliError> {
         .map_err(|e: crate::roles::UnknownRole| CliError::Input(e.to_string()))
 }
 
-fn parse_duration(raw: &str) -> Result<std::time::Duration, CliError> {
+pub(super) fn parse_duration(raw: &str) -> Result<std::time::Duration, CliError> {
     crate::duration::parse(raw).map_err(|e| CliError::Input(e.to_string()))
 }
 
@@ -76,6 +76,10 @@ fn dispatch(json: bool, config: Config, actor: &Actor, command: Command) -> Resu
             integration(&mut conn, &config, actor, json, cmd)
         }
         Command::Audit(AuditCommand::List { org, limit }) => list_audit(json, &config, &org, limit),
+        Command::Webhook(cmd) => {
+            let db = open(&config)?;
+            super::webhooks::run(&db, &config, actor, json, cmd)
+        }
     }
 }
 

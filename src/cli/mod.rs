@@ -4,6 +4,7 @@
 
 mod commands;
 mod output;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -58,6 +59,65 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Webhook endpoints: signed event deliveries (Standard Webhooks).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand)]
+pub enum WebhookCommand {
+    /// Register an endpoint; prints its signing secret (whsec_…) once.
+    Create {
+        #[arg(long)]
+        org: String,
+        /// https URL (http only where TESSERA_WEBHOOK_ALLOW_HTTP allows it).
+        #[arg(long)]
+        url: String,
+        /// Space-separated event types, e.g. "integration.revoked integration.leaked".
+        #[arg(long)]
+        events: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List an organization's endpoints (never shows a secret).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Show one endpoint.
+    Show { id: String },
+    /// Change an endpoint's URL, events or description.
+    Update {
+        id: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        events: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Send a webhook.test event now and print the attempt.
+    Test { id: String },
+    /// The endpoint's deliveries, newest first, with every attempt.
+    Deliveries {
+        id: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Send a delivery again (same event, same webhook-id).
+    Redeliver { id: String, delivery: i64 },
+    /// Issue a new signing secret; the old one keeps signing for --grace (at most 7d).
+    RotateSecret {
+        id: String,
+        #[arg(long)]
+        grace: Option<String>,
+    },
+    /// Stop sending to the endpoint (events still queue for it).
+    Disable { id: String },
+    /// Send to the endpoint again, pending deliveries first.
+    Enable { id: String },
+    /// Delete the endpoint with its secrets and delivery log.
+    Delete { id: String },
 }
 
 #[derive(Subcommand)]

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::admin::{AdminError, or_not_found};
 use crate::clock;
+use crate::events::EventType;
 use crate::roles::Role;
 use crate::store::audit::{self, Actor};
 use crate::store::integrations::{
@@ -23,7 +24,7 @@ use crate::store::integrations::{
 };
 use crate::store::orgs::Organization;
 use crate::store::scopes::ScopeDef;
-use crate::store::{DbConn, transaction};
+use crate::store::{DbConn, transaction, webhooks};
 use crate::tokens::secret::{self, NewSecret, SecretKind};
 use crate::validate::{self, Invalid};
 
@@ -254,6 +255,35 @@ fn view(
     }
 }
 
+/// Publishes `event_type` about integration `v` to the organization's webhooks, in the
+/// transaction of the change (`store::webhooks::publish`). The data never holds a token.
+pub(crate) fn publish(
+    conn: &mut DbConn,
+    org_id: i64,
+    event_type: EventType,
+    v: &IntegrationView,
+    actor: &Actor,
+    extra: serde_json::Value,
+) -> Result<(), AdminError> {
+    let mut data = serde_json::json!({
+        "id": v.id,
+        "org": v.org,
+        "name": v.name,
+        "env": v.env,
+        "scopes": v.scopes,
+        "prefix": v.prefix,
+        "last4": v.last4,
+        "status": v.status,
+        "expires_at": v.expires_at.map(clock::rfc3339),
+        "actor": actor.label,
+    });
+    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    webhooks::publish(conn, org_id, event_type, &data, None)?;
+    Ok(())
+}
+
 fn load_view(conn: &mut DbConn, i: &Integration, org: &str) -> Result<IntegrationView, AdminError> {
     let tokens = IntegrationToken::for_integrations(conn, std::slice::from_ref(&i.id))?;
     Ok(view(i, org, &tokens, clock::now()))
@@ -382,7 +412,17 @@ pub(crate) fn create(
                 scopes.join(",")
             )),
         )?;
-        issued(conn, &id, &org.slug, minted)
+        let issued = issued(conn, &id, &org.slug, minted)?;
+        let extra = serde_json::json!({ "description": issued.integration.description });
+        publish(
+            conn,
+            org.id,
+            EventType::IntegrationCreated,
+            &issued.integration,
+            actor,
+            extra,
+        )?;
+        Ok(issued)
     })
 }
 
@@ -479,7 +519,17 @@ pub(crate) fn update(
             Some(&format!("changed={}", what.join(","))),
         )?;
         let updated = Integration::find(conn, &i.id)?;
-        load_view(conn, &updated, &org.slug)
+        let view = load_view(conn, &updated, &org.slug)?;
+        let extra = serde_json::json!({ "changed": what });
+        publish(
+            conn,
+            org.id,
+            EventType::IntegrationUpdated,
+            &view,
+            actor,
+            extra,
+        )?;
+        Ok(view)
     })
 }
 
@@ -534,9 +584,25 @@ pub(crate) fn rotate(
                 grace.as_secs()
             )),
         )?;
-        issued(conn, &i.id, &org.slug, minted)
+        let issued = issued(conn, &i.id, &org.slug, minted)?;
+        let extra = serde_json::json!({
+            "grace_seconds": grace.as_secs(),
+            "previous_token_expires_at": clock::rfc3339(old_until),
+        });
+        publish(
+            conn,
+            org.id,
+            EventType::IntegrationRotated,
+            &issued.integration,
+            actor,
+            extra,
+        )?;
+        Ok(issued)
     })
 }
+
+/// The expiry notice recorded once an integration's expiry was announced.
+pub(crate) const EXPIRED_NOTICE: &str = "expired";
 
 /// Ends every token of the integration after `after` (zero: now).
 pub(crate) fn expire(
@@ -574,11 +640,80 @@ pub(crate) fn expire(
             Some(&detail),
         )?;
         let updated = Integration::find(conn, &i.id)?;
+        let view = load_view(conn, &updated, &org.slug)?;
+        if !kept_earlier_expiry {
+            if after.is_zero() {
+                // Announced now; housekeeping must not announce it again.
+                webhooks::notice_once(conn, &i.id, EXPIRED_NOTICE)?;
+                publish(
+                    conn,
+                    org.id,
+                    EventType::IntegrationExpired,
+                    &view,
+                    actor,
+                    serde_json::json!({}),
+                )?;
+            } else {
+                // A new deadline gets its own "expiring" notices.
+                webhooks::forget_notices(conn, &i.id)?;
+                let extra = serde_json::json!({ "changed": ["expires_at"] });
+                publish(
+                    conn,
+                    org.id,
+                    EventType::IntegrationUpdated,
+                    &view,
+                    actor,
+                    extra,
+                )?;
+            }
+        }
         Ok(Expiring {
-            integration: load_view(conn, &updated, &org.slug)?,
+            integration: view,
             kept_earlier_expiry,
         })
     })
+}
+
+/// Publishes `integration.expiring` 7 days and 1 day before an integration expires, and
+/// `integration.expired` when it has (within a day of it), each once whichever instance
+/// looks first (`store::webhooks::notice_once`). Run by housekeeping every minute; returns how
+/// many events were published.
+pub(crate) fn announce_expiries(conn: &mut DbConn) -> Result<usize, AdminError> {
+    let now = clock::now();
+    let day = chrono::TimeDelta::days(1);
+    let soon = Integration::expiring_between(conn, now - day, now + day * 7)?;
+    let mut published = 0;
+    for i in soon {
+        let Some(expires_at) = i.expires_at else {
+            continue;
+        };
+        let left = expires_at - now;
+        let (notices, event_type): (&[&str], EventType) = if left <= chrono::TimeDelta::zero() {
+            (&[EXPIRED_NOTICE], EventType::IntegrationExpired)
+        } else if left <= day {
+            (
+                &["expiring_1d", "expiring_7d"],
+                EventType::IntegrationExpiring,
+            )
+        } else {
+            (&["expiring_7d"], EventType::IntegrationExpiring)
+        };
+        let announced = transaction(conn, |conn| -> Result<bool, AdminError> {
+            if !webhooks::notice_once(conn, &i.id, notices[0])? {
+                return Ok(false);
+            }
+            for later in &notices[1..] {
+                webhooks::notice_once(conn, &i.id, later)?;
+            }
+            let org = Organization::find(conn, i.org_id)?;
+            let view = load_view(conn, &i, &org.slug)?;
+            let extra = serde_json::json!({ "expires_in_seconds": left.num_seconds().max(0) });
+            publish(conn, org.id, event_type, &view, &Actor::system(), extra)?;
+            Ok(true)
+        })?;
+        published += usize::from(announced);
+    }
+    Ok(published)
 }
 
 /// The answer to "expire": the integration, and whether its earlier deadline was kept
@@ -602,7 +737,8 @@ pub(crate) fn revoke(
         // In turn with rotations: a rotation that read "alive" must not add a token after
         // the revocation ended every token there was.
         crate::store::lock_entity(conn, "integration", &i.id)?;
-        if Integration::revoke(conn, &i.id)? {
+        let revoked_now = Integration::revoke(conn, &i.id)?;
+        if revoked_now {
             audit::record(
                 conn,
                 Some(org.id),
@@ -613,6 +749,17 @@ pub(crate) fn revoke(
             )?;
         }
         let updated = Integration::find(conn, &i.id)?;
-        load_view(conn, &updated, &org.slug)
+        let view = load_view(conn, &updated, &org.slug)?;
+        if revoked_now {
+            publish(
+                conn,
+                org.id,
+                EventType::IntegrationRevoked,
+                &view,
+                actor,
+                serde_json::json!({}),
+            )?;
+        }
+        Ok(view)
     })
 }

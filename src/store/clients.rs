@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::schema::{client_secrets, clients, organizations};
-use super::{DbConn, StoreError, StoreResult};
+use super::{DbConn, StoreError, StoreResult, revocations};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -240,6 +240,46 @@ impl Client {
         .set(client_secrets::expires_at.eq(Some(at)))
         .execute(conn)
         .map_err(Into::into)
+    }
+
+    /// Ends, now, the secret whose SHA-256 is `hash` (a leak report). Returns the client's
+    /// `client_id` and whether the secret was still valid — `None` when no secret has it.
+    pub fn end_secret_by_hash(
+        conn: &mut DbConn,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<(Client, bool)>> {
+        let now = crate::clock::now();
+        let row: Option<(i64, Vec<u8>, i64)> = client_secrets::table
+            .filter(client_secrets::secret_hash.eq(hash.as_slice()))
+            .select((
+                client_secrets::id,
+                client_secrets::secret_hash,
+                client_secrets::client_id,
+            ))
+            .get_result(conn)
+            .optional()?;
+        let Some((id, _, client_pk)) =
+            row.filter(|(_, stored, _)| super::digest_matches(hash, stored))
+        else {
+            return Ok(None);
+        };
+        let n = diesel::update(
+            client_secrets::table.find(id).filter(
+                client_secrets::expires_at
+                    .is_null()
+                    .or(client_secrets::expires_at.gt(now)),
+            ),
+        )
+        .set(client_secrets::expires_at.eq(Some(now)))
+        .execute(conn)?;
+        let client_id: String = clients::table
+            .find(client_pk)
+            .select(clients::client_id)
+            .get_result(conn)?;
+        if n == 1 {
+            revocations::record(conn, revocations::Kind::Client, &client_id)?;
+        }
+        Ok(Some((Self::find(conn, &client_id)?, n == 1)))
     }
 
     /// The client's secrets that have not ended yet, with when they end (if they do).

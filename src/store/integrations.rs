@@ -113,6 +113,22 @@ impl Integration {
             .map_err(Into::into)
     }
 
+    /// Integrations not revoked whose expiry falls between `from` and `until`.
+    pub fn expiring_between(
+        conn: &mut DbConn,
+        from: NaiveDateTime,
+        until: NaiveDateTime,
+    ) -> StoreResult<Vec<Integration>> {
+        integrations::table
+            .filter(integrations::revoked_at.is_null())
+            .filter(integrations::expires_at.between(from, until))
+            .order(integrations::expires_at)
+            .limit(1000)
+            .select(Integration::as_select())
+            .load(conn)
+            .map_err(Into::into)
+    }
+
     pub fn update(conn: &mut DbConn, id: &str, changes: &IntegrationChanges) -> StoreResult<()> {
         diesel::update(integrations::table.find(id))
             .set(changes)
@@ -226,6 +242,24 @@ impl IntegrationToken {
         .execute(conn)?;
         revocations::record(conn, revocations::Kind::Integration, integration_id)?;
         Ok(n)
+    }
+
+    /// Revokes one token (a leak report); its integration's other tokens keep working.
+    /// False if it already was revoked.
+    pub fn revoke_one(conn: &mut DbConn, id: i64, integration_id: &str) -> StoreResult<bool> {
+        let n = diesel::update(
+            integration_tokens::table
+                .find(id)
+                .filter(integration_tokens::revoked_at.is_null()),
+        )
+        .set(integration_tokens::revoked_at.eq(Some(crate::clock::now())))
+        .execute(conn)?;
+        if n == 1 {
+            revocations::record(conn, revocations::Kind::Integration, integration_id)?;
+        } else {
+            revocations::already_recorded(conn)?;
+        }
+        Ok(n == 1)
     }
 
     /// The token with this hash, its integration and the organization's slug — one query,

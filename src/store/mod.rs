@@ -36,6 +36,7 @@ pub mod schema;
 pub mod scopes;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;
 pub mod writer;
 
 use std::path::PathBuf;

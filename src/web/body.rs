@@ -21,11 +21,20 @@ pub(crate) enum BodyError {
 }
 
 /// Reads a request body up to [`FORM_LIMIT`], stopping as soon as it is over.
-pub(crate) async fn read_form(mut payload: web::Payload) -> Result<web::Bytes, BodyError> {
+pub(crate) async fn read_form(payload: web::Payload) -> Result<web::Bytes, BodyError> {
+    read_bounded(payload, FORM_LIMIT).await
+}
+
+/// Reads a request body up to `limit` bytes, stopping as soon as it is over: for bodies whose
+/// exact bytes matter (a signed report) or whose limit differs from the route table's.
+pub(crate) async fn read_bounded(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, BodyError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
-        if body.len() + chunk.len() > FORM_LIMIT {
+        if body.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);

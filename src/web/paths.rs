@@ -13,5 +13,7 @@ pub(crate) const TOKEN_PATH: &str = "/oauth/token";
 pub(crate) const REVOKE_PATH: &str = "/oauth/revoke";
 pub(crate) const INTROSPECT_PATH: &str = "/oauth/introspect";
 pub(crate) const CHECK_PATH: &str = "/v1/check";
-/// The management API: one organization's integrations and audit trail.
+/// GitHub secret-scanning partner reports of leaked tokens (`crate::leaks`).
+pub(crate) const SECRET_SCANNING_GITHUB_PATH: &str = "/v1/secret-scanning/github";
+/// The management API: one organization's integrations, webhooks and audit trail.
 pub(crate) const ORG_SCOPE: &str = "/v1/orgs/{org}";

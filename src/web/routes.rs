@@ -56,6 +56,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .to(v1::check::check)
             .also_post(v1::check::check),
     )
+    // Leaked-token reports.
+    .service(post(SECRET_SCANNING_GITHUB_PATH).to(v1::secret_scanning::github))
     // The management API.
     .service(
         web::scope(ORG_SCOPE)
@@ -72,6 +74,25 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .service(post("/integrations/{id}/rotate").to(v1::integrations::rotate))
             .service(post("/integrations/{id}/expire").to(v1::integrations::expire))
             .service(post("/integrations/{id}/revoke").to(v1::integrations::revoke))
+            .service(
+                get("/webhooks")
+                    .to(v1::webhooks::list)
+                    .also_post(v1::webhooks::create),
+            )
+            .service(
+                get("/webhooks/{id}")
+                    .to(v1::webhooks::show)
+                    .also_patch(v1::webhooks::update)
+                    .also_delete(v1::webhooks::delete),
+            )
+            .service(post("/webhooks/{id}/enable").to(v1::webhooks::enable))
+            .service(post("/webhooks/{id}/disable").to(v1::webhooks::disable))
+            .service(post("/webhooks/{id}/rotate-secret").to(v1::webhooks::rotate_secret))
+            .service(post("/webhooks/{id}/test").to(v1::webhooks::test))
+            .service(get("/webhooks/{id}/deliveries").to(v1::webhooks::deliveries))
+            .service(
+                post("/webhooks/{id}/deliveries/{delivery}/redeliver").to(v1::webhooks::redeliver),
+            )
             .service(get("/audit").to(v1::audit::list)),
     );
 }
@@ -150,6 +171,17 @@ impl Methods {
                 .method(actix_web::http::Method::OPTIONS)
                 .to(handler),
         );
+        self
+    }
+
+    fn also_delete<F, Args>(mut self, handler: F) -> Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.allow.push("DELETE");
+        self.routes.push(web::delete().to(handler));
         self
     }
 

@@ -27,10 +27,12 @@ use crate::admin::{self, AdminError};
 use crate::config::Config;
 use crate::integrations::usage::{self, UsageRecorder};
 use crate::keys::{self, KeyError};
+use crate::leaks::ScanningKeys;
 use crate::oauth::OAuthContext;
 use crate::oauth::clients::ClientDirectory;
 use crate::revocation::{Epoch, Follower};
 use crate::store::{Db, StoreError};
+use crate::webhooks::delivery::Dispatcher;
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -40,8 +42,12 @@ pub enum StartError {
     Bootstrap(#[from] AdminError),
     #[error("signing keys: {0}")]
     Keys(#[from] KeyError),
-    #[error("cannot start the revocation feed's threads: {0}")]
+    #[error("cannot start the revocation feed's or the webhook workers' threads: {0}")]
     Feed(std::io::Error),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
+    #[error("TESSERA_GITHUB_SECRET_SCANNING_KEYS: {0}")]
+    ScanningKeys(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -55,6 +61,7 @@ pub struct Server {
     db: Db,
     usage: Arc<UsageRecorder>,
     follower: Follower,
+    dispatcher: Dispatcher,
 }
 
 impl Server {
@@ -113,12 +120,28 @@ impl Server {
             config.check_cache_ttl,
             epoch.clone(),
         ));
+        // reqwest's blocking client must be built outside an async context (it runs its own
+        // runtime on a thread of its own).
+        let sender = std::thread::scope(|s| {
+            s.spawn(|| crate::webhooks::sender(&config))
+                .join()
+                .unwrap_or_else(|_| Err("the HTTP client could not be built".into()))
+        });
+        let sender = Arc::new(sender.map_err(StartError::Webhooks)?);
+        let scanning_keys = Arc::new(
+            ScanningKeys::load(config.github_scanning_keys.clone())
+                .map_err(StartError::ScanningKeys)?,
+        );
+        let dispatcher = Dispatcher::start(db.clone(), sender.clone()).map_err(StartError::Feed)?;
         let state = web::Data::new(AppState {
             config: config.clone(),
             db: db.clone(),
             oauth,
             usage: usage.clone(),
             checker,
+            webhooks: sender,
+            webhook_waker: dispatcher.waker(),
+            scanning_keys,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -147,6 +170,7 @@ impl Server {
             db,
             usage,
             follower,
+            dispatcher,
         })
     }
 
@@ -162,6 +186,8 @@ impl Server {
     pub async fn run(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "tessera listening");
         let result = self.server.await;
+        // Sends in flight are not waited for: their claims lapse and are sent again.
+        self.dispatcher.stop();
         // Usage counted since the last periodic write would otherwise be lost on shutdown.
         let usage = self.usage.clone();
         if let Err(e) = self.db.run(move |conn| usage.flush(conn)).await {

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use crate::access::checker::Checker;
 use crate::config::Config;
 use crate::integrations::usage::UsageRecorder;
+use crate::leaks::ScanningKeys;
 use crate::oauth::OAuthContext;
 use crate::store::Db;
+use crate::webhooks::delivery::{Sender, Waker};
 
 pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
@@ -14,4 +16,10 @@ pub(crate) struct AppState {
     pub(crate) oauth: OAuthContext,
     pub(crate) usage: Arc<UsageRecorder>,
     pub(crate) checker: Arc<Checker>,
+    /// Signs and sends webhook deliveries (the test event is sent by its request).
+    pub(crate) webhooks: Arc<Sender>,
+    /// Wakes this instance's delivery workers after a change that published an event.
+    pub(crate) webhook_waker: Waker,
+    /// GitHub secret-scanning public keys, for leak reports.
+    pub(crate) scanning_keys: Arc<ScanningKeys>,
 }

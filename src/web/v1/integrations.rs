@@ -27,6 +27,7 @@ async fn change<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let changed = state.db.run(f).await?;
     state.checker.invalidate();
+    state.webhook_waker.wake();
     Ok(changed)
 }
 
@@ -80,6 +81,7 @@ pub(crate) async fn create(
             integrations::create(conn, &acting.actor, &acting.org, &creator, &brand, &input)
         })
         .await?;
+    state.webhook_waker.wake();
     let location = format!(
         "/v1/orgs/{}/integrations/{}",
         issued.integration.org, issued.integration.id

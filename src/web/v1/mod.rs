@@ -5,6 +5,8 @@ pub(crate) mod audit;
 pub(crate) mod caller;
 pub(crate) mod check;
 pub(crate) mod integrations;
+pub(crate) mod secret_scanning;
+pub(crate) mod webhooks;
 
 use super::error::ApiError;
 

@@ -1,0 +1,363 @@
+//! Leaked tokens, reported by GitHub secret scanning (the secret-scanning partner program:
+//! docs.github.com, "Secret scanning partner program"), revoked at once.
+//!
+//! GitHub POSTs a JSON array of matches `{"token", "type", "url", "source"}`, signed with
+//! ECDSA P-256 / SHA-256 over the raw body: `Github-Public-Key-Identifier` names the key,
+//! `Github-Public-Key-Signature` holds the base64 DER signature. The public keys come from the
+//! file the operator configures (`TESSERA_GITHUB_SECRET_SCANNING_KEYS`, GitHub's
+//! `{"public_keys": [{"key_identifier", "key", "is_current"}]}` from
+//! `https://api.github.com/meta/public_keys/secret_scanning`); the file is read again when an
+//! unknown key id arrives, at most once a minute, so a key rotation needs no restart.
+//!
+//! Every reported Tessera secret is treated as public: an integration token is revoked (its
+//! integration's other tokens keep working) with `integration.leaked`; a refresh token's grant
+//! is revoked; a client secret ends now, with `client.secret_leaked`. All of one report in one
+//! transaction, each with an audit event naming where it was found. The answer is GitHub's
+//! feedback format with `token_hash` (SHA-256, hex) — never the token: `true_positive` for a
+//! Tessera secret we issued, `false_positive` for one we do not know. Other vendors' tokens are
+//! not ours to judge and are left out.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::admin::AdminError;
+use crate::events::EventType;
+use crate::store::audit::{self, Actor};
+use crate::store::clients::Client;
+use crate::store::grants::{Grant, RefreshToken};
+use crate::store::integrations::IntegrationToken;
+use crate::store::{DbConn, transaction, webhooks};
+use crate::tokens::secret::{self, SecretKind};
+
+/// The largest report accepted (GitHub batches matches).
+pub(crate) const REPORT_LIMIT: usize = 1024 * 1024;
+/// Matches in one report.
+const MAX_MATCHES: usize = 1000;
+/// The shortest time between two reads of the key file prompted by unknown key ids.
+const RELOAD_AT_MOST_EVERY: Duration = Duration::from_secs(60);
+
+/// Why a report is refused before anything is looked at (401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Unverified(pub(crate) String);
+
+#[derive(Deserialize)]
+struct KeysFile {
+    public_keys: Vec<KeyEntry>,
+}
+
+#[derive(Deserialize)]
+struct KeyEntry {
+    key_identifier: String,
+    key: String,
+}
+
+/// Public keys by identifier, as SubjectPublicKeyInfo DER.
+type Keys = Vec<(String, Vec<u8>)>;
+
+/// GitHub's secret-scanning public keys, and when the file was last read.
+pub(crate) struct ScanningKeys {
+    path: Option<PathBuf>,
+    loaded: Mutex<(Option<Instant>, Keys)>,
+}
+
+impl ScanningKeys {
+    /// Reads the key file (none configured: every report is refused). A file that cannot be
+    /// read or parsed stops start-up with the reason.
+    pub(crate) fn load(path: Option<PathBuf>) -> Result<ScanningKeys, String> {
+        let keys = match &path {
+            Some(p) => read_keys(p)?,
+            None => Vec::new(),
+        };
+        Ok(ScanningKeys {
+            path,
+            loaded: Mutex::new((Some(Instant::now()), keys)),
+        })
+    }
+
+    /// Checks the signature of `body` by key `key_id`.
+    pub(crate) fn verify(
+        &self,
+        key_id: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), Unverified> {
+        let (Some(key_id), Some(signature)) = (key_id, signature) else {
+            return Err(Unverified(
+                "Github-Public-Key-Identifier and Github-Public-Key-Signature are required".into(),
+            ));
+        };
+        let signature = STANDARD
+            .decode(signature.trim())
+            .map_err(|_| Unverified("Github-Public-Key-Signature is not base64".into()))?;
+        let key = self
+            .key(key_id)
+            .ok_or_else(|| Unverified(format!("no public key {key_id:?} is configured")))?;
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &key)
+            .verify(body, &signature)
+            .map_err(|_| Unverified("the signature does not verify".into()))
+    }
+
+    fn key(&self, id: &str) -> Option<Vec<u8>> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let find = |keys: &Keys| {
+            keys.iter()
+                .find(|(k, _)| k == id)
+                .map(|(_, der)| der.clone())
+        };
+        if let Some(found) = find(&loaded.1) {
+            return Some(found);
+        }
+        let path = self.path.as_ref()?;
+        if loaded
+            .0
+            .is_some_and(|at| at.elapsed() < RELOAD_AT_MOST_EVERY)
+        {
+            return None;
+        }
+        loaded.0 = Some(Instant::now());
+        match read_keys(path) {
+            Ok(keys) => loaded.1 = keys,
+            Err(e) => tracing::warn!(cause = %e, "GitHub secret-scanning keys not reloaded"),
+        }
+        find(&loaded.1)
+    }
+}
+
+fn read_keys(path: &PathBuf) -> Result<Keys, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let file: KeysFile = serde_json::from_str(&text)
+        .map_err(|e| format!("{shown}: not GitHub's key format: {e}"))?;
+    file.public_keys
+        .into_iter()
+        .map(|k| {
+            let der = pem::parse(k.key.trim())
+                .map_err(|e| format!("{shown}: key {:?} is not PEM: {e}", k.key_identifier))?;
+            Ok((k.key_identifier, der.into_contents()))
+        })
+        .collect()
+}
+
+/// One match GitHub reports.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReportedMatch {
+    token: String,
+    #[serde(rename = "type", default)]
+    token_type: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    source: String,
+}
+
+/// GitHub's feedback for one match.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub(crate) struct Feedback {
+    /// SHA-256 of the token, in hex.
+    pub(crate) token_hash: String,
+    pub(crate) token_type: String,
+    /// `true_positive` or `false_positive`.
+    pub(crate) label: &'static str,
+}
+
+/// Parses a verified report (422 text when it is not a JSON array of matches).
+pub(crate) fn parse_report(body: &[u8]) -> Result<Vec<ReportedMatch>, String> {
+    let matches: Vec<ReportedMatch> =
+        serde_json::from_slice(body).map_err(|e| format!("not a JSON array of matches: {e}"))?;
+    if matches.len() > MAX_MATCHES {
+        return Err(format!("at most {MAX_MATCHES} matches per report"));
+    }
+    Ok(matches)
+}
+
+/// Revokes every Tessera secret of the report, in one transaction; returns the feedback.
+pub(crate) fn process(
+    conn: &mut DbConn,
+    brand: &str,
+    reporter: &Actor,
+    matches: &[ReportedMatch],
+) -> Result<Vec<Feedback>, AdminError> {
+    transaction(conn, |conn| {
+        let mut feedback = Vec::new();
+        for m in matches {
+            let Some(parsed) = secret::parse(brand, &m.token) else {
+                continue; // not a Tessera secret of this deployment
+            };
+            let known = revoke(conn, reporter, parsed.kind, &parsed.hash.0, m)?;
+            feedback.push(Feedback {
+                token_hash: hex(&parsed.hash.0),
+                token_type: m.token_type.clone(),
+                label: if known {
+                    "true_positive"
+                } else {
+                    "false_positive"
+                },
+            });
+        }
+        Ok(feedback)
+    })
+}
+
+/// Where the token was found, for the audit trail and the event (bounded).
+fn found_at(m: &ReportedMatch) -> String {
+    let mut url: String = m.url.chars().take(500).collect();
+    if url.chars().any(char::is_control) {
+        url = url.chars().filter(|c| !c.is_control()).collect();
+    }
+    let source: String = m
+        .source
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(50)
+        .collect();
+    format!("source={source} url={url}")
+}
+
+/// Revokes one reported secret; whether Tessera issued it.
+fn revoke(
+    conn: &mut DbConn,
+    reporter: &Actor,
+    kind: SecretKind,
+    hash: &[u8; 32],
+    m: &ReportedMatch,
+) -> Result<bool, AdminError> {
+    let detail = found_at(m);
+    match kind {
+        SecretKind::Live | SecretKind::Test => {
+            let Some((token, integration, org)) = IntegrationToken::find_by_hash(conn, hash)?
+            else {
+                return Ok(false);
+            };
+            let revoked_now = IntegrationToken::revoke_one(conn, token.id, &integration.id)?;
+            audit::record(
+                conn,
+                Some(integration.org_id),
+                reporter,
+                "integration.leaked",
+                Some(&integration.id),
+                Some(&format!(
+                    "prefix={} revoked_now={revoked_now} {detail}",
+                    token.prefix
+                )),
+            )?;
+            let data = json!({
+                "id": integration.id,
+                "org": org,
+                "name": integration.name,
+                "env": integration.env,
+                "prefix": token.prefix,
+                "last4": token.last4,
+                "revoked_now": revoked_now,
+                "reporter": reporter.label,
+                "url": m.url.chars().take(500).collect::<String>(),
+                "source": m.source.chars().take(50).collect::<String>(),
+            });
+            webhooks::publish(
+                conn,
+                integration.org_id,
+                EventType::IntegrationLeaked,
+                &data,
+                None,
+            )?;
+            Ok(true)
+        }
+        SecretKind::RefreshToken => {
+            let Some((_, grant, names)) = RefreshToken::find(conn, hash)? else {
+                return Ok(false);
+            };
+            let revoked_now = Grant::revoke(conn, &grant.id, "leaked")?;
+            audit::record(
+                conn,
+                Some(grant.org_id),
+                reporter,
+                "refresh_token.leaked",
+                Some(&grant.id),
+                Some(&format!(
+                    "client={} revoked_now={revoked_now} {detail}",
+                    names.client_id
+                )),
+            )?;
+            Ok(true)
+        }
+        SecretKind::ClientSecret => {
+            let Some((client, ended_now)) = Client::end_secret_by_hash(conn, hash)? else {
+                return Ok(false);
+            };
+            audit::record(
+                conn,
+                Some(client.org_id),
+                reporter,
+                "client.secret_leaked",
+                Some(&client.client_id),
+                Some(&format!("revoked_now={ended_now} {detail}")),
+            )?;
+            let data = json!({
+                "client_id": client.client_id,
+                "org": client.org,
+                "name": client.name,
+                "revoked_now": ended_now,
+                "reporter": reporter.label,
+                "url": m.url.chars().take(500).collect::<String>(),
+                "source": m.source.chars().take(50).collect::<String>(),
+            });
+            webhooks::publish(
+                conn,
+                client.org_id,
+                EventType::ClientSecretLeaked,
+                &data,
+                None,
+            )?;
+            Ok(true)
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+
+    #[test]
+    fn verifies_githubs_signature_shape_and_refuses_tampering() {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let spki = pair.public_key().as_der().unwrap();
+        let pem = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.as_ref().to_vec()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        std::fs::write(
+            &path,
+            json!({"public_keys": [{"key_identifier": "k1", "key": pem, "is_current": true}]})
+                .to_string(),
+        )
+        .unwrap();
+        let keys = ScanningKeys::load(Some(path)).unwrap();
+        let body = br#"[{"token":"x","type":"t","url":"","source":"content"}]"#;
+        let sig = pair.sign(&SystemRandom::new(), body).unwrap();
+        let sig = STANDARD.encode(sig.as_ref());
+        assert_eq!(keys.verify(Some("k1"), Some(&sig), body), Ok(()));
+        assert!(keys.verify(Some("k1"), Some(&sig), b"[]").is_err());
+        assert!(keys.verify(Some("k2"), Some(&sig), body).is_err());
+        assert!(keys.verify(Some("k1"), None, body).is_err());
+        assert!(keys.verify(Some("k1"), Some("%%%"), body).is_err());
+        assert!(
+            ScanningKeys::load(None)
+                .unwrap()
+                .verify(Some("k1"), Some(&sig), body)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,651 @@
+//! Webhook endpoints, their signing secrets, and the outbox: events and their deliveries.
+//!
+//! [`publish`] is called inside the transaction of the change an event reports, so the change
+//! and its event commit together or not at all. Delivery workers take due deliveries with
+//! [`claim`]: on PostgreSQL `FOR UPDATE SKIP LOCKED`, so instances sharing the database each
+//! take different rows, and a lease (`locked_until`) so that a claim whose worker died is taken
+//! again once it lapses (at-least-once, with the same event id every time).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use super::schema::{
+    webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events, webhook_notices,
+    webhook_secrets,
+};
+use super::{DbConn, StoreResult};
+use crate::events::EventType;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct Endpoint {
+    pub id: String,
+    pub org_id: i64,
+    pub url: String,
+    pub description: String,
+    pub events: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The fields an update may change.
+#[derive(Default, AsChangeset)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct EndpointChanges {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub events: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+impl Endpoint {
+    pub fn subscribes_to(&self, t: EventType) -> bool {
+        self.events
+            .split_ascii_whitespace()
+            .any(|e| e == t.as_str())
+    }
+
+    pub fn insert(
+        conn: &mut DbConn,
+        id: &str,
+        org_id: i64,
+        url: &str,
+        description: &str,
+        events: &str,
+    ) -> StoreResult<()> {
+        let now = crate::clock::now();
+        diesel::insert_into(webhook_endpoints::table)
+            .values((
+                webhook_endpoints::id.eq(id),
+                webhook_endpoints::org_id.eq(org_id),
+                webhook_endpoints::url.eq(url),
+                webhook_endpoints::description.eq(description),
+                webhook_endpoints::events.eq(events),
+                webhook_endpoints::enabled.eq(true),
+                webhook_endpoints::created_at.eq(now),
+                webhook_endpoints::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn find(conn: &mut DbConn, id: &str) -> StoreResult<Endpoint> {
+        webhook_endpoints::table
+            .find(id)
+            .select(Endpoint::as_select())
+            .get_result(conn)
+            .map_err(Into::into)
+    }
+
+    pub fn find_in_org(conn: &mut DbConn, org_id: i64, id: &str) -> StoreResult<Endpoint> {
+        webhook_endpoints::table
+            .filter(webhook_endpoints::id.eq(id))
+            .filter(webhook_endpoints::org_id.eq(org_id))
+            .select(Endpoint::as_select())
+            .get_result(conn)
+            .map_err(Into::into)
+    }
+
+    pub fn list_for_org(conn: &mut DbConn, org_id: i64) -> StoreResult<Vec<Endpoint>> {
+        webhook_endpoints::table
+            .filter(webhook_endpoints::org_id.eq(org_id))
+            .order(webhook_endpoints::created_at.asc())
+            .select(Endpoint::as_select())
+            .load(conn)
+            .map_err(Into::into)
+    }
+
+    pub fn update(conn: &mut DbConn, id: &str, changes: &EndpointChanges) -> StoreResult<()> {
+        diesel::update(webhook_endpoints::table.find(id))
+            .set(changes)
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Enables (clearing the reason and the failure streak) or disables with `reason`.
+    /// Returns whether the state changed.
+    pub fn set_enabled(
+        conn: &mut DbConn,
+        id: &str,
+        enabled: bool,
+        reason: Option<&str>,
+    ) -> StoreResult<bool> {
+        let n = diesel::update(
+            webhook_endpoints::table
+                .find(id)
+                .filter(webhook_endpoints::enabled.eq(!enabled)),
+        )
+        .set((
+            webhook_endpoints::enabled.eq(enabled),
+            webhook_endpoints::disabled_reason.eq(reason),
+            webhook_endpoints::failing_since.eq(None::<NaiveDateTime>),
+            webhook_endpoints::updated_at.eq(crate::clock::now()),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// Records a failed delivery: the streak starts now unless it already runs. Returns when
+    /// it started.
+    pub fn failing(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> StoreResult<NaiveDateTime> {
+        diesel::update(
+            webhook_endpoints::table
+                .find(id)
+                .filter(webhook_endpoints::failing_since.is_null()),
+        )
+        .set(webhook_endpoints::failing_since.eq(now))
+        .execute(conn)?;
+        let since: Option<NaiveDateTime> = webhook_endpoints::table
+            .find(id)
+            .select(webhook_endpoints::failing_since)
+            .get_result(conn)?;
+        Ok(since.unwrap_or(now))
+    }
+
+    /// A delivery succeeded: the failure streak ends.
+    pub fn succeeded(conn: &mut DbConn, id: &str) -> StoreResult<()> {
+        diesel::update(
+            webhook_endpoints::table
+                .find(id)
+                .filter(webhook_endpoints::failing_since.is_not_null()),
+        )
+        .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
+        .execute(conn)?;
+        Ok(())
+    }
+
+    /// Deletes the endpoint with its secrets, deliveries and attempts.
+    pub fn delete(conn: &mut DbConn, id: &str) -> StoreResult<bool> {
+        // Children first: SQLite enforces foreign keys only when asked to.
+        let deliveries = webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(id))
+            .select(webhook_deliveries::id);
+        diesel::delete(
+            webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries)),
+        )
+        .execute(conn)?;
+        diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
+            .execute(conn)?;
+        diesel::delete(webhook_secrets::table.filter(webhook_secrets::endpoint_id.eq(id)))
+            .execute(conn)?;
+        let n = diesel::delete(webhook_endpoints::table.find(id)).execute(conn)?;
+        Ok(n == 1)
+    }
+}
+
+/// Adds a signing secret to the endpoint.
+pub fn add_secret(conn: &mut DbConn, endpoint_id: &str, secret: &str) -> StoreResult<()> {
+    diesel::insert_into(webhook_secrets::table)
+        .values((
+            webhook_secrets::endpoint_id.eq(endpoint_id),
+            webhook_secrets::secret.eq(secret),
+            webhook_secrets::created_at.eq(crate::clock::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Makes every signing secret of the endpoint stop at `until`, unless it stops sooner.
+pub fn expire_secrets(
+    conn: &mut DbConn,
+    endpoint_id: &str,
+    until: NaiveDateTime,
+) -> StoreResult<()> {
+    diesel::update(
+        webhook_secrets::table
+            .filter(webhook_secrets::endpoint_id.eq(endpoint_id))
+            .filter(
+                webhook_secrets::expires_at
+                    .is_null()
+                    .or(webhook_secrets::expires_at.gt(until)),
+            ),
+    )
+    .set(webhook_secrets::expires_at.eq(until))
+    .execute(conn)?;
+    // Secrets past their end sign nothing any more; keep the table small.
+    diesel::delete(
+        webhook_secrets::table
+            .filter(webhook_secrets::endpoint_id.eq(endpoint_id))
+            .filter(webhook_secrets::expires_at.le(crate::clock::now())),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The secrets that sign a delivery at `now`, newest first.
+pub fn signing_secrets(
+    conn: &mut DbConn,
+    endpoint_id: &str,
+    now: NaiveDateTime,
+) -> StoreResult<Vec<(String, Option<NaiveDateTime>)>> {
+    webhook_secrets::table
+        .filter(webhook_secrets::endpoint_id.eq(endpoint_id))
+        .filter(
+            webhook_secrets::expires_at
+                .is_null()
+                .or(webhook_secrets::expires_at.gt(now)),
+        )
+        .order(webhook_secrets::id.desc())
+        .select((webhook_secrets::secret, webhook_secrets::expires_at))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Writes event `event_type` with `data` for organization `org_id`, and a delivery for each of
+/// its enabled endpoints subscribed to that type (or only for `only_endpoint`, which gets it
+/// whatever it subscribes to: the test event). Call inside the transaction of the change the
+/// event reports. Returns the event id, or `None` when nobody listens (nothing is written).
+///
+/// The body is `{"type", "timestamp", "data"}` (Standard Webhooks), serialised once here:
+/// those exact bytes are signed and sent on every attempt.
+pub fn publish(
+    conn: &mut DbConn,
+    org_id: i64,
+    event_type: EventType,
+    data: &serde_json::Value,
+    only_endpoint: Option<&str>,
+) -> StoreResult<Option<String>> {
+    let endpoints: Vec<Endpoint> = match only_endpoint {
+        Some(id) => vec![Endpoint::find_in_org(conn, org_id, id)?],
+        None => Endpoint::list_for_org(conn, org_id)?
+            .into_iter()
+            .filter(|e| e.enabled && e.subscribes_to(event_type))
+            .collect(),
+    };
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    let now = crate::clock::now();
+    // Unique per event and never containing `.` (the signed content is `id.timestamp.body`).
+    let id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let payload = serde_json::json!({
+        "type": event_type.as_str(),
+        "timestamp": crate::clock::rfc3339(now),
+        "data": data,
+    })
+    .to_string();
+    diesel::insert_into(webhook_events::table)
+        .values((
+            webhook_events::id.eq(&id),
+            webhook_events::org_id.eq(org_id),
+            webhook_events::event_type.eq(event_type.as_str()),
+            webhook_events::payload.eq(&payload),
+            webhook_events::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    for e in &endpoints {
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::event_id.eq(&id),
+                webhook_deliveries::endpoint_id.eq(&e.id),
+                webhook_deliveries::state.eq(DeliveryState::Pending.as_str()),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::created_at.eq(now),
+                webhook_deliveries::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Some(id))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
+/// A delivery a worker has claimed: what to send, where, and which attempt this is (from 1).
+#[derive(Debug, Clone, Queryable)]
+pub struct Claimed {
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub payload: String,
+    pub attempt: i32,
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Claims up to `limit` due deliveries of enabled endpoints until `lease_until`, counting the
+/// attempt. On PostgreSQL rows
+/// another transaction is claiming are skipped, so concurrent workers never take the same one;
+/// SQLite serialises the whole claim.
+pub fn claim(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> StoreResult<Vec<Claimed>> {
+    super::transaction(conn, |conn| {
+        let due = "SELECT d.id FROM webhook_deliveries d \
+                   JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                   WHERE d.state = 'pending' AND w.enabled";
+        let ids: Vec<Id> = match conn {
+            DbConn::Postgresql(pg) => {
+                let q = diesel::sql_query(format!(
+                    "{due} AND (d.locked_until IS NULL OR d.locked_until <= $1) \
+                     AND d.next_attempt_at <= $1 \
+                     ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED"
+                ))
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .bind::<BigInt, _>(limit);
+                q.load(pg)?
+            }
+            DbConn::Sqlite(lite) => {
+                let q = diesel::sql_query(format!(
+                    "{due} AND (d.locked_until IS NULL OR d.locked_until <= ?1) \
+                     AND d.next_attempt_at <= ?1 \
+                     ORDER BY d.next_attempt_at, d.id LIMIT ?2"
+                ))
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .bind::<BigInt, _>(limit);
+                q.load(lite)?
+            }
+        };
+        let ids: Vec<i64> = ids.into_iter().map(|i| i.id).collect();
+        take(conn, &ids, now, lease_until)
+    })
+}
+
+/// Claims deliveries `ids` until `lease_until`, counting the attempt, inside the caller's
+/// transaction (the test event is claimed in the transaction that writes it, so no worker
+/// takes it first).
+pub fn take(
+    conn: &mut DbConn,
+    ids: &[i64],
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> StoreResult<Vec<Claimed>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)))
+        .set((
+            webhook_deliveries::locked_until.eq(lease_until),
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            webhook_deliveries::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::id.eq_any(ids))
+        .order(webhook_deliveries::id.asc())
+        .select((
+            webhook_deliveries::id,
+            webhook_deliveries::event_id,
+            webhook_deliveries::endpoint_id,
+            webhook_endpoints::url,
+            webhook_events::payload,
+            webhook_deliveries::attempts,
+        ))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// One attempt's outcome, as recorded in the delivery log.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord<'a> {
+    pub attempted_at: NaiveDateTime,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub response_excerpt: Option<&'a str>,
+    pub error: Option<&'a str>,
+    /// When it is tried again; `None` once delivered or given up.
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub state: DeliveryState,
+}
+
+/// Records an attempt and releases the claim. Returns `false` (and records nothing) when the
+/// delivery no longer exists (its endpoint was deleted meanwhile).
+pub fn record_attempt(
+    conn: &mut DbConn,
+    delivery_id: i64,
+    a: &AttemptRecord<'_>,
+) -> StoreResult<bool> {
+    let n = diesel::update(webhook_deliveries::table.find(delivery_id))
+        .set((
+            webhook_deliveries::state.eq(a.state.as_str()),
+            webhook_deliveries::next_attempt_at.eq(a.next_attempt_at.unwrap_or(a.attempted_at)),
+            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+            webhook_deliveries::last_status.eq(a.status_code),
+            webhook_deliveries::last_error.eq(a.error),
+            webhook_deliveries::updated_at.eq(crate::clock::now()),
+        ))
+        .execute(conn)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(webhook_attempts::table)
+        .values((
+            webhook_attempts::delivery_id.eq(delivery_id),
+            webhook_attempts::attempted_at.eq(a.attempted_at),
+            webhook_attempts::status_code.eq(a.status_code),
+            webhook_attempts::latency_ms.eq(a.latency_ms),
+            webhook_attempts::response_excerpt.eq(a.response_excerpt),
+            webhook_attempts::error.eq(a.error),
+            webhook_attempts::next_attempt_at.eq(a.next_attempt_at),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// A delivery as the log lists it.
+#[derive(Debug, Clone, Queryable)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The endpoint's deliveries, newest first; `before` pages back by id.
+pub fn deliveries(
+    conn: &mut DbConn,
+    endpoint_id: &str,
+    limit: i64,
+    before: Option<i64>,
+) -> StoreResult<Vec<DeliveryRow>> {
+    let mut q = webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .into_boxed();
+    if let Some(before) = before {
+        q = q.filter(webhook_deliveries::id.lt(before));
+    }
+    q.order(webhook_deliveries::id.desc())
+        .limit(limit)
+        .select((
+            webhook_deliveries::id,
+            webhook_deliveries::event_id,
+            webhook_events::event_type,
+            webhook_deliveries::state,
+            webhook_deliveries::attempts,
+            webhook_deliveries::next_attempt_at,
+            webhook_deliveries::last_status,
+            webhook_deliveries::last_error,
+            webhook_deliveries::created_at,
+            webhook_deliveries::updated_at,
+        ))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// One delivery of the endpoint.
+pub fn delivery(conn: &mut DbConn, endpoint_id: &str, id: i64) -> StoreResult<DeliveryRow> {
+    webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .filter(webhook_deliveries::id.eq(id))
+        .select((
+            webhook_deliveries::id,
+            webhook_deliveries::event_id,
+            webhook_events::event_type,
+            webhook_deliveries::state,
+            webhook_deliveries::attempts,
+            webhook_deliveries::next_attempt_at,
+            webhook_deliveries::last_status,
+            webhook_deliveries::last_error,
+            webhook_deliveries::created_at,
+            webhook_deliveries::updated_at,
+        ))
+        .get_result(conn)
+        .map_err(Into::into)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct AttemptRow {
+    pub delivery_id: i64,
+    pub attempted_at: NaiveDateTime,
+    pub status_code: Option<i32>,
+    pub latency_ms: i32,
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
+    pub next_attempt_at: Option<NaiveDateTime>,
+}
+
+/// The attempts of the given deliveries, oldest first.
+pub fn attempts(conn: &mut DbConn, delivery_ids: &[i64]) -> StoreResult<Vec<AttemptRow>> {
+    webhook_attempts::table
+        .filter(webhook_attempts::delivery_id.eq_any(delivery_ids))
+        .order(webhook_attempts::id.asc())
+        .select((
+            webhook_attempts::delivery_id,
+            webhook_attempts::attempted_at,
+            webhook_attempts::status_code,
+            webhook_attempts::latency_ms,
+            webhook_attempts::response_excerpt,
+            webhook_attempts::error,
+            webhook_attempts::next_attempt_at,
+        ))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Queues a delivery again, now, whatever became of it (the attempt count goes on).
+pub fn redeliver(conn: &mut DbConn, endpoint_id: &str, id: i64) -> StoreResult<bool> {
+    let now = crate::clock::now();
+    let n = diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .filter(webhook_deliveries::id.eq(id)),
+    )
+    .set((
+        webhook_deliveries::state.eq(DeliveryState::Pending.as_str()),
+        webhook_deliveries::next_attempt_at.eq(now),
+        webhook_deliveries::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The delivery row of `event_id` for `endpoint_id`.
+pub fn delivery_of(conn: &mut DbConn, event_id: &str, endpoint_id: &str) -> StoreResult<i64> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::event_id.eq(event_id))
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .select(webhook_deliveries::id)
+        .get_result(conn)
+        .map_err(Into::into)
+}
+
+/// Records that `notice` was published for the integration; `false` if it already was (by
+/// this or another instance), in which case the caller publishes nothing.
+pub fn notice_once(conn: &mut DbConn, integration_id: &str, notice: &str) -> StoreResult<bool> {
+    let now = crate::clock::now();
+    let n = match conn {
+        DbConn::Postgresql(pg) => diesel::sql_query(
+            "INSERT INTO webhook_notices (integration_id, notice, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(integration_id)
+        .bind::<Text, _>(notice)
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .execute(pg)?,
+        DbConn::Sqlite(lite) => diesel::sql_query(
+            "INSERT INTO webhook_notices (integration_id, notice, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(integration_id)
+        .bind::<Text, _>(notice)
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .execute(lite)?,
+    };
+    Ok(n == 1)
+}
+
+/// Forgets expiry notices of `integration_id` (its expiry moved: the new one is announced).
+pub fn forget_notices(conn: &mut DbConn, integration_id: &str) -> StoreResult<()> {
+    diesel::delete(
+        webhook_notices::table.filter(webhook_notices::integration_id.eq(integration_id)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes events older than `before` whose deliveries are all finished (delivered or given
+/// up), with their deliveries and attempts. Returns how many events went.
+pub fn purge(conn: &mut DbConn, before: NaiveDateTime) -> StoreResult<usize> {
+    let old: Vec<String> = webhook_events::table
+        .filter(webhook_events::created_at.lt(before))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::event_id.eq(webhook_events::id))
+                .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str())),
+        )))
+        .select(webhook_events::id)
+        .limit(1000)
+        .load(conn)?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let deliveries = webhook_deliveries::table
+        .filter(webhook_deliveries::event_id.eq_any(&old))
+        .select(webhook_deliveries::id);
+    diesel::delete(
+        webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries)),
+    )
+    .execute(conn)?;
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::event_id.eq_any(&old)))
+        .execute(conn)?;
+    let n = diesel::delete(webhook_events::table.filter(webhook_events::id.eq_any(&old)))
+        .execute(conn)?;
+    Ok(n)
+}
+
+/// How many deliveries wait to be sent (for the console and operators).
+pub fn backlog(conn: &mut DbConn, endpoint_id: &str) -> StoreResult<i64> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+        .count()
+        .get_result(conn)
+        .map_err(Into::into)
+}

@@ -1,0 +1,50 @@
+//! `POST /v1/secret-scanning/github`: GitHub's secret-scanning partner reports
+//! ([`crate::leaks`]). Unsigned or badly signed reports get 401 and change nothing; a report
+//! that is not a JSON array of matches gets 422; the answer is GitHub's feedback array.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::leaks;
+use crate::store::audit::Actor;
+use crate::web::body::{BodyError, read_bounded};
+use crate::web::client_ip::client_ip;
+use crate::web::error::{ApiError, payload_too_large};
+use crate::web::state::AppState;
+
+pub(crate) async fn github(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = match read_bounded(payload, leaks::REPORT_LIMIT).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return Err(payload_too_large()),
+        Err(BodyError::Unreadable) => {
+            return Err(ApiError::bad_request("the request body could not be read"));
+        }
+    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    state
+        .scanning_keys
+        .verify(
+            header("github-public-key-identifier"),
+            header("github-public-key-signature"),
+            &body,
+        )
+        .map_err(|e| ApiError::unauthorized(&format!("unverified report: {e}"), false))?;
+    let matches = leaks::parse_report(&body).map_err(ApiError::unprocessable)?;
+    let reporter = Actor {
+        label: "github-secret-scanning".into(),
+        user_id: None,
+        ip: client_ip(&req, &state.config.trusted_proxies).map(|ip| ip.to_string()),
+    };
+    let brand = state.config.token_brand.clone();
+    let feedback = state
+        .db
+        .run(move |conn| leaks::process(conn, &brand, &reporter, &matches))
+        .await?;
+    // Cached check decisions of the revoked tokens must not be served any more.
+    state.checker.invalidate();
+    state.webhook_waker.wake();
+    Ok(HttpResponse::Ok().json(feedback))
+}
