@@ -18,6 +18,8 @@ pub enum EventType {
     IntegrationLeaked,
     ClientCreated,
     ClientSecretRotated,
+    /// The client and every grant and token it had are gone.
+    ClientDeleted,
     /// A leak report revoked a client secret.
     ClientSecretLeaked,
     /// Sent only to the endpoint being tested, whatever it subscribes to.
@@ -25,7 +27,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::IntegrationCreated,
         EventType::IntegrationUpdated,
         EventType::IntegrationRotated,
@@ -35,6 +37,7 @@ impl EventType {
         EventType::IntegrationLeaked,
         EventType::ClientCreated,
         EventType::ClientSecretRotated,
+        EventType::ClientDeleted,
         EventType::ClientSecretLeaked,
         EventType::WebhookTest,
     ];
@@ -50,6 +53,7 @@ impl EventType {
             EventType::IntegrationLeaked => "integration.leaked",
             EventType::ClientCreated => "client.created",
             EventType::ClientSecretRotated => "client.secret_rotated",
+            EventType::ClientDeleted => "client.deleted",
             EventType::ClientSecretLeaked => "client.secret_leaked",
             EventType::WebhookTest => "webhook.test",
         }

@@ -2,14 +2,15 @@
 //! matter — expired codes and sessions, dead grants with their refresh tokens, revoked `jti`s
 //! past expiry, signing keys retired longer than a token lifetime — so that token tables do
 //! not grow without bound; finished webhook events after 30 days. Announces integrations about
-//! to expire, or expired, to webhooks (`integrations::announce_expiries`). Also re-reads signing keys, so a `tessera keys rotate` run
-//! elsewhere takes effect here.
+//! to expire, or expired, to webhooks (`integrations::announce_expiries`). Also re-reads
+//! signing keys, so a `tessera keys rotate` run elsewhere takes effect here.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::admin::AdminError;
 use crate::config::Config;
 use crate::keys;
 use crate::store::sessions::Session;
@@ -28,10 +29,16 @@ pub(crate) struct Purged {
     pub signing_keys: usize,
     pub revocations: usize,
     pub webhook_events: usize,
+    /// `integration.expiring` / `integration.expired` events published.
+    pub expiry_notices: usize,
 }
 
-pub(crate) fn purge(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
-    crate::store::transaction(conn, |conn| purge_now(conn, config))
+/// One round of housekeeping: the purge (one transaction), then the expiry notices (one
+/// transaction each).
+pub(crate) fn purge(conn: &mut DbConn, config: &Config) -> Result<Purged, AdminError> {
+    let mut purged = crate::store::transaction(conn, |conn| purge_now(conn, config))?;
+    purged.expiry_notices = crate::integrations::announce_expiries(conn)?;
+    Ok(purged)
 }
 
 fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
@@ -52,6 +59,7 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
     let webhook_events = crate::store::webhooks::purge(conn, now - chrono::TimeDelta::days(30))?;
     Ok(Purged {
         webhook_events,
+        expiry_notices: 0,
         sessions,
         authorization_codes,
         grants,
@@ -75,11 +83,6 @@ pub(crate) fn spawn(db: Db, config: Arc<Config>, signer: Arc<AccessTokenSigner>)
                 Ok(p) if p != Purged::default() => tracing::info!(purged = ?p, "housekeeping"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(cause = %e, "housekeeping failed"),
-            }
-            match purge_db.run(crate::integrations::announce_expiries).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(events = n, "integration expiry announced to webhooks"),
-                Err(e) => tracing::warn!(cause = %e, "integration expiry notices failed"),
             }
         }
     });

@@ -267,3 +267,52 @@ pub(crate) fn rotate_secret(
         previous_expires_at,
     })
 }
+
+/// What deleting a client did.
+#[derive(Debug, Serialize)]
+pub(crate) struct DeletedClient {
+    pub client_id: String,
+    /// Live grants revoked with it (their refresh and access tokens stop working now).
+    pub grants_revoked: usize,
+}
+
+/// Deletes a client: its live grants are revoked first (every instance stops honouring their
+/// tokens before this returns), then the client goes with its secrets, codes and consents.
+pub(crate) fn delete(
+    conn: &mut DbConn,
+    actor: &Actor,
+    client_id: &str,
+) -> Result<DeletedClient, AdminError> {
+    let client = find(conn, client_id)?;
+    transaction(conn, |conn| {
+        // In turn with secret rotations and leak reports of this client.
+        crate::store::lock_entity(conn, "client", client_id)?;
+        let revoked =
+            crate::store::grants::Grant::revoke_for_client(conn, client.id, "client deleted")?;
+        Client::delete(conn, &client)?;
+        audit::record(
+            conn,
+            Some(client.org_id),
+            actor,
+            "client.delete",
+            Some(client_id),
+            Some(&format!(
+                "name={} grants_revoked={}",
+                client.name,
+                revoked.len()
+            )),
+        )?;
+        let data = serde_json::json!({
+            "client_id": client.client_id,
+            "org": client.org,
+            "name": client.name,
+            "grants_revoked": revoked.len(),
+            "actor": actor.label,
+        });
+        webhooks::publish(conn, client.org_id, EventType::ClientDeleted, &data, None)?;
+        Ok(DeletedClient {
+            client_id: client.client_id.clone(),
+            grants_revoked: revoked.len(),
+        })
+    })
+}

@@ -227,6 +227,15 @@ fn client(json: bool, config: &Config, actor: &Actor, cmd: ClientCommand) -> Res
                     .join("\n")
             })
         }
+        ClientCommand::Delete { client_id } => {
+            let deleted = admin::clients::delete(&mut conn, actor, &client_id)?;
+            emit(json, &deleted, || {
+                format!(
+                    "client {} deleted; {} grant(s) revoked",
+                    deleted.client_id, deleted.grants_revoked
+                )
+            })
+        }
         ClientCommand::RotateSecret { client_id, grace } => {
             let grace = grace
                 .as_deref()

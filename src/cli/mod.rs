@@ -272,6 +272,8 @@ pub enum ClientCommand {
         #[arg(long)]
         org: String,
     },
+    /// Delete a client: its grants are revoked and every token of it stops working.
+    Delete { client_id: String },
     /// Issue a new client secret; the old one stops now or after --grace.
     RotateSecret {
         client_id: String,

@@ -242,6 +242,14 @@ impl Client {
         .map_err(Into::into)
     }
 
+    /// Deletes the client with its secrets, codes, consents and grants (and so every token
+    /// descended from them). Servers re-read it: the revocation feed records it.
+    pub fn delete(conn: &mut DbConn, client: &Client) -> StoreResult<bool> {
+        let n = diesel::delete(clients::table.find(client.id)).execute(conn)?;
+        revocations::record(conn, revocations::Kind::Client, &client.client_id)?;
+        Ok(n == 1)
+    }
+
     /// Ends, now, the secret whose SHA-256 is `hash` (a leak report). Returns the client's
     /// `client_id` and whether the secret was still valid — `None` when no secret has it.
     pub fn end_secret_by_hash(

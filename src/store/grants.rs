@@ -86,6 +86,28 @@ impl Grant {
         Ok(n == 1)
     }
 
+    /// Revokes every live grant of a client (it is being deleted); returns their ids.
+    pub fn revoke_for_client(
+        conn: &mut DbConn,
+        client_pk: i64,
+        reason: &str,
+    ) -> StoreResult<Vec<String>> {
+        let live = grants::table
+            .filter(grants::client_id.eq(client_pk))
+            .filter(grants::revoked_at.is_null());
+        let ids: Vec<String> = live.select(grants::id).load(conn)?;
+        diesel::update(live)
+            .set((
+                grants::revoked_at.eq(Some(crate::clock::now())),
+                grants::revoked_reason.eq(Some(reason)),
+            ))
+            .execute(conn)?;
+        for id in &ids {
+            revocations::record(conn, revocations::Kind::Grant, id)?;
+        }
+        Ok(ids)
+    }
+
     /// Revokes every live grant a user gave a client; returns their ids.
     pub fn revoke_for_user_and_client(
         conn: &mut DbConn,

@@ -337,6 +337,17 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> StoreResult<Vec<Claimed>> {
+    // Idle instances look often: one plain read, not a write transaction (on SQLite that
+    // would take the write lock every time), tells whether there is anything to claim.
+    let due: bool = diesel::select(diesel::dsl::exists(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+            .filter(webhook_deliveries::next_attempt_at.le(now)),
+    ))
+    .get_result(conn)?;
+    if !due {
+        return Ok(Vec::new());
+    }
     super::transaction(conn, |conn| {
         let due = "SELECT d.id FROM webhook_deliveries d \
                    JOIN webhook_endpoints w ON w.id = d.endpoint_id \

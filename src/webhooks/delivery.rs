@@ -170,7 +170,7 @@ impl Sender {
         let refused = |e: Refused| Outcome::error(format!("address refused: {e}"));
         let url = match self.policy.parse_url(&c.url) {
             Ok(url) => url,
-            Err(e) => return refused(e),
+            Err(e) => return Outcome::error(format!("url refused: {e}")),
         };
         // IP-literal hosts never reach the resolver: check them here.
         if !matches!(url.host(), Some(url::Host::Domain(_))) {

@@ -50,29 +50,29 @@ impl EgressPolicy {
     /// Parses and checks an endpoint URL's form (not yet where it resolves to).
     pub(crate) fn parse_url(&self, raw: &str) -> Result<Url, Refused> {
         if raw.len() > MAX_URL_LEN {
-            return Err(Refused(format!("url: at most {MAX_URL_LEN} characters")));
+            return Err(Refused(format!("at most {MAX_URL_LEN} characters")));
         }
-        let url = Url::parse(raw).map_err(|e| Refused(format!("url: not a URL ({e})")))?;
+        let url = Url::parse(raw).map_err(|e| Refused(format!("not a URL ({e})")))?;
         match url.scheme() {
             "https" => {}
             "http" if self.allow_http => {}
             "http" => {
                 return Err(Refused(
-                    "url: must be https (this server does not allow plain http endpoints)".into(),
+                    "must be https (this server does not allow plain http endpoints)".into(),
                 ));
             }
-            other => return Err(Refused(format!("url: scheme {other:?} is not https"))),
+            other => return Err(Refused(format!("scheme {other:?} is not https"))),
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Refused(
-                "url: must not carry credentials; verify deliveries by their signature".into(),
+                "must not carry credentials; verify deliveries by their signature".into(),
             ));
         }
         if url.fragment().is_some() {
-            return Err(Refused("url: must not have a fragment".into()));
+            return Err(Refused("must not have a fragment".into()));
         }
         if url.host().is_none() {
-            return Err(Refused("url: has no host".into()));
+            return Err(Refused("has no host".into()));
         }
         Ok(url)
     }
@@ -84,7 +84,7 @@ impl EgressPolicy {
             Some(url::Host::Ipv4(ip)) => self.vet_addresses(&url_host(url), vec![IpAddr::V4(ip)]),
             Some(url::Host::Ipv6(ip)) => self.vet_addresses(&url_host(url), vec![IpAddr::V6(ip)]),
             Some(url::Host::Domain(name)) => self.vet_name(name),
-            None => Err(Refused("url: has no host".into())),
+            None => Err(Refused("has no host".into())),
         }
     }
 

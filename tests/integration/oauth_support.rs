@@ -123,7 +123,7 @@ impl World {
                 "--redirect-uri",
                 REDIRECT,
                 "--scope",
-                "integrations:manage audit:read claims:read",
+                "integrations:manage webhooks:manage audit:read claims:read",
             ])
             .json();
         let server = TestServer::start(db.config_with(extra));

@@ -80,8 +80,19 @@ impl TestDb {
     }
 
     pub(crate) fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> CliOutput {
+        self.cli_with_env(args, stdin, &[])
+    }
+
+    /// The CLI with settings of its own (`TESSERA_*`), as an operator's environment has them.
+    pub(crate) fn cli_with_env(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> CliOutput {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
         cmd.args(args)
+            .envs(env.iter().copied())
             .env("TESSERA_DATABASE_URL", &self.url)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
