@@ -40,11 +40,11 @@ pub(super) fn run(
         } => {
             let org = admin::orgs::find(conn, &org)?;
             let input = CreateWebhook {
-                url,
+                url: webhooks::vet_url(&policy, &url)?,
                 description,
                 events: vec![events],
             };
-            let created = webhooks::create(conn, actor, &org, &policy, &input)?;
+            let created = webhooks::create(conn, actor, &org, &input)?;
             emit(json, &created, || {
                 format!(
                     "{}\nsecret: {}\n(the signing secret is shown only now; store it in your secret manager)",
@@ -73,11 +73,11 @@ pub(super) fn run(
         } => {
             let org = webhooks::org_of(conn, &id)?;
             let input = UpdateWebhook {
-                url,
+                url: url.map(|u| webhooks::vet_url(&policy, &u)).transpose()?,
                 description,
                 events: events.map(|e| vec![e]),
             };
-            let one = webhooks::update(conn, actor, &org, &policy, &id, &input)?;
+            let one = webhooks::update(conn, actor, &org, &id, &input)?;
             emit(json, &one, || line(&one))
         }
         WebhookCommand::Test { id } => {

@@ -679,41 +679,65 @@ pub(crate) fn expire(
 /// looks first (`store::webhooks::notice_once`). Run by housekeeping every minute; returns how
 /// many events were published.
 pub(crate) fn announce_expiries(conn: &mut DbConn) -> Result<usize, AdminError> {
+    const PAGE: i64 = 500;
     let now = clock::now();
     let day = chrono::TimeDelta::days(1);
-    let soon = Integration::expiring_between(conn, now - day, now + day * 7)?;
     let mut published = 0;
-    for i in soon {
-        let Some(expires_at) = i.expires_at else {
-            continue;
-        };
-        let left = expires_at - now;
-        let (notices, event_type): (&[&str], EventType) = if left <= chrono::TimeDelta::zero() {
-            (&[EXPIRED_NOTICE], EventType::IntegrationExpired)
-        } else if left <= day {
-            (
-                &["expiring_1d", "expiring_7d"],
-                EventType::IntegrationExpiring,
-            )
-        } else {
-            (&["expiring_7d"], EventType::IntegrationExpiring)
-        };
-        let announced = transaction(conn, |conn| -> Result<bool, AdminError> {
-            if !webhooks::notice_once(conn, &i.id, notices[0])? {
-                return Ok(false);
+    let mut after: Option<(NaiveDateTime, String)> = None;
+    loop {
+        let page = Integration::expiring_between(
+            conn,
+            now - day,
+            now + day * 7,
+            after.as_ref().map(|(at, id)| (*at, id.as_str())),
+            PAGE,
+        )?;
+        for i in &page {
+            published += usize::from(announce_expiry(conn, i, now)?);
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == PAGE => {
+                after = last.expires_at.map(|at| (at, last.id.clone()));
             }
-            for later in &notices[1..] {
-                webhooks::notice_once(conn, &i.id, later)?;
-            }
-            let org = Organization::find(conn, i.org_id)?;
-            let view = load_view(conn, &i, &org.slug)?;
-            let extra = serde_json::json!({ "expires_in_seconds": left.num_seconds().max(0) });
-            publish(conn, org.id, event_type, &view, &Actor::system(), extra)?;
-            Ok(true)
-        })?;
-        published += usize::from(announced);
+            _ => return Ok(published),
+        }
     }
-    Ok(published)
+}
+
+/// Publishes the expiry notice now due for `i`, unless it went out already.
+fn announce_expiry(
+    conn: &mut DbConn,
+    i: &Integration,
+    now: NaiveDateTime,
+) -> Result<bool, AdminError> {
+    let day = chrono::TimeDelta::days(1);
+    let Some(expires_at) = i.expires_at else {
+        return Ok(false);
+    };
+    let left = expires_at - now;
+    let (notices, event_type): (&[&str], EventType) = if left <= chrono::TimeDelta::zero() {
+        (&[EXPIRED_NOTICE], EventType::IntegrationExpired)
+    } else if left <= day {
+        (
+            &["expiring_1d", "expiring_7d"],
+            EventType::IntegrationExpiring,
+        )
+    } else {
+        (&["expiring_7d"], EventType::IntegrationExpiring)
+    };
+    transaction(conn, |conn| {
+        if !webhooks::notice_once(conn, &i.id, notices[0])? {
+            return Ok(false);
+        }
+        for later in &notices[1..] {
+            webhooks::notice_once(conn, &i.id, later)?;
+        }
+        let org = Organization::find(conn, i.org_id)?;
+        let view = load_view(conn, i, &org.slug)?;
+        let extra = serde_json::json!({ "expires_in_seconds": left.num_seconds().max(0) });
+        publish(conn, org.id, event_type, &view, &Actor::system(), extra)?;
+        Ok(true)
+    })
 }
 
 /// The answer to "expire": the integration, and whether its earlier deadline was kept

@@ -113,17 +113,28 @@ impl Integration {
             .map_err(Into::into)
     }
 
-    /// Integrations not revoked whose expiry falls between `from` and `until`.
+    /// Integrations not revoked whose expiry falls between `from` and `until`, in pages of
+    /// `limit` by (expiry, id): `after` is the last of the page before.
     pub fn expiring_between(
         conn: &mut DbConn,
         from: NaiveDateTime,
         until: NaiveDateTime,
+        after: Option<(NaiveDateTime, &str)>,
+        limit: i64,
     ) -> StoreResult<Vec<Integration>> {
-        integrations::table
+        let mut q = integrations::table
             .filter(integrations::revoked_at.is_null())
             .filter(integrations::expires_at.between(from, until))
-            .order(integrations::expires_at)
-            .limit(1000)
+            .into_boxed();
+        if let Some((at, id)) = after {
+            q = q.filter(
+                integrations::expires_at.gt(at).or(integrations::expires_at
+                    .eq(at)
+                    .and(integrations::id.gt(id.to_string()))),
+            );
+        }
+        q.order((integrations::expires_at, integrations::id))
+            .limit(limit)
             .select(Integration::as_select())
             .load(conn)
             .map_err(Into::into)

@@ -560,7 +560,8 @@ pub fn attempts(conn: &mut DbConn, delivery_ids: &[i64]) -> StoreResult<Vec<Atte
         .map_err(Into::into)
 }
 
-/// Queues a delivery again, now, whatever became of it (the attempt count goes on).
+/// Queues a delivery again, now, whatever became of it, with the whole retry schedule ahead
+/// of it (its earlier attempts stay in the log).
 pub fn redeliver(conn: &mut DbConn, endpoint_id: &str, id: i64) -> StoreResult<bool> {
     let now = crate::clock::now();
     let n = diesel::update(
@@ -570,6 +571,7 @@ pub fn redeliver(conn: &mut DbConn, endpoint_id: &str, id: i64) -> StoreResult<b
     )
     .set((
         webhook_deliveries::state.eq(DeliveryState::Pending.as_str()),
+        webhook_deliveries::attempts.eq(0),
         webhook_deliveries::next_attempt_at.eq(now),
         webhook_deliveries::updated_at.eq(now),
     ))

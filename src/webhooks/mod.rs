@@ -34,19 +34,25 @@ pub(crate) const MAX_SECRET_GRACE: Duration = Duration::from_secs(7 * 86_400);
 /// Endpoints per organization.
 const MAX_ENDPOINTS: usize = 50;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct CreateWebhook {
-    pub(crate) url: String,
+    pub(crate) url: VettedUrl,
     pub(crate) description: Option<String>,
     pub(crate) events: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UpdateWebhook {
-    pub(crate) url: Option<String>,
+    pub(crate) url: Option<VettedUrl>,
     pub(crate) description: Option<String>,
     pub(crate) events: Option<Vec<String>>,
 }
+
+/// An endpoint URL that passed the egress policy when [`vet_url`] resolved it. Vetting looks
+/// the host up in DNS, which may take seconds: callers do it before they take a database
+/// connection.
+#[derive(Debug, Clone)]
+pub(crate) struct VettedUrl(String);
 
 /// An endpoint as listings show it: never a secret.
 #[derive(Debug, Clone, Serialize)]
@@ -173,15 +179,16 @@ fn parse_events(raw: &[String]) -> Result<String, Invalid> {
     Ok(events.join(" "))
 }
 
-/// The URL, checked for form and — resolving it now — for where it leads (422 naming why).
-fn check_url(policy: &EgressPolicy, raw: &str) -> Result<String, Invalid> {
+/// The URL, checked for form and — resolving it now, a blocking DNS look-up — for where it
+/// leads (422 naming why).
+pub(crate) fn vet_url(policy: &EgressPolicy, raw: &str) -> Result<VettedUrl, AdminError> {
     let invalid = |e: egress::Refused| Invalid {
         field: "url",
         message: e.0,
     };
     let url = policy.parse_url(raw.trim()).map_err(invalid)?;
     policy.vet(&url).map_err(invalid)?;
-    Ok(url.to_string())
+    Ok(VettedUrl(url.to_string()))
 }
 
 fn view(conn: &mut DbConn, e: &Endpoint, org: &str) -> Result<WebhookView, AdminError> {
@@ -222,12 +229,11 @@ pub(crate) fn create(
     conn: &mut DbConn,
     actor: &Actor,
     org: &Organization,
-    policy: &EgressPolicy,
     input: &CreateWebhook,
 ) -> Result<CreatedWebhook, AdminError> {
     let events = parse_events(&input.events)?;
     let description = validate::description(input.description.as_deref().unwrap_or(""))?;
-    let url = check_url(policy, &input.url)?;
+    let url = &input.url.0;
     let id = format!("wh_{}", crate::tokens::secret::random_base62(16));
     let secret = signing::new_secret();
     transaction(conn, |conn| {
@@ -238,7 +244,7 @@ pub(crate) fn create(
                 "an organization has at most {MAX_ENDPOINTS} webhook endpoints"
             )));
         }
-        Endpoint::insert(conn, &id, org.id, &url, &description, &events)?;
+        Endpoint::insert(conn, &id, org.id, url, &description, &events)?;
         outbox::add_secret(conn, &id, &secret)?;
         audit::record(
             conn,
@@ -276,7 +282,6 @@ pub(crate) fn update(
     conn: &mut DbConn,
     actor: &Actor,
     org: &Organization,
-    policy: &EgressPolicy,
     id: &str,
     input: &UpdateWebhook,
 ) -> Result<WebhookView, AdminError> {
@@ -287,7 +292,7 @@ pub(crate) fn update(
     };
     let mut what = Vec::new();
     if let Some(url) = &input.url {
-        changes.url = Some(check_url(policy, url)?);
+        changes.url = Some(url.0.clone());
         what.push("url");
     }
     if let Some(d) = &input.description {

@@ -15,12 +15,22 @@ use crate::roles::Role;
 use crate::web::body::optional_json;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
-use crate::webhooks::{self, CreateWebhook, UpdateWebhook};
+use crate::webhooks::{self, CreateWebhook, UpdateWebhook, VettedUrl};
 
 const SCOPE: &str = "webhooks:manage";
 
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
     caller::acting(req, state, org, SCOPE, Role::Manager).await
+}
+
+/// Checks an endpoint URL against the egress policy (a DNS look-up) on the blocking pool,
+/// before any database connection is taken.
+async fn vet(state: &AppState, raw: String) -> Result<VettedUrl, ApiError> {
+    let policy = state.webhooks.policy().clone();
+    tokio::task::spawn_blocking(move || webhooks::vet_url(&policy, &raw))
+        .await
+        .map_err(|_| ApiError::unavailable())?
+        .map_err(ApiError::from)
 }
 
 /// Event types: an array of names, or one space-separated string (as the CLI takes them).
@@ -57,14 +67,13 @@ pub(crate) async fn create(
     let acting = acting(&req, &state, &path).await?;
     let body = body.into_inner();
     let input = CreateWebhook {
-        url: body.url,
+        url: vet(&state, body.url).await?,
         description: body.description,
         events: body.events.into_vec(),
     };
-    let policy = state.webhooks.policy().clone();
     let created = state
         .db
-        .run(move |conn| webhooks::create(conn, &acting.actor, &acting.org, &policy, &input))
+        .run(move |conn| webhooks::create(conn, &acting.actor, &acting.org, &input))
         .await?;
     let location = format!(
         "/v1/orgs/{}/webhooks/{}",
@@ -120,15 +129,18 @@ pub(crate) async fn update(
     let (org, id) = path.into_inner();
     let acting = acting(&req, &state, &org).await?;
     let body = body.into_inner();
+    let url = match body.url {
+        Some(raw) => Some(vet(&state, raw).await?),
+        None => None,
+    };
     let input = UpdateWebhook {
-        url: body.url,
+        url,
         description: body.description,
         events: body.events.map(EventList::into_vec),
     };
-    let policy = state.webhooks.policy().clone();
     let one = state
         .db
-        .run(move |conn| webhooks::update(conn, &acting.actor, &acting.org, &policy, &id, &input))
+        .run(move |conn| webhooks::update(conn, &acting.actor, &acting.org, &id, &input))
         .await?;
     Ok(HttpResponse::Ok().json(one))
 }
