@@ -9,8 +9,8 @@
 //! - handlers, arranged by URL: [`well_known`], [`oauth`] (`/oauth/…`), [`v1`] (`/v1/…`),
 //!   and the HTML of the sign-in and consent pages in [`pages`].
 //!
-//! Handlers stay thin: extract → call the domain (`oauth`, `access`, `integrations`, `admin`)
-//! → map its answer. Nothing below this layer imports it.
+//! Handlers stay thin: extract → call the domain (`oauth`, `access`, `integrations`,
+//! `webhooks`, `leaks`, `admin`) → map its answer. Nothing below this layer imports it.
 
 pub(crate) mod bearer;
 pub(crate) mod body;

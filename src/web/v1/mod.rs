@@ -1,5 +1,6 @@
-//! `/v1/…`: the gateway check and the management API. JSON in and out, errors in the `/v1`
-//! envelope; every management call is authorised by [`caller::acting`].
+//! `/v1/…`: the gateway check, the management API (integrations, webhooks, audit) and GitHub's
+//! leak reports. JSON in and out, errors in the `/v1` envelope; every management call is
+//! authorised by [`caller::acting`]; a leak report by its signature.
 
 pub(crate) mod audit;
 pub(crate) mod caller;
