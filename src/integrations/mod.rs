@@ -284,6 +284,18 @@ pub(crate) fn publish(
     Ok(())
 }
 
+/// `integration.updated`, naming the fields that `changed`.
+fn publish_updated(
+    conn: &mut DbConn,
+    org_id: i64,
+    v: &IntegrationView,
+    actor: &Actor,
+    changed: &[&str],
+) -> Result<(), AdminError> {
+    let extra = serde_json::json!({ "changed": changed });
+    publish(conn, org_id, EventType::IntegrationUpdated, v, actor, extra)
+}
+
 fn load_view(conn: &mut DbConn, i: &Integration, org: &str) -> Result<IntegrationView, AdminError> {
     let tokens = IntegrationToken::for_integrations(conn, std::slice::from_ref(&i.id))?;
     Ok(view(i, org, &tokens, clock::now()))
@@ -520,15 +532,7 @@ pub(crate) fn update(
         )?;
         let updated = Integration::find(conn, &i.id)?;
         let view = load_view(conn, &updated, &org.slug)?;
-        let extra = serde_json::json!({ "changed": what });
-        publish(
-            conn,
-            org.id,
-            EventType::IntegrationUpdated,
-            &view,
-            actor,
-            extra,
-        )?;
+        publish_updated(conn, org.id, &view, actor, &what)?;
         Ok(view)
     })
 }
@@ -656,15 +660,7 @@ pub(crate) fn expire(
             } else {
                 // A new deadline gets its own "expiring" notices.
                 webhooks::forget_notices(conn, &i.id)?;
-                let extra = serde_json::json!({ "changed": ["expires_at"] });
-                publish(
-                    conn,
-                    org.id,
-                    EventType::IntegrationUpdated,
-                    &view,
-                    actor,
-                    extra,
-                )?;
+                publish_updated(conn, org.id, &view, actor, &["expires_at"])?;
             }
         }
         Ok(Expiring {

@@ -92,20 +92,12 @@ impl Grant {
         client_pk: i64,
         reason: &str,
     ) -> StoreResult<Vec<String>> {
-        let live = grants::table
+        let ids: Vec<String> = grants::table
             .filter(grants::client_id.eq(client_pk))
-            .filter(grants::revoked_at.is_null());
-        let ids: Vec<String> = live.select(grants::id).load(conn)?;
-        diesel::update(live)
-            .set((
-                grants::revoked_at.eq(Some(crate::clock::now())),
-                grants::revoked_reason.eq(Some(reason)),
-            ))
-            .execute(conn)?;
-        for id in &ids {
-            revocations::record(conn, revocations::Kind::Grant, id)?;
-        }
-        Ok(ids)
+            .filter(grants::revoked_at.is_null())
+            .select(grants::id)
+            .load(conn)?;
+        Self::revoke_all(conn, ids, reason)
     }
 
     /// Revokes every live grant a user gave a client; returns their ids.
@@ -115,17 +107,28 @@ impl Grant {
         client_pk: i64,
         reason: &str,
     ) -> StoreResult<Vec<String>> {
-        let live = grants::table
+        let ids: Vec<String> = grants::table
             .filter(grants::user_id.eq(user_id))
             .filter(grants::client_id.eq(client_pk))
-            .filter(grants::revoked_at.is_null());
-        let ids: Vec<String> = live.select(grants::id).load(conn)?;
-        diesel::update(live)
-            .set((
-                grants::revoked_at.eq(Some(crate::clock::now())),
-                grants::revoked_reason.eq(Some(reason)),
-            ))
-            .execute(conn)?;
+            .filter(grants::revoked_at.is_null())
+            .select(grants::id)
+            .load(conn)?;
+        Self::revoke_all(conn, ids, reason)
+    }
+
+    /// Revokes the grants `ids` (found live a moment ago), recording each in the revocation
+    /// feed; returns them.
+    fn revoke_all(conn: &mut DbConn, ids: Vec<String>, reason: &str) -> StoreResult<Vec<String>> {
+        diesel::update(
+            grants::table
+                .filter(grants::id.eq_any(&ids))
+                .filter(grants::revoked_at.is_null()),
+        )
+        .set((
+            grants::revoked_at.eq(Some(crate::clock::now())),
+            grants::revoked_reason.eq(Some(reason)),
+        ))
+        .execute(conn)?;
         for id in &ids {
             revocations::record(conn, revocations::Kind::Grant, id)?;
         }

@@ -462,6 +462,24 @@ pub fn record_attempt(
     Ok(true)
 }
 
+/// The columns of a [`DeliveryRow`], from deliveries joined with their events.
+macro_rules! delivery_columns {
+    () => {
+        (
+            webhook_deliveries::id,
+            webhook_deliveries::event_id,
+            webhook_events::event_type,
+            webhook_deliveries::state,
+            webhook_deliveries::attempts,
+            webhook_deliveries::next_attempt_at,
+            webhook_deliveries::last_status,
+            webhook_deliveries::last_error,
+            webhook_deliveries::created_at,
+            webhook_deliveries::updated_at,
+        )
+    };
+}
+
 /// A delivery as the log lists it.
 #[derive(Debug, Clone, Queryable)]
 pub struct DeliveryRow {
@@ -493,18 +511,7 @@ pub fn deliveries(
     }
     q.order(webhook_deliveries::id.desc())
         .limit(limit)
-        .select((
-            webhook_deliveries::id,
-            webhook_deliveries::event_id,
-            webhook_events::event_type,
-            webhook_deliveries::state,
-            webhook_deliveries::attempts,
-            webhook_deliveries::next_attempt_at,
-            webhook_deliveries::last_status,
-            webhook_deliveries::last_error,
-            webhook_deliveries::created_at,
-            webhook_deliveries::updated_at,
-        ))
+        .select(delivery_columns!())
         .load(conn)
         .map_err(Into::into)
 }
@@ -515,18 +522,7 @@ pub fn delivery(conn: &mut DbConn, endpoint_id: &str, id: i64) -> StoreResult<De
         .inner_join(webhook_events::table)
         .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
         .filter(webhook_deliveries::id.eq(id))
-        .select((
-            webhook_deliveries::id,
-            webhook_deliveries::event_id,
-            webhook_events::event_type,
-            webhook_deliveries::state,
-            webhook_deliveries::attempts,
-            webhook_deliveries::next_attempt_at,
-            webhook_deliveries::last_status,
-            webhook_deliveries::last_error,
-            webhook_deliveries::created_at,
-            webhook_deliveries::updated_at,
-        ))
+        .select(delivery_columns!())
         .get_result(conn)
         .map_err(Into::into)
 }

@@ -1,21 +1,13 @@
 //! `GET /v1/orgs/{org}/audit`: the organization's audit trail, newest first.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::json;
 
-use super::caller;
+use super::{Page, caller};
 use crate::roles::Role;
 use crate::store::audit;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Page {
-    limit: Option<i64>,
-    before: Option<i64>,
-}
 
 pub(crate) async fn list(
     req: HttpRequest,

@@ -11,6 +11,14 @@ pub(crate) mod webhooks;
 
 use super::error::ApiError;
 
+/// A page of a newest-first listing: at most `limit` rows, older than id `before`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Page {
+    pub(crate) limit: Option<i64>,
+    pub(crate) before: Option<i64>,
+}
+
 /// Durations arrive as whole seconds or as text such as `"90d"`.
 #[derive(serde::Deserialize, Debug, Clone)]
 #[serde(untagged)]

@@ -8,8 +8,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::DurationInput;
 use super::caller;
+use super::{DurationInput, Page};
 use crate::access::caller::Acting;
 use crate::roles::Role;
 use crate::web::body::optional_json;
@@ -246,13 +246,6 @@ pub(crate) async fn test(
         "event_id": event_id,
         "attempt": attempt,
     })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Page {
-    limit: Option<i64>,
-    before: Option<i64>,
 }
 
 pub(crate) async fn deliveries(
