@@ -55,7 +55,9 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
         now - chrono::TimeDelta::hours(1),
     )?;
     let signing_keys = keys::purge_retired(conn, config.access_token_ttl)?;
-    // The delivery log keeps finished events for 30 days.
+    // A disabled endpoint's deliveries wait for it as long as the retry schedule would have
+    // tried (about three days); the delivery log keeps finished events for 30 days.
+    crate::store::webhooks::give_up_disabled(conn, now - chrono::TimeDelta::days(3))?;
     let webhook_events = crate::store::webhooks::purge(conn, now - chrono::TimeDelta::days(30))?;
     Ok(Purged {
         webhook_events,

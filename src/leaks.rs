@@ -6,8 +6,8 @@
 //! `Github-Public-Key-Signature` holds the base64 DER signature. The public keys come from the
 //! file the operator configures (`TESSERA_GITHUB_SECRET_SCANNING_KEYS`, GitHub's
 //! `{"public_keys": [{"key_identifier", "key", "is_current"}]}` from
-//! `https://api.github.com/meta/public_keys/secret_scanning`); the file is read again when an
-//! unknown key id arrives, at most once a minute, so a key rotation needs no restart.
+//! `https://api.github.com/meta/public_keys/secret_scanning`); the file is read again whenever
+//! it changed (its modification time), so adding or removing a key needs no restart.
 //!
 //! Every reported Tessera secret is treated as public: an integration token is revoked (its
 //! integration's other tokens keep working) with `integration.leaked`; a refresh token's grant
@@ -19,7 +19,7 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::SystemTime;
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 use base64::Engine;
@@ -40,8 +40,6 @@ use crate::tokens::secret::{self, SecretKind};
 pub(crate) const REPORT_LIMIT: usize = 1024 * 1024;
 /// Matches in one report.
 const MAX_MATCHES: usize = 1000;
-/// The shortest time between two reads of the key file prompted by unknown key ids.
-const RELOAD_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 
 /// Why a report is refused before anything is looked at (401).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,27 +60,27 @@ struct KeyEntry {
 /// Public keys by identifier, as SubjectPublicKeyInfo DER.
 type Keys = Vec<(String, Vec<u8>)>;
 
-/// GitHub's secret-scanning public keys, and when the file was last read.
+/// GitHub's secret-scanning public keys, and the modification time of the file they came from.
 pub(crate) struct ScanningKeys {
     path: Option<PathBuf>,
-    loaded: Mutex<(Option<Instant>, Keys)>,
+    loaded: Mutex<(Option<SystemTime>, Keys)>,
 }
 
 impl ScanningKeys {
     /// Reads the key file (none configured: every report is refused). A file that cannot be
     /// read or parsed stops start-up with the reason.
     pub(crate) fn load(path: Option<PathBuf>) -> Result<ScanningKeys, String> {
-        let keys = match &path {
-            Some(p) => read_keys(p)?,
-            None => Vec::new(),
+        let loaded = match &path {
+            Some(p) => (modified(p), read_keys(p)?),
+            None => (None, Vec::new()),
         };
         Ok(ScanningKeys {
             path,
-            loaded: Mutex::new((Some(Instant::now()), keys)),
+            loaded: Mutex::new(loaded),
         })
     }
 
-    /// Checks the signature of `body` by key `key_id`.
+    /// Checks the signature of `body` by key `key_id`. Blocking: it may read the key file.
     pub(crate) fn verify(
         &self,
         key_id: Option<&str>,
@@ -107,28 +105,28 @@ impl ScanningKeys {
 
     fn key(&self, id: &str) -> Option<Vec<u8>> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
-        let find = |keys: &Keys| {
-            keys.iter()
-                .find(|(k, _)| k == id)
-                .map(|(_, der)| der.clone())
-        };
-        if let Some(found) = find(&loaded.1) {
-            return Some(found);
+        if let Some(path) = &self.path {
+            let now = modified(path);
+            if now != loaded.0 {
+                // Changed (or gone): what the file says now is what is trusted. A file that
+                // cannot be read trusts nothing until it can.
+                loaded.0 = now;
+                loaded.1 = read_keys(path).unwrap_or_else(|e| {
+                    tracing::warn!(cause = %e, "GitHub secret-scanning keys unreadable; reports are refused");
+                    Vec::new()
+                });
+            }
         }
-        let path = self.path.as_ref()?;
-        if loaded
-            .0
-            .is_some_and(|at| at.elapsed() < RELOAD_AT_MOST_EVERY)
-        {
-            return None;
-        }
-        loaded.0 = Some(Instant::now());
-        match read_keys(path) {
-            Ok(keys) => loaded.1 = keys,
-            Err(e) => tracing::warn!(cause = %e, "GitHub secret-scanning keys not reloaded"),
-        }
-        find(&loaded.1)
+        loaded
+            .1
+            .iter()
+            .find(|(k, _)| k == id)
+            .map(|(_, der)| der.clone())
     }
+}
+
+fn modified(path: &PathBuf) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn read_keys(path: &PathBuf) -> Result<Keys, String> {
@@ -147,14 +145,11 @@ fn read_keys(path: &PathBuf) -> Result<Keys, String> {
 }
 
 /// One match GitHub reports.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub(crate) struct ReportedMatch {
     token: String,
-    #[serde(rename = "type", default)]
     token_type: String,
-    #[serde(default)]
     url: String,
-    #[serde(default)]
     source: String,
 }
 
@@ -168,14 +163,30 @@ pub(crate) struct Feedback {
     pub(crate) label: &'static str,
 }
 
-/// Parses a verified report (422 text when it is not a JSON array of matches).
+/// Parses a verified report (422 text when it is not a JSON array). A match without a string
+/// `token` is skipped, not the whole report: the others are still revoked.
 pub(crate) fn parse_report(body: &[u8]) -> Result<Vec<ReportedMatch>, String> {
-    let matches: Vec<ReportedMatch> =
+    let items: Vec<serde_json::Value> =
         serde_json::from_slice(body).map_err(|e| format!("not a JSON array of matches: {e}"))?;
-    if matches.len() > MAX_MATCHES {
+    if items.len() > MAX_MATCHES {
         return Err(format!("at most {MAX_MATCHES} matches per report"));
     }
-    Ok(matches)
+    let text = |v: &serde_json::Value, key: &str| {
+        v.get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    Ok(items
+        .iter()
+        .filter_map(|item| {
+            Some(ReportedMatch {
+                token: text(item, "token")?,
+                token_type: text(item, "type").unwrap_or_default(),
+                url: text(item, "url").unwrap_or_default(),
+                source: text(item, "source").unwrap_or_default(),
+            })
+        })
+        .collect())
 }
 
 /// Revokes every Tessera secret of the report, in one transaction; returns the feedback.
@@ -260,13 +271,17 @@ fn revoke(
                 "url": m.url.chars().take(500).collect::<String>(),
                 "source": m.source.chars().take(50).collect::<String>(),
             });
-            webhooks::publish(
-                conn,
-                integration.org_id,
-                EventType::IntegrationLeaked,
-                &data,
-                None,
-            )?;
+            // A report of a token already dead (a replay, a second report) tells nobody
+            // anything new.
+            if revoked_now {
+                webhooks::publish(
+                    conn,
+                    integration.org_id,
+                    EventType::IntegrationLeaked,
+                    &data,
+                    None,
+                )?;
+            }
             Ok(true)
         }
         SecretKind::RefreshToken => {
@@ -308,13 +323,17 @@ fn revoke(
                 "url": m.url.chars().take(500).collect::<String>(),
                 "source": m.source.chars().take(50).collect::<String>(),
             });
-            webhooks::publish(
-                conn,
-                client.org_id,
-                EventType::ClientSecretLeaked,
-                &data,
-                None,
-            )?;
+            // A report of a token already dead (a replay, a second report) tells nobody
+            // anything new.
+            if ended_now {
+                webhooks::publish(
+                    conn,
+                    client.org_id,
+                    EventType::ClientSecretLeaked,
+                    &data,
+                    None,
+                )?;
+            }
             Ok(true)
         }
     }
@@ -344,7 +363,7 @@ mod tests {
                 .to_string(),
         )
         .unwrap();
-        let keys = ScanningKeys::load(Some(path)).unwrap();
+        let keys = ScanningKeys::load(Some(path.clone())).unwrap();
         let body = br#"[{"token":"x","type":"t","url":"","source":"content"}]"#;
         let sig = pair.sign(&SystemRandom::new(), body).unwrap();
         let sig = STANDARD.encode(sig.as_ref());

@@ -112,7 +112,7 @@ pub enum WebhookCommand {
         #[arg(long)]
         grace: Option<String>,
     },
-    /// Stop sending to the endpoint (events still queue for it).
+    /// Stop sending to the endpoint (events still queue for it, for about three days).
     Disable { id: String },
     /// Send to the endpoint again, pending deliveries first.
     Enable { id: String },

@@ -236,7 +236,8 @@ pub fn signing_secrets(
 }
 
 /// Writes event `event_type` with `data` for organization `org_id`, and a delivery for each of
-/// its enabled endpoints subscribed to that type (or only for `only_endpoint`, which gets it
+/// its endpoints subscribed to that type — a disabled one's waits until it is enabled again
+/// (see [`give_up_disabled`]) (or only for `only_endpoint`, which gets it
 /// whatever it subscribes to: the test event). Call inside the transaction of the change the
 /// event reports. Returns the event id, or `None` when nobody listens (nothing is written).
 ///
@@ -253,7 +254,7 @@ pub fn publish(
         Some(id) => vec![Endpoint::find_in_org(conn, org_id, id)?],
         None => Endpoint::list_for_org(conn, org_id)?
             .into_iter()
-            .filter(|e| e.enabled && e.subscribes_to(event_type))
+            .filter(|e| e.subscribes_to(event_type))
             .collect(),
     };
     if endpoints.is_empty() {
@@ -310,8 +311,10 @@ impl DeliveryState {
     }
 }
 
-/// A delivery a worker has claimed: what to send, where, and which attempt this is (from 1).
-#[derive(Debug, Clone, Queryable)]
+/// A delivery a worker has claimed: what to send, where, which attempt this is (from 1), and
+/// until when the claim holds — together with `attempt`, the claim's identity: a worker that
+/// outlived its claim finds it taken over and records nothing over the newer state.
+#[derive(Debug, Clone)]
 pub struct Claimed {
     pub delivery_id: i64,
     pub event_id: String,
@@ -319,6 +322,7 @@ pub struct Claimed {
     pub url: String,
     pub payload: String,
     pub attempt: i32,
+    pub lease_until: NaiveDateTime,
 }
 
 #[derive(QueryableByName)]
@@ -341,8 +345,15 @@ pub fn claim(
     // would take the write lock every time), tells whether there is anything to claim.
     let due: bool = diesel::select(diesel::dsl::exists(
         webhook_deliveries::table
+            .inner_join(webhook_endpoints::table)
             .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
-            .filter(webhook_deliveries::next_attempt_at.le(now)),
+            .filter(webhook_deliveries::next_attempt_at.le(now))
+            .filter(webhook_endpoints::enabled.eq(true))
+            .filter(
+                webhook_deliveries::locked_until
+                    .is_null()
+                    .or(webhook_deliveries::locked_until.le(now)),
+            ),
     ))
     .get_result(conn)?;
     if !due {
@@ -398,7 +409,7 @@ pub fn take(
             webhook_deliveries::updated_at.eq(now),
         ))
         .execute(conn)?;
-    webhook_deliveries::table
+    let rows: Vec<(i64, String, String, String, String, i32)> = webhook_deliveries::table
         .inner_join(webhook_events::table)
         .inner_join(webhook_endpoints::table)
         .filter(webhook_deliveries::id.eq_any(ids))
@@ -411,8 +422,21 @@ pub fn take(
             webhook_events::payload,
             webhook_deliveries::attempts,
         ))
-        .load(conn)
-        .map_err(Into::into)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(delivery_id, event_id, endpoint_id, url, payload, attempt)| Claimed {
+                delivery_id,
+                event_id,
+                endpoint_id,
+                url,
+                payload,
+                attempt,
+                lease_until,
+            },
+        )
+        .collect())
 }
 
 /// One attempt's outcome, as recorded in the delivery log.
@@ -428,26 +452,38 @@ pub struct AttemptRecord<'a> {
     pub state: DeliveryState,
 }
 
-/// Records an attempt and releases the claim. Returns `false` (and records nothing) when the
-/// delivery no longer exists (its endpoint was deleted meanwhile).
+/// Records an attempt and releases the claim — if it is still `claim`'s: a worker that
+/// outlived its lease (another took the delivery over, or it was redelivered by hand) adds its
+/// attempt to the log but leaves the delivery's state alone. Returns whether the claim held;
+/// nothing is recorded when the delivery no longer exists (its endpoint was deleted).
 pub fn record_attempt(
     conn: &mut DbConn,
-    delivery_id: i64,
+    claim: &Claimed,
     a: &AttemptRecord<'_>,
 ) -> StoreResult<bool> {
-    let n = diesel::update(webhook_deliveries::table.find(delivery_id))
-        .set((
-            webhook_deliveries::state.eq(a.state.as_str()),
-            webhook_deliveries::next_attempt_at.eq(a.next_attempt_at.unwrap_or(a.attempted_at)),
-            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
-            webhook_deliveries::last_status.eq(a.status_code),
-            webhook_deliveries::last_error.eq(a.error),
-            webhook_deliveries::updated_at.eq(crate::clock::now()),
-        ))
-        .execute(conn)?;
-    if n == 0 {
+    let delivery_id = claim.delivery_id;
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        webhook_deliveries::table.find(delivery_id),
+    ))
+    .get_result(conn)?;
+    if !exists {
         return Ok(false);
     }
+    let n = diesel::update(
+        webhook_deliveries::table
+            .find(delivery_id)
+            .filter(webhook_deliveries::attempts.eq(claim.attempt))
+            .filter(webhook_deliveries::locked_until.eq(claim.lease_until)),
+    )
+    .set((
+        webhook_deliveries::state.eq(a.state.as_str()),
+        webhook_deliveries::next_attempt_at.eq(a.next_attempt_at.unwrap_or(a.attempted_at)),
+        webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+        webhook_deliveries::last_status.eq(a.status_code),
+        webhook_deliveries::last_error.eq(a.error),
+        webhook_deliveries::updated_at.eq(crate::clock::now()),
+    ))
+    .execute(conn)?;
     diesel::insert_into(webhook_attempts::table)
         .values((
             webhook_attempts::delivery_id.eq(delivery_id),
@@ -456,10 +492,10 @@ pub fn record_attempt(
             webhook_attempts::latency_ms.eq(a.latency_ms),
             webhook_attempts::response_excerpt.eq(a.response_excerpt),
             webhook_attempts::error.eq(a.error),
-            webhook_attempts::next_attempt_at.eq(a.next_attempt_at),
+            webhook_attempts::next_attempt_at.eq(a.next_attempt_at.filter(|_| n == 1)),
         ))
         .execute(conn)?;
-    Ok(true)
+    Ok(n == 1)
 }
 
 /// The columns of a [`DeliveryRow`], from deliveries joined with their events.
@@ -568,6 +604,7 @@ pub fn redeliver(conn: &mut DbConn, endpoint_id: &str, id: i64) -> StoreResult<b
     .set((
         webhook_deliveries::state.eq(DeliveryState::Pending.as_str()),
         webhook_deliveries::attempts.eq(0),
+        webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
         webhook_deliveries::next_attempt_at.eq(now),
         webhook_deliveries::updated_at.eq(now),
     ))
@@ -617,6 +654,29 @@ pub fn forget_notices(conn: &mut DbConn, integration_id: &str) -> StoreResult<()
     )
     .execute(conn)?;
     Ok(())
+}
+
+/// Ends the pending deliveries of disabled endpoints that were written before `before`: they
+/// are marked failed (and can be redelivered by hand), so that an endpoint enabled again does
+/// not receive days-old events and the log can be purged. Returns how many.
+pub fn give_up_disabled(conn: &mut DbConn, before: NaiveDateTime) -> StoreResult<usize> {
+    let disabled = webhook_endpoints::table
+        .filter(webhook_endpoints::enabled.eq(false))
+        .select(webhook_endpoints::id);
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+            .filter(webhook_deliveries::created_at.lt(before))
+            .filter(webhook_deliveries::endpoint_id.eq_any(disabled)),
+    )
+    .set((
+        webhook_deliveries::state.eq(DeliveryState::Failed.as_str()),
+        webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+        webhook_deliveries::last_error.eq("the endpoint stayed disabled"),
+        webhook_deliveries::updated_at.eq(crate::clock::now()),
+    ))
+    .execute(conn)
+    .map_err(Into::into)
 }
 
 /// Deletes events older than `before` whose deliveries are all finished (delivered or given

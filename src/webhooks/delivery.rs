@@ -144,8 +144,10 @@ impl Sender {
         let disable_after = crate::duration::to_chrono(self.settings.disable_after);
         db.run_sync(|conn| {
             transaction(conn, |conn| {
-                if !outbox::record_attempt(conn, c.delivery_id, &record)? {
-                    return Ok(()); // the endpoint was deleted meanwhile
+                if !outbox::record_attempt(conn, c, &record)? {
+                    // Deleted meanwhile, or the claim lapsed and another attempt owns the
+                    // delivery now: its outcome, not this one, speaks for the endpoint.
+                    return Ok(());
                 }
                 if verdict.state == DeliveryState::Delivered {
                     return Endpoint::succeeded(conn, &c.endpoint_id);

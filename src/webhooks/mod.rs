@@ -191,6 +191,18 @@ pub(crate) fn vet_url(policy: &EgressPolicy, raw: &str) -> Result<VettedUrl, Adm
     Ok(VettedUrl(url.to_string()))
 }
 
+/// An endpoint URL for the audit trail: scheme, host, port and path — not the query, which
+/// may carry the receiver's own token.
+fn shown_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => String::new(),
+    }
+}
+
 fn view(conn: &mut DbConn, e: &Endpoint, org: &str) -> Result<WebhookView, AdminError> {
     let secrets = outbox::signing_secrets(conn, &e.id, clock::now())?;
     Ok(WebhookView {
@@ -252,7 +264,11 @@ pub(crate) fn create(
             actor,
             "webhook.create",
             Some(&id),
-            Some(&format!("url={url} events={}", events.replace(' ', ","))),
+            Some(&format!(
+                "url={} events={}",
+                shown_url(url),
+                events.replace(' ', ",")
+            )),
         )?;
         let endpoint = Endpoint::find(conn, &id)?;
         Ok(CreatedWebhook {
@@ -326,7 +342,8 @@ pub(crate) fn update(
 }
 
 /// Enables (pending deliveries go out again, the failure streak starts afresh) or disables
-/// (nothing is sent; events still queue for it) an endpoint.
+/// (nothing is sent; events still queue for it, for about three days: housekeeping gives up
+/// older ones) an endpoint.
 pub(crate) fn set_enabled(
     conn: &mut DbConn,
     actor: &Actor,
@@ -358,6 +375,8 @@ pub(crate) fn delete(
 ) -> Result<(), AdminError> {
     let e = find(conn, org, id)?;
     transaction(conn, |conn| {
+        // In turn with rotations and tests of this endpoint, which look it up again.
+        crate::store::lock_entity(conn, "webhook", &e.id)?;
         if Endpoint::delete(conn, &e.id)? {
             audit::record(
                 conn,
@@ -365,7 +384,7 @@ pub(crate) fn delete(
                 actor,
                 "webhook.delete",
                 Some(&e.id),
-                Some(&format!("url={}", e.url)),
+                Some(&format!("url={}", shown_url(&e.url))),
             )?;
         }
         Ok(())
@@ -393,8 +412,9 @@ pub(crate) fn rotate_secret(
     let previous_expires_at = clock::now() + crate::duration::to_chrono(grace);
     transaction(conn, |conn| {
         // Concurrent rotations take turns: afterwards only the last one's secret (and those in
-        // their grace) sign.
+        // their grace) sign. A deletion that went first leaves nothing to rotate (404).
         crate::store::lock_entity(conn, "webhook", &e.id)?;
+        find(conn, org, &e.id)?;
         outbox::expire_secrets(conn, &e.id, previous_expires_at)?;
         outbox::add_secret(conn, &e.id, &secret)?;
         audit::record(
@@ -426,6 +446,9 @@ pub(crate) fn queue_test(
 ) -> Result<outbox::Claimed, AdminError> {
     let e = find(conn, org, id)?;
     transaction(conn, |conn| {
+        // After a deletion that went first, there is nothing to test (404).
+        crate::store::lock_entity(conn, "webhook", &e.id)?;
+        find(conn, org, &e.id)?;
         let data = json!({ "webhook_id": e.id, "org": org.slug, "actor": actor.label });
         let event = outbox::publish(conn, org.id, EventType::WebhookTest, &data, Some(&e.id))?
             .ok_or_else(|| AdminError::Internal("the test event was not written".into()))?;

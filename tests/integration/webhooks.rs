@@ -269,9 +269,19 @@ on_both_backends! {
         let queued = w.db.cli(&["--json", "webhook", "redeliver", id, &delivery]).json();
         assert_eq!(queued["state"], "pending");
         rx.wait_for("a redelivery", |g| g.iter().filter(|r| r["id"] == msg.as_str()).count() == 4);
+        // A disabled endpoint is sent nothing, but its events wait for it.
+        w.db.cli(&["--json", "webhook", "disable", id]).json();
+        w.create_integration("while disabled", &[]);
+        std::thread::sleep(Duration::from_millis(300)); // several polls: nothing may go out
+        assert!(of_type(&rx.received(), "integration.created").is_empty());
+        assert_eq!(w.db.cli(&["--json", "webhook", "show", id]).json()["pending_deliveries"], 1);
+        w.db.cli(&["--json", "webhook", "enable", id]).json();
+        rx.wait_for("the event queued while disabled", |g| {
+            of_type(g, "integration.created").iter().any(|r| r["status"] == 200)
+        });
         let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
         let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-        for a in ["webhook.create", "webhook.test", "webhook.redeliver"] {
+        for a in ["webhook.create", "webhook.test", "webhook.redeliver", "webhook.disable", "webhook.enable"] {
             assert!(actions.contains(&a), "{a} not in {actions:?}");
         }
         assert!(!audit.to_string().contains("whsec_"));
@@ -418,6 +428,46 @@ on_both_backends! {
         assert!(!body("client.created").to_string().contains("tsr_cs_"), "no secret in events");
         assert_eq!(body("client.secret_rotated")["data"]["client_id"], new_client);
         assert_eq!(body("client.deleted")["data"]["client_id"], w.client_id.as_str());
+    }
+
+    fn a_worker_that_outlived_its_claim_does_not_overwrite_the_delivery(db: TestDb) {
+        use tessera::store::webhooks::{self as outbox, AttemptRecord, DeliveryState};
+        // No server runs: the claims below are made by hand, at chosen times.
+        db.cli(&["--json", "org", "create", "acme"]).json();
+        webhook_cli(&db, &[
+            "--json", "webhook", "create", "--org", "acme", "--url", "http://127.0.0.1:9/",
+            "--events", "integration.created",
+        ]);
+        db.cli(&["--json", "integration", "create", "--org", "acme", "--name", "n", "--scope", "audit:read"]).json();
+        let mut conn = db.conn();
+        let t0 = chrono::Utc::now().naive_utc() + chrono::TimeDelta::seconds(1);
+        let second = chrono::TimeDelta::seconds(1);
+        let first = outbox::claim(&mut conn, t0, t0 + second, 1).unwrap().pop().expect("due");
+        // Its lease lapses; another worker takes the delivery over, and delivers it.
+        assert!(outbox::claim(&mut conn, t0, t0 + second, 1).unwrap().is_empty(), "claimed already");
+        let t1 = t0 + second * 2;
+        let second_claim = outbox::claim(&mut conn, t1, t1 + second, 1).unwrap().pop().expect("lapsed");
+        assert_eq!((first.attempt, second_claim.attempt), (1, 2));
+        let attempt = |state, status| AttemptRecord {
+            attempted_at: t1,
+            status_code: Some(status),
+            latency_ms: 1,
+            response_excerpt: None,
+            error: None,
+            next_attempt_at: (state == DeliveryState::Pending).then_some(t1 + second),
+            state,
+        };
+        assert!(outbox::record_attempt(&mut conn, &second_claim, &attempt(DeliveryState::Delivered, 200)).unwrap());
+        // The first worker wakes up and reports its failure: logged, but the delivery stays
+        // delivered and unclaimed.
+        assert!(!outbox::record_attempt(&mut conn, &first, &attempt(DeliveryState::Pending, 500)).unwrap());
+        let endpoint = second_claim.endpoint_id.clone();
+        drop(conn);
+        let log = db.cli(&["--json", "webhook", "deliveries", &endpoint]).json();
+        assert_eq!(log[0]["state"], "delivered", "{log}");
+        assert_eq!(log[0]["attempts"].as_array().unwrap().len(), 2);
+        let mut conn = db.conn();
+        assert!(outbox::claim(&mut conn, t1 + second * 10, t1 + second * 11, 1).unwrap().is_empty());
     }
 
     fn a_crash_mid_delivery_loses_nothing(db: TestDb) {

@@ -23,15 +23,25 @@ pub(crate) async fn github(
             return Err(ApiError::bad_request("the request body could not be read"));
         }
     };
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    state
-        .scanning_keys
-        .verify(
-            header("github-public-key-identifier"),
-            header("github-public-key-signature"),
-            &body,
-        )
-        .map_err(|e| ApiError::unauthorized(&format!("unverified report: {e}"), false))?;
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (key_id, signature) = (
+        header("github-public-key-identifier"),
+        header("github-public-key-signature"),
+    );
+    // The key file may be read again: blocking work.
+    let keys = state.scanning_keys.clone();
+    let signed = body.clone();
+    tokio::task::spawn_blocking(move || {
+        keys.verify(key_id.as_deref(), signature.as_deref(), &signed)
+    })
+    .await
+    .map_err(|_| ApiError::unavailable())?
+    .map_err(|e| ApiError::unauthorized(&format!("unverified report: {e}"), false))?;
     let matches = leaks::parse_report(&body).map_err(ApiError::unprocessable)?;
     let reporter = Actor {
         label: "github-secret-scanning".into(),
