@@ -145,11 +145,12 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 /// IPv4-mapped, -compatible and -translated forms, NAT64, discard-only — is outside 2000::/3.
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
-    (s[0] & 0xe000) == 0x2000
-        && !((s[0] == 0x2001 && s[1] < 0x0200)      // 2001::/23 IETF protocol assignments (Teredo, ORCHID, …)
-            || (s[0] == 0x2001 && s[1] == 0x0db8)   // 2001:db8::/32 documentation
-            || s[0] == 0x2002                       // 2002::/16 6to4 (embeds IPv4)
-            || (s[0] == 0x3fff && s[1] < 0x1000)) // 3fff::/20 documentation
+    // 2001::/23 IETF protocol assignments (Teredo, ORCHID, …) and 2001:db8::/32 documentation;
+    // 2002::/16 6to4 (embeds IPv4); 3fff::/20 documentation.
+    let special = (s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8))
+        || s[0] == 0x2002
+        || (s[0] == 0x3fff && s[1] < 0x1000);
+    (s[0] & 0xe000) == 0x2000 && !special
 }
 
 /// The delivery client's DNS resolver: every name resolves only to permitted addresses, and
