@@ -470,6 +470,33 @@ on_both_backends! {
         assert!(outbox::claim(&mut conn, t1 + second * 10, t1 + second * 11, 1).unwrap().is_empty());
     }
 
+    fn an_endpoint_failing_too_long_is_disabled_with_an_audit_event(db: TestDb) {
+        let Some(rx) = Receiver::start() else { return };
+        let settings = [LOCAL_RECEIVERS.as_slice(), &[("TESSERA_WEBHOOK_DISABLE_AFTER", "1s")]].concat();
+        let w = World::with_config(db, &settings);
+        let hook = webhook_cli(&w.db, &[
+            "--json", "webhook", "create", "--org", "acme", "--url", &rx.url("/fail/100"),
+            "--events", "integration.created",
+        ]);
+        let id = hook["id"].as_str().unwrap();
+        w.create_integration("to a failing receiver", &[]);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let shown = loop {
+            let shown = w.db.cli(&["--json", "webhook", "show", id]).json();
+            if shown["enabled"] == false {
+                break shown;
+            }
+            assert!(Instant::now() < deadline, "never disabled: {shown}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(shown["disabled_reason"].as_str().unwrap().contains("every delivery failed since"), "{shown}");
+        assert!(rx.received().len() >= 2, "it was retried before giving up");
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
+        let disable = audit.as_array().unwrap().iter().find(|e| e["action"] == "webhook.disable").expect("audited");
+        assert_eq!(disable["actor"], "system");
+        assert_eq!(disable["target"], id);
+    }
+
     fn a_crash_mid_delivery_loses_nothing(db: TestDb) {
         let Some(rx) = Receiver::start() else { return };
         // A short timeout, so the dead worker's claim lapses soon (timeout + 5 s).
