@@ -19,7 +19,7 @@
 //! - `/oauth/authorize` and `/oauth/login`: an HTML page ([`error_page`]) when the error must not
 //!   be redirected to the client.
 //!
-//! Every 503 carries `Retry-After`. Every error answer is `Cache-Control: no-store`.
+//! Every 503 and 429 carries `Retry-After`. Every error answer is `Cache-Control: no-store`.
 //!
 //! What is logged: a store outage at `warn` with its cause, an unexpected database error or
 //! internal failure at `error` with its cause (on `/v1/check` and the authorization pages,
@@ -41,10 +41,10 @@ use crate::store::StoreError;
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: &str = "1";
 
-/// Headers every error answer carries: never cached, and a 503 says when to come back.
+/// Headers every error answer carries: never cached, and a 503 or 429 says when to come back.
 fn error_headers(res: &mut HttpResponseBuilder, status: StatusCode) {
     res.insert_header((header::CACHE_CONTROL, "no-store"));
-    if status == StatusCode::SERVICE_UNAVAILABLE {
+    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
         res.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
     }
 }
@@ -89,6 +89,11 @@ impl ApiError {
             "unavailable",
             "the database cannot answer right now; try again",
         )
+    }
+
+    /// 429 (RFC 6585 §4), with `Retry-After`.
+    pub(crate) fn too_many_requests(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
     }
 
     pub(crate) fn internal() -> Self {

@@ -12,7 +12,7 @@
 //! de-duplicate.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -75,6 +75,21 @@ pub(crate) struct Sender {
     client: reqwest::blocking::Client,
     policy: Arc<EgressPolicy>,
     settings: DeliverySettings,
+    /// Test deliveries being sent for a waiting request right now (see [`Sender::test_slot`]).
+    tests_running: Arc<AtomicUsize>,
+}
+
+/// Test deliveries one instance sends at once for waiting requests: each holds a thread for up
+/// to the delivery timeout, so a flood of them must not take every thread there is.
+const TESTS_AT_ONCE: usize = 4;
+
+/// A place among the test deliveries running now; given back when dropped.
+pub(crate) struct TestSlot(Arc<AtomicUsize>);
+
+impl Drop for TestSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Sender {
@@ -93,11 +108,23 @@ impl Sender {
             client,
             policy,
             settings,
+            tests_running: Arc::new(AtomicUsize::new(0)),
         })
     }
 
     pub(crate) fn policy(&self) -> &EgressPolicy {
         &self.policy
+    }
+
+    /// A place for one more test delivery sent while a request waits, or `None` when
+    /// [`TESTS_AT_ONCE`] are running.
+    pub(crate) fn test_slot(&self) -> Option<TestSlot> {
+        self.tests_running
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < TESTS_AT_ONCE).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| TestSlot(self.tests_running.clone()))
     }
 
     /// Now, and when a claim made now lapses.

@@ -497,6 +497,32 @@ on_both_backends! {
         assert_eq!(disable["target"], id);
     }
 
+    fn test_deliveries_held_by_slow_receivers_are_bounded(db: TestDb) {
+        let Some(rx) = Receiver::start() else { return };
+        let settings = [LOCAL_RECEIVERS.as_slice(), &[("TESSERA_WEBHOOK_TIMEOUT", "3s")]].concat();
+        let w = World::with_config(db, &settings);
+        let api = Api::new(&w, "ada", "webhooks:manage");
+        let hook = create_webhook(&api, &rx.url("/hang"), json!(["webhook.test"]));
+        let path = format!("/webhooks/{}/test", hook["id"].as_str().unwrap());
+        std::thread::scope(|s| {
+            let held: Vec<_> = (0..4).map(|_| s.spawn(|| api.send("POST", &path, None))).collect();
+            rx.wait_for("four held test deliveries", |g| g.len() == 4);
+            // Four threads are held by the receiver; a fifth test is refused, not queued
+            // behind them, and the server still answers everything else.
+            let url = format!("{}/v1/orgs/acme{path}", api.base);
+            let res = Client::new().post(url).bearer_auth(&api.bearer).send().unwrap();
+            assert_eq!(res.status(), 429);
+            assert_eq!(res.headers()["retry-after"], "1");
+            let (status, _) = api.send("GET", "/webhooks", None);
+            assert_eq!(status, 200);
+            for h in held {
+                let (status, body) = h.join().unwrap();
+                assert_eq!(status, 200, "{body}");
+                assert!(body["attempt"]["error"].as_str().unwrap().contains("timed out"), "{body}");
+            }
+        });
+    }
+
     fn a_crash_mid_delivery_loses_nothing(db: TestDb) {
         let Some(rx) = Receiver::start() else { return };
         // A short timeout, so the dead worker's claim lapses soon (timeout + 5 s).

@@ -224,6 +224,8 @@ pub(crate) async fn rotate_secret(
 }
 
 /// Sends a `webhook.test` event now and answers with the attempt (status, latency, excerpt).
+/// The send runs on a thread of its own, not the blocking pool the database work shares: a
+/// slow receiver holds it for up to the delivery timeout. At most a few run at once (429).
 pub(crate) async fn test(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -231,6 +233,9 @@ pub(crate) async fn test(
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let acting = acting(&req, &state, &org).await?;
+    let slot = state.webhooks.test_slot().ok_or_else(|| {
+        ApiError::too_many_requests("other test deliveries are being sent; try again shortly")
+    })?;
     let sender = state.webhooks.clone();
     let claimed = state
         .db
@@ -238,9 +243,16 @@ pub(crate) async fn test(
         .await?;
     let (db, sender) = (state.db.clone(), state.webhooks.clone());
     let (delivery_id, event_id) = (claimed.delivery_id, claimed.event_id.clone());
-    let attempt = tokio::task::spawn_blocking(move || sender.send(&db, &claimed))
-        .await
-        .map_err(|_| ApiError::unavailable())??;
+    let (done, attempt) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("tessera-webhook-test".into())
+        .spawn(move || {
+            let _slot = slot;
+            let _ = done.send(sender.send(&db, &claimed));
+        })
+        .map_err(|_| ApiError::unavailable())?;
+    // If the thread could not answer, the claim lapses and a worker sends it.
+    let attempt = attempt.await.map_err(|_| ApiError::unavailable())??;
     Ok(HttpResponse::Ok().json(json!({
         "delivery_id": delivery_id,
         "event_id": event_id,
