@@ -200,7 +200,16 @@ pub(crate) fn process(
         let mut feedback = Vec::new();
         for m in matches {
             let Some(parsed) = secret::parse(brand, &m.token) else {
-                continue; // not a Tessera secret of this deployment
+                // Of this deployment's shape but not its checksum: a lookalike, which GitHub
+                // wants to hear is one. Anything else is another vendor's to judge.
+                if m.token.starts_with(&format!("{brand}_")) {
+                    feedback.push(Feedback {
+                        token_hash: hex(&secret::SecretHash::of(&m.token).0),
+                        token_type: m.token_type.clone(),
+                        label: "false_positive",
+                    });
+                }
+                continue;
             };
             let known = revoke(conn, reporter, parsed.kind, &parsed.hash.0, m)?;
             feedback.push(Feedback {

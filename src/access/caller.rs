@@ -25,6 +25,9 @@ pub(crate) struct Acting {
 pub(crate) enum CallerRefusal {
     /// Not a live access token (RFC 6750 `invalid_token`).
     InvalidToken,
+    /// A well-formed integration token: it authenticates integrations to resource servers,
+    /// not people to the management API (RFC 6750 `invalid_token`, saying so).
+    IntegrationToken,
     /// The token is bound to another organization: for it, this one does not exist.
     OrgNotFound(String),
     /// The token lacks the scope (RFC 6750 `insufficient_scope`).
@@ -52,6 +55,9 @@ pub(crate) fn authorize(
 ) -> Result<Result<Acting, CallerRefusal>, StoreError> {
     let principal = match classify(brand, token) {
         Some(presented @ Presented::Jwt { .. }) => identify(conn, signer, usage, &presented)?,
+        Some(Presented::Opaque(p)) if p.kind.is_integration() => {
+            return Ok(Err(CallerRefusal::IntegrationToken));
+        }
         _ => return Ok(Err(CallerRefusal::InvalidToken)),
     };
     let principal = match principal {

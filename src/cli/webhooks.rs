@@ -92,20 +92,20 @@ pub(super) fn run(
             });
             emit(json, &out, || {
                 format!(
-                    "delivery {} ({}): {} in {} ms{}",
+                    "delivery {} ({}): {}",
                     claimed.delivery_id,
                     attempt.state,
-                    attempt
-                        .status_code
-                        .map_or("no answer".to_string(), |s| format!("HTTP {s}")),
-                    attempt.latency_ms,
-                    attempt
-                        .error
-                        .as_deref()
-                        .map(|e| format!(" — {e}"))
-                        .unwrap_or_default()
+                    attempt_text(&attempt)
                 )
-            })
+            })?;
+            if attempt.state == "delivered" {
+                Ok(())
+            } else {
+                Err(CliError::Failure(format!(
+                    "the test was not delivered; delivery {} is retried on the schedule",
+                    claimed.delivery_id
+                )))
+            }
         }
         WebhookCommand::Deliveries { id, limit } => {
             let org = webhooks::org_of(conn, &id)?;
@@ -113,15 +113,16 @@ pub(super) fn run(
             emit(json, &all, || {
                 all.iter()
                     .map(|d| {
-                        format!(
-                            "{}\t{}\t{}\t{}\t{} attempt(s)\t{}",
-                            d.id,
-                            d.event_id,
-                            d.event_type,
-                            d.state,
-                            d.attempts.len(),
-                            d.last_status.map_or("-".to_string(), |s| s.to_string())
-                        )
+                        let mut text =
+                            format!("{}\t{}\t{}\t{}", d.id, d.event_id, d.event_type, d.state);
+                        for a in &d.attempts {
+                            text.push_str(&format!(
+                                "\n  {}  {}",
+                                crate::clock::rfc3339(a.attempted_at),
+                                attempt_text(a)
+                            ));
+                        }
+                        text
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
@@ -162,6 +163,29 @@ pub(super) fn run(
             })
         }
     }
+}
+
+/// One attempt in a line: status or error, latency, the answer's start, the next try.
+fn attempt_text(a: &crate::webhooks::delivery::AttemptView) -> String {
+    let mut text = match (a.status_code, &a.error) {
+        (Some(s), None) => format!("HTTP {s}"),
+        (Some(s), Some(e)) => format!("HTTP {s} — {e}"),
+        (None, Some(e)) => e.clone(),
+        (None, None) => "no answer".into(),
+    };
+    text.push_str(&format!(" in {} ms", a.latency_ms));
+    if let Some(excerpt) = &a.response_excerpt {
+        let short: String = excerpt
+            .chars()
+            .take(60)
+            .filter(|c| !c.is_control())
+            .collect();
+        text.push_str(&format!(" ({short:?})"));
+    }
+    if let Some(next) = a.next_attempt_at {
+        text.push_str(&format!("; next try {}", crate::clock::rfc3339(next)));
+    }
+    text
 }
 
 fn set_enabled(

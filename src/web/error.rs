@@ -215,6 +215,11 @@ impl From<CallerRefusal> for ApiError {
             CallerRefusal::InvalidToken => {
                 ApiError::unauthorized("the access token is invalid, expired or revoked", true)
             }
+            CallerRefusal::IntegrationToken => ApiError::unauthorized(
+                "an integration token cannot call the management API: use an OAuth access token \
+                 of a member of the organization",
+                true,
+            ),
             CallerRefusal::OrgNotFound(org) => {
                 ApiError::not_found(format!("organization {org:?} not found"))
             }

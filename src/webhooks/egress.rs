@@ -58,7 +58,7 @@ impl EgressPolicy {
             "http" if self.allow_http => {}
             "http" => {
                 return Err(Refused(
-                    "must be https (this server does not allow plain http endpoints)".into(),
+                    "must be https (plain http needs TESSERA_WEBHOOK_ALLOW_HTTP=true)".into(),
                 ));
             }
             other => return Err(Refused(format!("scheme {other:?} is not https"))),

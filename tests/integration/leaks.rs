@@ -101,6 +101,8 @@ on_both_backends! {
             .unwrap()
             .to_string();
         let unknown = tessera::tokens::secret::mint("tsr", tessera::tokens::secret::SecretKind::Live).plaintext;
+        // Our shape, a wrong checksum: a lookalike.
+        let lookalike = format!("{}AAAAAA", &unknown[..unknown.len() - 6]);
         // Both decisions cached before the report.
         assert_eq!(check(&w, &token), 200);
         assert_eq!(check(&w, &token), 200);
@@ -111,6 +113,8 @@ on_both_backends! {
             {"token": w.client_secret, "type": "tessera_client_secret", "url": "", "source": "npm"},
             {"token": unknown, "type": "tessera_integration_token", "url": url, "source": "content"},
             {"token": "ghp_16C7e42F292c6912E7710c838347Ae178B4a", "type": "github_pat", "url": url, "source": "content"},
+            {"token": lookalike, "type": "tessera_integration_token", "url": url, "source": "content"},
+            {"type": "tessera_integration_token", "url": url, "source": "content"},
         ])
         .to_string();
 
@@ -142,8 +146,9 @@ on_both_backends! {
                 {"token_hash": sha256_hex(&refresh), "token_type": "tessera_refresh_token", "label": "true_positive"},
                 {"token_hash": sha256_hex(&w.client_secret), "token_type": "tessera_client_secret", "label": "true_positive"},
                 {"token_hash": sha256_hex(&unknown), "token_type": "tessera_integration_token", "label": "false_positive"},
+                {"token_hash": sha256_hex(&lookalike), "token_type": "tessera_integration_token", "label": "false_positive"},
             ]),
-            "other vendors' tokens are left out; no token is echoed"
+            "other vendors' tokens and matches without a token are left out; no token is echoed"
         );
         // Dead at once, everywhere: the cached decision is gone with the report's answer.
         assert_eq!(check(&w, &token), 401);

@@ -247,7 +247,9 @@ on_both_backends! {
         let id = created["id"].as_str().unwrap();
         rx.verify_with(&json!({ "s": created["secret"] }));
         // The test event is sent at once; its first attempt fails (500).
-        let tested = webhook_cli(&w.db, &["--json", "webhook", "test", id]);
+        let out = w.db.cli_with_env(&["--json", "webhook", "test", id], None, &LOCAL_RECEIVERS);
+        assert_eq!(out.code(), 1, "a test not delivered fails the command: {}", out.stderr());
+        let tested: Value = serde_json::from_str(&out.stdout()).unwrap();
         assert_eq!(tested["attempt"]["status_code"], 500, "{tested}");
         assert_eq!(tested["attempt"]["state"], "pending");
         assert!(tested["attempt"]["next_attempt_at"].is_string());
@@ -357,6 +359,16 @@ on_both_backends! {
         let manager = Api::new(&w, "mona", "webhooks:manage");
         let (status, body) = manager.send("GET", "/webhooks", None);
         assert_eq!(status, 200, "{body}");
+        // An integration token, even one carrying the scope, is not a management credential.
+        let (_, integration_token) = w.create_integration("not a person", &[]);
+        let res = Client::new()
+            .get(w.server.url("/v1/orgs/acme/webhooks"))
+            .bearer_auth(&integration_token)
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        let body: Value = res.json().unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("integration token"), "{body}");
         // Another organization's endpoint does not exist for acme's callers.
         let other = webhook_cli(&w.db, &[
             "--json", "webhook", "create", "--org", "globex", "--url", "http://127.0.0.1:9/x",
