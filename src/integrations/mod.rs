@@ -218,12 +218,14 @@ fn view(
         .filter(|(n, t)| *n == 0 || t.status == Status::Active)
         .map(|(_, t)| t.clone())
         .collect();
+    // No token works: the integration is what its current token is — revoked when a leak
+    // report revoked it, expired otherwise.
     let status = if i.revoked_at.is_some() {
         Status::Revoked
     } else if token_views.iter().any(|t| t.status == Status::Active) {
         Status::Active
     } else {
-        Status::Expired
+        token_views.first().map_or(Status::Expired, |t| t.status)
     };
     let current = token_views.first();
     IntegrationView {

@@ -158,6 +158,7 @@ on_both_backends! {
         assert_eq!(body2["error"], "invalid_client");
         let shown = w.db.cli(&["--json", "integration", "show", &integration]).json();
         assert_eq!(shown["tokens"][0]["status"], "revoked", "{shown}");
+        assert_eq!(shown["status"], "revoked", "no token works: the integration shows why");
         let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
         let leaked: Vec<&Value> = audit
             .as_array()
