@@ -30,7 +30,7 @@
 //! not hold a connection while argon2 runs, through `web::block` and `Db::run_sync` per store
 //! step), and map its answer. Errors and how each becomes an HTTP answer: `web::error`.
 //!
-//! # Two requests, top to bottom
+//! # Two requests and an event, top to bottom
 //!
 //! `GET /v1/check` with a bearer token:
 //! 1. `web/server.rs` → `web/logging.rs` (the request's span) → `web/routes.rs` (`CHECK_PATH`)
@@ -60,6 +60,23 @@
 //!    after the token is found, as the token's client.
 //! 4. `oauth/grants/mod.rs` `sign` → `tokens/jwt.rs`
 //! 5. back in `web/oauth/token.rs`: the tokens, or the RFC 6749 error from `web/error.rs`
+//!
+//! `POST /v1/orgs/{org}/integrations/{id}/revoke`, and the webhook it causes:
+//! 1. `web/routes.rs` (`ORG_SCOPE`) → `web/v1/integrations.rs` `revoke` → `web/v1/caller.rs`
+//!    → `access/caller.rs` `authorize` (an access token of an `admin` or `owner` there)
+//! 2. `store/mod.rs` `Db::run` → `integrations/mod.rs` `revoke`, one transaction: the rows
+//!    (`store/integrations.rs`, which records the revocation in the feed), the audit event
+//!    (`store/audit.rs`) and the event with a delivery per subscribed endpoint
+//!    (`store/webhooks.rs` `publish`); after the commit `Db::run_on` waits until every
+//!    instance has read the revocation (`store/revocations.rs`)
+//! 3. back in the handler: the decision cache is dropped, the delivery workers woken
+//!    (`webhooks/delivery.rs` `Waker`)
+//! 4. a worker of some instance (`webhooks/delivery.rs` `Dispatcher`) claims the delivery
+//!    (`store/webhooks.rs` `claim`: `FOR UPDATE SKIP LOCKED`, a lease) → `Sender::send`: signs
+//!    (`webhooks/signing.rs`), resolves the host only to permitted addresses
+//!    (`webhooks/egress.rs` `PolicyResolver`), POSTs, and records the attempt (`record_attempt`:
+//!    delivered, retried on the schedule, or failed; the endpoint disabled on 410 or after
+//!    failing for days)
 
 pub(crate) mod access;
 pub(crate) mod admin;

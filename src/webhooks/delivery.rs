@@ -150,6 +150,19 @@ impl Sender {
         let outcome = self.post(c, &secrets, attempted_at.and_utc().timestamp());
         let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let verdict = self.judge(&outcome, c.attempt, clock::now());
+        if verdict.state == DeliveryState::Delivered {
+            tracing::debug!(endpoint = %c.endpoint_id, event = %c.event_id, attempt = c.attempt, latency_ms, "webhook delivered");
+        } else {
+            tracing::info!(
+                endpoint = %c.endpoint_id,
+                event = %c.event_id,
+                attempt = c.attempt,
+                status = ?outcome.status,
+                error = outcome.error.as_deref().unwrap_or(""),
+                next = ?verdict.next_attempt_at,
+                "webhook attempt failed"
+            );
+        }
         let view = AttemptView {
             attempted_at,
             status_code: outcome.status,
