@@ -250,13 +250,19 @@ fn revoke(
     m: &ReportedMatch,
 ) -> Result<bool, AdminError> {
     let detail = found_at(m);
+    let now = crate::clock::now();
     match kind {
         SecretKind::Live | SecretKind::Test => {
             let Some((token, integration, org)) = IntegrationToken::find_by_hash(conn, hash)?
             else {
                 return Ok(false);
             };
-            let revoked_now = IntegrationToken::revoke_one(conn, token.id, &integration.id)?;
+            // Revoked now only if it still worked: a token already past its end is marked
+            // revoked all the same, but nobody needs telling.
+            let was_live = crate::integrations::token_status(&token, &integration, now)
+                == crate::integrations::Status::Active;
+            let revoked_now =
+                IntegrationToken::revoke_one(conn, token.id, &integration.id)? && was_live;
             audit::record(
                 conn,
                 Some(integration.org_id),

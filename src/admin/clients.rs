@@ -232,6 +232,8 @@ pub(crate) fn rotate_secret(
         // Concurrent rotations take turns: afterwards only the last one's secret (and those in
         // their grace) work.
         crate::store::lock_entity(conn, "client", client_id)?;
+        // A deletion that went first leaves nothing to rotate.
+        find(conn, client_id)?;
         Client::expire_secrets(conn, client.id, previous_expires_at)?;
         Client::add_secret(conn, client.id, &new_secret.hash.0, &new_secret.prefix)?;
         // Servers keep clients in memory: the feed tells them to read this one again.
@@ -285,8 +287,10 @@ pub(crate) fn delete(
 ) -> Result<DeletedClient, AdminError> {
     let client = find(conn, client_id)?;
     transaction(conn, |conn| {
-        // In turn with secret rotations and leak reports of this client.
+        // In turn with secret rotations and other deletions of this client; one that went
+        // first leaves nothing to delete (404).
         crate::store::lock_entity(conn, "client", client_id)?;
+        find(conn, client_id)?;
         let revoked =
             crate::store::grants::Grant::revoke_for_client(conn, client.id, "client deleted")?;
         Client::delete(conn, &client)?;

@@ -607,9 +607,6 @@ pub(crate) fn rotate(
     })
 }
 
-/// The expiry notice recorded once an integration's expiry was announced.
-pub(crate) const EXPIRED_NOTICE: &str = "expired";
-
 /// Ends every token of the integration after `after` (zero: now).
 pub(crate) fn expire(
     conn: &mut DbConn,
@@ -650,7 +647,7 @@ pub(crate) fn expire(
         if !kept_earlier_expiry {
             if after.is_zero() {
                 // Announced now; housekeeping must not announce it again.
-                webhooks::notice_once(conn, &i.id, EXPIRED_NOTICE)?;
+                webhooks::notice_once(conn, &i.id, webhooks::NOTICE_EXPIRED)?;
                 publish(
                     conn,
                     org.id,
@@ -683,15 +680,15 @@ pub(crate) fn announce_expiries(conn: &mut DbConn) -> Result<usize, AdminError> 
     let mut published = 0;
     let mut after: Option<(NaiveDateTime, String)> = None;
     loop {
-        let page = Integration::expiring_between(
+        let page = Integration::awaiting_expiry_notice(
             conn,
-            now - day,
-            now + day * 7,
+            now,
+            (now - day, now + day * 7),
             after.as_ref().map(|(at, id)| (*at, id.as_str())),
             PAGE,
         )?;
         for i in &page {
-            published += usize::from(announce_expiry(conn, i, now)?);
+            published += usize::from(announce_expiry(conn, &i.id)?);
         }
         match page.last() {
             Some(last) if page.len() as i64 == PAGE => {
@@ -702,28 +699,33 @@ pub(crate) fn announce_expiries(conn: &mut DbConn) -> Result<usize, AdminError> 
     }
 }
 
-/// Publishes the expiry notice now due for `i`, unless it went out already.
-fn announce_expiry(
-    conn: &mut DbConn,
-    i: &Integration,
-    now: NaiveDateTime,
-) -> Result<bool, AdminError> {
-    let day = chrono::TimeDelta::days(1);
-    let Some(expires_at) = i.expires_at else {
-        return Ok(false);
-    };
-    let left = expires_at - now;
-    let (notices, event_type): (&[&str], EventType) = if left <= chrono::TimeDelta::zero() {
-        (&[EXPIRED_NOTICE], EventType::IntegrationExpired)
-    } else if left <= day {
-        (
-            &["expiring_1d", "expiring_7d"],
-            EventType::IntegrationExpiring,
-        )
-    } else {
-        (&["expiring_7d"], EventType::IntegrationExpiring)
-    };
+/// Publishes the expiry notice now due for integration `id`, unless it went out already.
+/// Judged on the integration as it is under its lock, in turn with `expire` and `revoke`.
+fn announce_expiry(conn: &mut DbConn, id: &str) -> Result<bool, AdminError> {
     transaction(conn, |conn| {
+        crate::store::lock_entity(conn, "integration", id)?;
+        let i = Integration::find(conn, id)?;
+        let now = clock::now();
+        let day = chrono::TimeDelta::days(1);
+        let (Some(expires_at), None) = (i.expires_at, i.revoked_at) else {
+            return Ok(false);
+        };
+        let left = expires_at - now;
+        let (notices, event_type): (&[&str], EventType) = if left <= chrono::TimeDelta::zero() {
+            (&[webhooks::NOTICE_EXPIRED], EventType::IntegrationExpired)
+        } else if left <= day {
+            (
+                &[webhooks::NOTICE_EXPIRING_1D, webhooks::NOTICE_EXPIRING_7D],
+                EventType::IntegrationExpiring,
+            )
+        } else if left <= day * 7 {
+            (
+                &[webhooks::NOTICE_EXPIRING_7D],
+                EventType::IntegrationExpiring,
+            )
+        } else {
+            return Ok(false);
+        };
         if !webhooks::notice_once(conn, &i.id, notices[0])? {
             return Ok(false);
         }
@@ -731,7 +733,7 @@ fn announce_expiry(
             webhooks::notice_once(conn, &i.id, later)?;
         }
         let org = Organization::find(conn, i.org_id)?;
-        let view = load_view(conn, i, &org.slug)?;
+        let view = load_view(conn, &i, &org.slug)?;
         let extra = serde_json::json!({ "expires_in_seconds": left.num_seconds().max(0) });
         publish(conn, org.id, event_type, &view, &Actor::system(), extra)?;
         Ok(true)

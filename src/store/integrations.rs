@@ -113,18 +113,37 @@ impl Integration {
             .map_err(Into::into)
     }
 
-    /// Integrations not revoked whose expiry falls between `from` and `until`, in pages of
-    /// `limit` by (expiry, id): `after` is the last of the page before.
-    pub fn expiring_between(
+    /// Integrations not revoked whose expiry falls between `from` and `until` and whose
+    /// expiry notice due at `now` has not gone out yet (`super::webhooks::notice_once`), in
+    /// pages of `limit` by (expiry, id): `after` is the last of the page before.
+    pub fn awaiting_expiry_notice(
         conn: &mut DbConn,
-        from: NaiveDateTime,
-        until: NaiveDateTime,
+        now: NaiveDateTime,
+        (from, until): (NaiveDateTime, NaiveDateTime),
         after: Option<(NaiveDateTime, &str)>,
         limit: i64,
     ) -> StoreResult<Vec<Integration>> {
+        use super::schema::webhook_notices;
+        use super::webhooks::{NOTICE_EXPIRED, NOTICE_EXPIRING_1D, NOTICE_EXPIRING_7D};
+        use diesel::dsl::{exists, not};
+        let noticed = |n: &'static str| {
+            exists(
+                webhook_notices::table
+                    .filter(webhook_notices::integration_id.eq(integrations::id))
+                    .filter(webhook_notices::notice.eq(n)),
+            )
+        };
+        let day = chrono::TimeDelta::days(1);
         let mut q = integrations::table
             .filter(integrations::revoked_at.is_null())
             .filter(integrations::expires_at.between(from, until))
+            .filter(not(noticed(NOTICE_EXPIRED)))
+            .filter(not(
+                noticed(NOTICE_EXPIRING_1D).and(integrations::expires_at.gt(now))
+            ))
+            .filter(not(
+                noticed(NOTICE_EXPIRING_7D).and(integrations::expires_at.gt(now + day))
+            ))
             .into_boxed();
         if let Some((at, id)) = after {
             q = q.filter(

@@ -160,7 +160,7 @@ impl Endpoint {
 
     /// Deletes the endpoint with its secrets, deliveries and attempts.
     pub fn delete(conn: &mut DbConn, id: &str) -> StoreResult<bool> {
-        // Children first: SQLite enforces foreign keys only when asked to.
+        // Children first, in one order with `publish`'s writes.
         let deliveries = webhook_deliveries::table
             .filter(webhook_deliveries::endpoint_id.eq(id))
             .select(webhook_deliveries::id);
@@ -250,13 +250,23 @@ pub fn publish(
     data: &serde_json::Value,
     only_endpoint: Option<&str>,
 ) -> StoreResult<Option<String>> {
-    let endpoints: Vec<Endpoint> = match only_endpoint {
-        Some(id) => vec![Endpoint::find_in_org(conn, org_id, id)?],
-        None => Endpoint::list_for_org(conn, org_id)?
-            .into_iter()
-            .filter(|e| e.subscribes_to(event_type))
-            .collect(),
+    // On PostgreSQL the endpoints are read with a key-share lock: an endpoint being deleted
+    // is waited for (and then skipped), and one read here cannot be deleted before this
+    // transaction's deliveries to it commit — else their foreign key would fail, and the
+    // change this event reports would roll back with it.
+    let mut endpoints: Vec<Endpoint> = match conn {
+        DbConn::Postgresql(pg) => webhook_endpoints::table
+            .filter(webhook_endpoints::org_id.eq(org_id))
+            .order(webhook_endpoints::created_at.asc())
+            .select(Endpoint::as_select())
+            .for_key_share()
+            .load(pg)?,
+        DbConn::Sqlite(_) => Endpoint::list_for_org(conn, org_id)?,
     };
+    endpoints.retain(|e| match only_endpoint {
+        Some(id) => e.id == id,
+        None => e.subscribes_to(event_type),
+    });
     if endpoints.is_empty() {
         return Ok(None);
     }
@@ -621,6 +631,11 @@ pub fn delivery_of(conn: &mut DbConn, event_id: &str, endpoint_id: &str) -> Stor
         .get_result(conn)
         .map_err(Into::into)
 }
+
+/// The expiry notices of an integration, each published once.
+pub const NOTICE_EXPIRING_7D: &str = "expiring_7d";
+pub const NOTICE_EXPIRING_1D: &str = "expiring_1d";
+pub const NOTICE_EXPIRED: &str = "expired";
 
 /// Records that `notice` was published for the integration; `false` if it already was (by
 /// this or another instance), in which case the caller publishes nothing.

@@ -246,7 +246,7 @@ impl Sender {
                 let mut excerpt = Vec::new();
                 // A receiver that stalls its body is cut by the client's timeout.
                 let _ = response.take(EXCERPT_BYTES).read_to_end(&mut excerpt);
-                let excerpt = String::from_utf8_lossy(&excerpt).into_owned();
+                let excerpt = storable(&String::from_utf8_lossy(&excerpt));
                 Outcome {
                     status: Some(i32::from(status)),
                     excerpt: (!excerpt.is_empty()).then_some(excerpt),
@@ -256,7 +256,7 @@ impl Sender {
                     retry_after,
                 }
             }
-            Err(e) => Outcome::error(describe(&e)),
+            Err(e) => Outcome::error(storable(&describe(&e))),
         }
     }
 
@@ -309,6 +309,20 @@ pub(crate) fn disable(conn: &mut DbConn, id: &str, reason: &str) -> Result<(), S
     Ok(())
 }
 
+/// Text from a receiver made storable on both backends: PostgreSQL refuses NUL in text, and
+/// no control character belongs in a log line (line breaks and tabs stay).
+fn storable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// A transport error, without the URL (which may carry a receiver's own token).
 fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -356,8 +370,9 @@ struct Verdict {
 
 /// The delivery workers of one `tessera serve` process.
 ///
-/// One thread looks for due deliveries every `poll`; when it finds one it wakes the others,
-/// and every worker then claims and sends one delivery at a time until none is due. A slow
+/// Idle workers take turns to look for due deliveries, one look every `poll` (so while one is
+/// busy with a slow receiver, another looks); a worker that finds one wakes the others, and
+/// every worker then claims and sends one delivery at a time until none is due. A slow
 /// receiver holds one worker, not the queue. Stopping does not wait for a send in flight: its
 /// claim lapses and another instance (or this one, restarted) sends it again.
 pub(crate) struct Dispatcher {
@@ -381,6 +396,9 @@ struct Shared {
     /// Raised when work may be due; workers wait on it.
     due: Mutex<bool>,
     signal: Condvar,
+    /// When some worker last looked at the outbox: idle workers take turns, so that one look
+    /// per poll interval is made however many wait, and whichever is free makes it.
+    last_look: Mutex<Instant>,
 }
 
 impl Dispatcher {
@@ -389,6 +407,7 @@ impl Dispatcher {
             stop: AtomicBool::new(false),
             due: Mutex::new(true),
             signal: Condvar::new(),
+            last_look: Mutex::new(Instant::now()),
         });
         let workers = sender.settings.workers.max(1);
         let mut threads = Vec::new();
@@ -397,7 +416,7 @@ impl Dispatcher {
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("tessera-webhooks-{n}"))
-                    .spawn(move || work(n == 0, &db, &sender, &shared))?,
+                    .spawn(move || work(&db, &sender, &shared))?,
             );
         }
         Ok(Dispatcher { shared, threads })
@@ -422,38 +441,47 @@ impl Shared {
         self.signal.notify_all();
     }
 
-    /// Waits until work may be due, or `timeout` passed (the poller's tick).
-    fn wait(&self, timeout: Option<Duration>) {
+    /// Waits until work may be due or `poll` passed; then whether to look at the outbox: when
+    /// raised, or when no other worker has looked for a poll interval.
+    fn wait(&self, poll: Duration) -> bool {
         let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
         if !*due && !self.stop.load(Ordering::SeqCst) {
-            due = match timeout {
-                Some(t) => match self.signal.wait_timeout(due, t) {
-                    Ok((g, _)) => g,
-                    Err(p) => p.into_inner().0,
-                },
-                None => self.signal.wait(due).unwrap_or_else(|p| p.into_inner()),
+            due = match self.signal.wait_timeout(due, poll) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
             };
         }
-        *due = false;
+        let raised = std::mem::replace(&mut *due, false);
+        drop(due);
+        let mut last = self.last_look.lock().unwrap_or_else(|p| p.into_inner());
+        if raised || last.elapsed() >= poll {
+            *last = Instant::now();
+            true
+        } else {
+            false
+        }
     }
 }
 
-fn work(poller: bool, db: &Db, sender: &Sender, shared: &Shared) {
+fn work(db: &Db, sender: &Sender, shared: &Shared) {
+    let mut look = true;
     while !shared.stop.load(Ordering::SeqCst) {
-        match db.run_sync(|c| sender.claim(c, 1)) {
-            Ok(claimed) if !claimed.is_empty() => {
-                // There may be more: let the others look too.
-                shared.raise();
-                for c in &claimed {
-                    if let Err(e) = sender.send(db, c) {
-                        tracing::warn!(cause = %e, delivery = c.delivery_id, "webhook attempt not recorded; it is retried when its claim lapses");
+        if look {
+            match db.run_sync(|c| sender.claim(c, 1)) {
+                Ok(claimed) if !claimed.is_empty() => {
+                    // There may be more: let the others look too.
+                    shared.raise();
+                    for c in &claimed {
+                        if let Err(e) = sender.send(db, c) {
+                            tracing::warn!(cause = %e, delivery = c.delivery_id, "webhook attempt not recorded; it is retried when its claim lapses");
+                        }
                     }
+                    continue;
                 }
-                continue;
+                Ok(_) => {}
+                Err(e) => tracing::warn!(cause = %e, "webhook outbox not readable"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(cause = %e, "webhook outbox not readable"),
         }
-        shared.wait(poller.then_some(sender.settings.poll));
+        look = shared.wait(sender.settings.poll);
     }
 }

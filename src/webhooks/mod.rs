@@ -451,7 +451,7 @@ pub(crate) fn queue_test(
         find(conn, org, &e.id)?;
         let data = json!({ "webhook_id": e.id, "org": org.slug, "actor": actor.label });
         let event = outbox::publish(conn, org.id, EventType::WebhookTest, &data, Some(&e.id))?
-            .ok_or_else(|| AdminError::Internal("the test event was not written".into()))?;
+            .ok_or_else(|| AdminError::NotFound(format!("webhook {id:?}")))?;
         audit::record(conn, Some(org.id), actor, "webhook.test", Some(&e.id), None)?;
         let delivery = outbox::delivery_of(conn, &event, &e.id)?;
         let (now, lease_until) = sender.lease_from_now();

@@ -103,6 +103,18 @@ on_both_backends! {
         let unknown = tessera::tokens::secret::mint("tsr", tessera::tokens::secret::SecretKind::Live).plaintext;
         // Our shape, a wrong checksum: a lookalike.
         let lookalike = format!("{}AAAAAA", &unknown[..unknown.len() - 6]);
+        let introspect = |token: &str| -> Value {
+            let (id, secret) = &w.console;
+            Client::new()
+                .post(w.server.url("/oauth/introspect"))
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .unwrap()
+                .json()
+                .unwrap()
+        };
+        assert_eq!(introspect(&refresh)["active"], true);
         // Both decisions cached before the report.
         assert_eq!(check(&w, &token), 200);
         assert_eq!(check(&w, &token), 200);
@@ -153,6 +165,7 @@ on_both_backends! {
         // Dead at once, everywhere: the cached decision is gone with the report's answer.
         assert_eq!(check(&w, &token), 401);
         assert_eq!(check(&w, &spare), 200, "only the reported token dies");
+        assert_eq!(introspect(&refresh)["active"], false, "the refresh token's grant is revoked");
         let (status, body2, _) = w.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
         assert_eq!(status, 401, "the leaked client secret no longer authenticates: {body2}");
         assert_eq!(body2["error"], "invalid_client");
@@ -172,10 +185,16 @@ on_both_backends! {
         assert!(integration_event["detail"].as_str().unwrap().contains(url));
         assert!(!audit.to_string().contains(&token));
 
-        // Reported again: still a true positive, nothing more to revoke.
+        // Reported again: still a true positive, nothing more to revoke, and no new event (the
+        // outbox is written in the report's transaction, so it can be counted at once).
         let (status, again) = github.report(&w, &body, KEY_ID, body.as_bytes());
         assert_eq!(status, 200);
         assert_eq!(again[0]["label"], "true_positive");
+        if let Some(hook) = &hook {
+            let log = w.db.cli(&["--json", "webhook", "deliveries", hook["id"].as_str().unwrap()]).json();
+            let count = |t: &str| log.as_array().unwrap().iter().filter(|d| d["event_type"] == t).count();
+            assert_eq!((count("integration.leaked"), count("client.secret_leaked")), (1, 1), "{log}");
+        }
 
         if let Some(rx) = &rx {
             let got = rx.wait_for("integration.leaked and client.secret_leaked", |g| {

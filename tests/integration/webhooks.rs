@@ -322,6 +322,9 @@ on_both_backends! {
         assert_eq!(status, 200, "{tested}");
         assert_eq!(tested["attempt"]["status_code"], 302);
         assert!(tested["attempt"]["error"].as_str().unwrap().contains("redirect"), "{tested}");
+        // (Its retries would reach the receiver again: stop them.)
+        let (status, _) = api.send("POST", &format!("/webhooks/{}/disable", redirect["id"].as_str().unwrap()), None);
+        assert_eq!(status, 200);
         // 410 Gone disables the endpoint, with an audit event.
         let gone_id = gone["id"].as_str().unwrap();
         let (_, tested) = api.send("POST", &format!("/webhooks/{gone_id}/test"), None);
@@ -469,15 +472,26 @@ on_both_backends! {
             next_attempt_at: (state == DeliveryState::Pending).then_some(t1 + second),
             state,
         };
-        assert!(outbox::record_attempt(&mut conn, &second_claim, &attempt(DeliveryState::Delivered, 200)).unwrap());
+        // Redelivered by hand meanwhile: the count starts again, so only the lease tells the
+        // second worker's claim from the new one.
+        let delivery = second_claim.delivery_id;
+        let endpoint_id = second_claim.endpoint_id.clone();
+        assert!(outbox::redeliver(&mut conn, &endpoint_id, delivery).unwrap());
+        let t2 = t1 + chrono::TimeDelta::milliseconds(1);
+        let third = outbox::claim(&mut conn, t2, t2 + second * 5, 1).unwrap().pop().expect("queued again");
+        assert_eq!(third.attempt, 1, "a fresh count");
+        let mut stale = second_claim.clone();
+        stale.attempt = third.attempt;
+        assert!(!outbox::record_attempt(&mut conn, &stale, &attempt(DeliveryState::Failed, 500)).unwrap());
+        assert!(outbox::record_attempt(&mut conn, &third, &attempt(DeliveryState::Delivered, 200)).unwrap());
         // The first worker wakes up and reports its failure: logged, but the delivery stays
         // delivered and unclaimed.
         assert!(!outbox::record_attempt(&mut conn, &first, &attempt(DeliveryState::Pending, 500)).unwrap());
-        let endpoint = second_claim.endpoint_id.clone();
+        let endpoint = endpoint_id;
         drop(conn);
         let log = db.cli(&["--json", "webhook", "deliveries", &endpoint]).json();
         assert_eq!(log[0]["state"], "delivered", "{log}");
-        assert_eq!(log[0]["attempts"].as_array().unwrap().len(), 2);
+        assert_eq!(log[0]["attempts"].as_array().unwrap().len(), 3);
         let mut conn = db.conn();
         assert!(outbox::claim(&mut conn, t1 + second * 10, t1 + second * 11, 1).unwrap().is_empty());
     }
@@ -511,7 +525,7 @@ on_both_backends! {
 
     fn test_deliveries_held_by_slow_receivers_are_bounded(db: TestDb) {
         let Some(rx) = Receiver::start() else { return };
-        let settings = [LOCAL_RECEIVERS.as_slice(), &[("TESSERA_WEBHOOK_TIMEOUT", "3s")]].concat();
+        let settings = [LOCAL_RECEIVERS.as_slice(), &[("TESSERA_WEBHOOK_TIMEOUT", "5s")]].concat();
         let w = World::with_config(db, &settings);
         let api = Api::new(&w, "ada", "webhooks:manage");
         let hook = create_webhook(&api, &rx.url("/hang"), json!(["webhook.test"]));
