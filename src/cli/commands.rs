@@ -4,6 +4,7 @@ use std::io::BufRead;
 
 use serde_json::json;
 
+use super::input::{parse_duration, parse_role};
 use super::output::{CliError, emit};
 use super::{
     AuditCommand, Cli, ClientCommand, Command, ConsentCommand, IntegrationCommand, KeysCommand,
@@ -19,19 +20,10 @@ use crate::store::scopes::ScopeDef;
 
 /// Opens the configured database and applies pending migrations, so that every command works
 /// on a fresh file without a separate `migrate` step.
-pub(super) fn open(config: &Config) -> Result<Db, CliError> {
+fn open(config: &Config) -> Result<Db, CliError> {
     let db = Db::connect(&config.database_url, 2)?;
     db.migrate()?;
     Ok(db)
-}
-
-fn parse_role(raw: &str) -> Result<Role, CliError> {
-    raw.parse()
-        .map_err(|e: crate::roles::UnknownRole| CliError::Input(e.to_string()))
-}
-
-pub(super) fn parse_duration(raw: &str) -> Result<std::time::Duration, CliError> {
-    crate::duration::parse(raw).map_err(|e| CliError::Input(e.to_string()))
 }
 
 /// Runs one command: each has a function of its own below.

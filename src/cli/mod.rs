@@ -3,6 +3,7 @@
 //! database or internal failure with 1.
 
 mod commands;
+mod input;
 mod output;
 mod webhooks;
 

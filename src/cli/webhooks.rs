@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::WebhookCommand;
-use super::commands::parse_duration;
+use super::input::parse_duration;
 use super::output::{CliError, emit};
 use crate::admin;
 use crate::config::Config;
