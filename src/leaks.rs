@@ -144,7 +144,8 @@ fn read_keys(path: &PathBuf) -> Result<Keys, String> {
         .collect()
 }
 
-/// One match GitHub reports.
+/// One match GitHub reports; `url` (at most 500 characters) and `source` (50) without
+/// control characters.
 #[derive(Debug)]
 pub(crate) struct ReportedMatch {
     token: String,
@@ -176,14 +177,23 @@ pub(crate) fn parse_report(body: &[u8]) -> Result<Vec<ReportedMatch>, String> {
             .and_then(serde_json::Value::as_str)
             .map(str::to_string)
     };
+    // Where it was found goes to the audit trail and to webhooks: bounded, one line.
+    let shown = |v: &serde_json::Value, key: &str, at_most: usize| -> String {
+        text(v, key)
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(at_most)
+            .collect()
+    };
     Ok(items
         .iter()
         .filter_map(|item| {
             Some(ReportedMatch {
                 token: text(item, "token")?,
                 token_type: text(item, "type").unwrap_or_default(),
-                url: text(item, "url").unwrap_or_default(),
-                source: text(item, "source").unwrap_or_default(),
+                url: shown(item, "url", 500),
+                source: shown(item, "source", 50),
             })
         })
         .collect())
@@ -226,21 +236,6 @@ pub(crate) fn process(
     })
 }
 
-/// Where the token was found, for the audit trail and the event (bounded).
-fn found_at(m: &ReportedMatch) -> String {
-    let mut url: String = m.url.chars().take(500).collect();
-    if url.chars().any(char::is_control) {
-        url = url.chars().filter(|c| !c.is_control()).collect();
-    }
-    let source: String = m
-        .source
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(50)
-        .collect();
-    format!("source={source} url={url}")
-}
-
 /// Revokes one reported secret; whether Tessera issued it.
 fn revoke(
     conn: &mut DbConn,
@@ -249,7 +244,7 @@ fn revoke(
     hash: &[u8; 32],
     m: &ReportedMatch,
 ) -> Result<bool, AdminError> {
-    let detail = found_at(m);
+    let detail = format!("source={} url={}", m.source, m.url);
     let now = crate::clock::now();
     match kind {
         SecretKind::Live | SecretKind::Test => {
@@ -283,8 +278,8 @@ fn revoke(
                 "last4": token.last4,
                 "revoked_now": revoked_now,
                 "reporter": reporter.label,
-                "url": m.url.chars().take(500).collect::<String>(),
-                "source": m.source.chars().take(50).collect::<String>(),
+                "url": m.url,
+                "source": m.source,
             });
             // A report of a token already dead (a replay, a second report) tells nobody
             // anything new.
@@ -335,8 +330,8 @@ fn revoke(
                 "name": client.name,
                 "revoked_now": ended_now,
                 "reporter": reporter.label,
-                "url": m.url.chars().take(500).collect::<String>(),
-                "source": m.source.chars().take(50).collect::<String>(),
+                "url": m.url,
+                "source": m.source,
             });
             // A report of a token already dead (a replay, a second report) tells nobody
             // anything new.

@@ -8,7 +8,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 
 use super::schema::{
     webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events, webhook_notices,
@@ -160,18 +160,8 @@ impl Endpoint {
 
     /// Deletes the endpoint with its secrets, deliveries and attempts.
     pub fn delete(conn: &mut DbConn, id: &str) -> StoreResult<bool> {
-        // Children first, in one order with `publish`'s writes.
-        let deliveries = webhook_deliveries::table
-            .filter(webhook_deliveries::endpoint_id.eq(id))
-            .select(webhook_deliveries::id);
-        diesel::delete(
-            webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries)),
-        )
-        .execute(conn)?;
-        diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
-            .execute(conn)?;
-        diesel::delete(webhook_secrets::table.filter(webhook_secrets::endpoint_id.eq(id)))
-            .execute(conn)?;
+        // Secrets, deliveries and their attempts go with it: `ON DELETE CASCADE` (SQLite
+        // connections enforce foreign keys, see `ConnectionManager`).
         let n = diesel::delete(webhook_endpoints::table.find(id)).execute(conn)?;
         Ok(n == 1)
     }
@@ -335,10 +325,26 @@ pub struct Claimed {
     pub lease_until: NaiveDateTime,
 }
 
-#[derive(QueryableByName)]
-struct Id {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
+/// Deliveries due at `$now`: pending, their time come, not claimed (or the claim lapsed),
+/// for an enabled endpoint — what the idle look and the claim both mean by "due".
+macro_rules! due {
+    ($now:expr) => {
+        webhook_deliveries::table
+            .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+            .filter(webhook_deliveries::next_attempt_at.le($now))
+            .filter(
+                webhook_deliveries::locked_until
+                    .is_null()
+                    .or(webhook_deliveries::locked_until.le($now)),
+            )
+            .filter(
+                webhook_deliveries::endpoint_id.eq_any(
+                    webhook_endpoints::table
+                        .filter(webhook_endpoints::enabled.eq(true))
+                        .select(webhook_endpoints::id),
+                ),
+            )
+    };
 }
 
 /// Claims up to `limit` due deliveries of enabled endpoints until `lease_until`, counting the
@@ -353,49 +359,28 @@ pub fn claim(
 ) -> StoreResult<Vec<Claimed>> {
     // Idle instances look often: one plain read, not a write transaction (on SQLite that
     // would take the write lock every time), tells whether there is anything to claim.
-    let due: bool = diesel::select(diesel::dsl::exists(
-        webhook_deliveries::table
-            .inner_join(webhook_endpoints::table)
-            .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
-            .filter(webhook_deliveries::next_attempt_at.le(now))
-            .filter(webhook_endpoints::enabled.eq(true))
-            .filter(
-                webhook_deliveries::locked_until
-                    .is_null()
-                    .or(webhook_deliveries::locked_until.le(now)),
-            ),
-    ))
-    .get_result(conn)?;
-    if !due {
+    let any: bool = diesel::select(diesel::dsl::exists(due!(now))).get_result(conn)?;
+    if !any {
         return Ok(Vec::new());
     }
     super::transaction(conn, |conn| {
-        let due = "SELECT d.id FROM webhook_deliveries d \
-                   JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-                   WHERE d.state = 'pending' AND w.enabled";
-        let ids: Vec<Id> = match conn {
-            DbConn::Postgresql(pg) => {
-                let q = diesel::sql_query(format!(
-                    "{due} AND (d.locked_until IS NULL OR d.locked_until <= $1) \
-                     AND d.next_attempt_at <= $1 \
-                     ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED"
-                ))
-                .bind::<diesel::sql_types::Timestamp, _>(now)
-                .bind::<BigInt, _>(limit);
-                q.load(pg)?
-            }
-            DbConn::Sqlite(lite) => {
-                let q = diesel::sql_query(format!(
-                    "{due} AND (d.locked_until IS NULL OR d.locked_until <= ?1) \
-                     AND d.next_attempt_at <= ?1 \
-                     ORDER BY d.next_attempt_at, d.id LIMIT ?2"
-                ))
-                .bind::<diesel::sql_types::Timestamp, _>(now)
-                .bind::<BigInt, _>(limit);
-                q.load(lite)?
-            }
+        let order = (webhook_deliveries::next_attempt_at, webhook_deliveries::id);
+        let ids: Vec<i64> = match conn {
+            // Locks the delivery rows only (endpoints are read in a subquery, so `publish`'s
+            // key-share reads of them never wait for a claim).
+            DbConn::Postgresql(pg) => due!(now)
+                .order(order)
+                .limit(limit)
+                .select(webhook_deliveries::id)
+                .for_update()
+                .skip_locked()
+                .load(pg)?,
+            DbConn::Sqlite(lite) => due!(now)
+                .order(order)
+                .limit(limit)
+                .select(webhook_deliveries::id)
+                .load(lite)?,
         };
-        let ids: Vec<i64> = ids.into_iter().map(|i| i.id).collect();
         take(conn, &ids, now, lease_until)
     })
 }
@@ -710,15 +695,7 @@ pub fn purge(conn: &mut DbConn, before: NaiveDateTime) -> StoreResult<usize> {
     if old.is_empty() {
         return Ok(0);
     }
-    let deliveries = webhook_deliveries::table
-        .filter(webhook_deliveries::event_id.eq_any(&old))
-        .select(webhook_deliveries::id);
-    diesel::delete(
-        webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries)),
-    )
-    .execute(conn)?;
-    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::event_id.eq_any(&old)))
-        .execute(conn)?;
+    // Their deliveries and attempts go with them (`ON DELETE CASCADE`).
     let n = diesel::delete(webhook_events::table.filter(webhook_events::id.eq_any(&old)))
         .execute(conn)?;
     Ok(n)
