@@ -65,10 +65,108 @@ pub struct Config {
     /// GitHub secret-scanning public keys, a file in GitHub's `{"public_keys": [...]}`
     /// format (`TESSERA_GITHUB_SECRET_SCANNING_KEYS`). Unset: leak reports are refused (401).
     pub github_scanning_keys: Option<std::path::PathBuf>,
+    /// Brute-force limits, request rates, and bounds on password hashing and request bodies.
+    pub limits: Limits,
     /// Whether the issuer (and audience) were derived from the bind address, and so follow
     /// it when the port is chosen by the OS (`:0`).
     derived_issuer: bool,
     derived_audience: bool,
+}
+
+/// Brute-force limits and resource bounds (`TESSERA_SIGN_IN_*`, `TESSERA_*_RATE_LIMIT`, …).
+/// Defaults follow NIST SP 800-63B §5.2.2 (at most 100 consecutive failed attempts on an
+/// account) and leave a legitimate user or client untouched.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Failed sign-ins an account may have before each further attempt must wait
+    /// (`TESSERA_SIGN_IN_FREE_FAILURES`, 5).
+    pub sign_in_free_failures: u32,
+    /// The longest wait between attempts; the wait doubles from 1 s with each failure past
+    /// the free ones (`TESSERA_SIGN_IN_MAX_DELAY`, 15m).
+    pub sign_in_max_delay: Duration,
+    /// Consecutive refused attempts that lock the account (`TESSERA_SIGN_IN_LOCKOUT_AFTER`,
+    /// 50; at most 100).
+    pub sign_in_lockout_after: u32,
+    /// How long a lockout lasts unless `tessera user unlock` ends it
+    /// (`TESSERA_SIGN_IN_LOCKOUT_DURATION`, 1h).
+    pub sign_in_lockout: Duration,
+    /// Refused sign-ins per source address, across accounts (`TESSERA_SIGN_IN_IP_LIMIT`,
+    /// 100/10m; `off`).
+    pub sign_in_per_ip: Option<crate::limits::Rate>,
+    /// Failed client authentications at the token, revocation and introspection endpoints,
+    /// per source address and per client (`TESSERA_CLIENT_AUTH_LIMIT`, 30/1m; `off`).
+    pub client_auth_failures: Option<crate::limits::Rate>,
+    /// Management API requests per caller (`TESSERA_MANAGEMENT_RATE_LIMIT`, 600/1m; `off`).
+    pub management_rate: Option<crate::limits::Rate>,
+    /// Leak reports per source address (`TESSERA_SECRET_SCANNING_RATE_LIMIT`, 60/1m; `off`).
+    pub secret_scanning_rate: Option<crate::limits::Rate>,
+    /// Password hashes computed at once (`TESSERA_PASSWORD_CONCURRENCY`; default half the
+    /// CPUs, at least 1). Each argon2 verification takes 19 MiB while it runs.
+    pub password_concurrency: usize,
+    /// A request body must arrive within this long of its head (`TESSERA_BODY_TIMEOUT`, 10s).
+    pub body_timeout: Duration,
+}
+
+impl Limits {
+    fn from_vars(vars: &Vars<'_>) -> Result<Limits, ConfigError> {
+        use crate::limits::Rate;
+        let count = |name: &'static str, default: u32, max: u32| {
+            vars.parse(name, default, |raw| match raw.parse() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(format!("{raw:?} is not a number from 1 to {max}")),
+            })
+        };
+        let rate = |name: &'static str, default: Rate| vars.parse(name, Some(default), Rate::parse);
+        let minute = Duration::from_secs(60);
+        Ok(Limits {
+            sign_in_free_failures: count("TESSERA_SIGN_IN_FREE_FAILURES", 5, 99)?,
+            sign_in_max_delay: vars.parse(
+                "TESSERA_SIGN_IN_MAX_DELAY",
+                Duration::from_secs(15 * 60),
+                |raw| {
+                    let d = parse_duration(raw)?;
+                    if d < Duration::from_secs(1) || d > Duration::from_secs(86_400) {
+                        return Err("must be from 1s to 1d".into());
+                    }
+                    Ok(d)
+                },
+            )?,
+            sign_in_lockout_after: count("TESSERA_SIGN_IN_LOCKOUT_AFTER", 50, 100)?,
+            sign_in_lockout: vars.parse(
+                "TESSERA_SIGN_IN_LOCKOUT_DURATION",
+                Duration::from_secs(3600),
+                |raw| {
+                    let d = parse_duration(raw)?;
+                    if d < Duration::from_secs(1) || d > Duration::from_secs(365 * 86_400) {
+                        return Err("must be from 1s to 365d".into());
+                    }
+                    Ok(d)
+                },
+            )?,
+            sign_in_per_ip: rate("TESSERA_SIGN_IN_IP_LIMIT", Rate::new(100, 10 * minute))?,
+            client_auth_failures: rate("TESSERA_CLIENT_AUTH_LIMIT", Rate::new(30, minute))?,
+            management_rate: rate("TESSERA_MANAGEMENT_RATE_LIMIT", Rate::new(600, minute))?,
+            secret_scanning_rate: rate(
+                "TESSERA_SECRET_SCANNING_RATE_LIMIT",
+                Rate::new(60, minute),
+            )?,
+            password_concurrency: vars.parse(
+                "TESSERA_PASSWORD_CONCURRENCY",
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+                |raw| match raw.parse() {
+                    Ok(n) if (1..=256).contains(&n) => Ok(n),
+                    _ => Err(format!("{raw:?} is not a number from 1 to 256")),
+                },
+            )?,
+            body_timeout: vars.parse("TESSERA_BODY_TIMEOUT", Duration::from_secs(10), |raw| {
+                let d = parse_duration(raw)?;
+                if d < Duration::from_millis(100) || d > Duration::from_secs(300) {
+                    return Err("must be from 100ms to 5m".into());
+                }
+                Ok(d)
+            })?,
+        })
+    }
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -246,7 +344,9 @@ impl Config {
         let github_scanning_keys = vars
             .get("TESSERA_GITHUB_SECRET_SCANNING_KEYS")
             .map(std::path::PathBuf::from);
+        let limits = Limits::from_vars(&vars)?;
         Ok(Config {
+            limits,
             webhook_allow_networks,
             webhook_allow_http,
             webhook_timeout,
@@ -363,6 +463,9 @@ mod tests {
             ("TESSERA_WEBHOOK_ALLOW_HTTP", "maybe"),
             ("TESSERA_WEBHOOK_TIMEOUT", "5m"),
             ("TESSERA_WEBHOOK_RETRY_SCHEDULE", "5s soon"),
+            ("TESSERA_SIGN_IN_LOCKOUT_AFTER", "101"),
+            ("TESSERA_SIGN_IN_IP_LIMIT", "100"),
+            ("TESSERA_BODY_TIMEOUT", "1h"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

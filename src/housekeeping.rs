@@ -23,6 +23,7 @@ const KEY_RELOAD_EVERY: Duration = Duration::from_secs(30);
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub(crate) struct Purged {
     pub sessions: usize,
+    pub sign_in_failures: usize,
     pub authorization_codes: usize,
     pub grants: usize,
     pub revoked_access_tokens: usize,
@@ -45,6 +46,9 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
     let now = crate::clock::now();
     let access_ttl = crate::duration::to_chrono(config.access_token_ttl);
     let sessions = Session::purge_expired(conn, now)?;
+    // Failed sign-ins a day old are no longer "consecutive" (a lockout still in force stays).
+    let sign_in_failures =
+        crate::store::sign_in_failures::purge(conn, now - chrono::TimeDelta::days(1), now)?;
     let [authorization_codes, grants, revoked_access_tokens] =
         grants::purge(conn, now, access_ttl)?;
     // Every live instance reads the feed several times a second; ten minutes is plenty. An
@@ -63,6 +67,7 @@ fn purge_now(conn: &mut DbConn, config: &Config) -> Result<Purged, StoreError> {
         webhook_events,
         expiry_notices: 0,
         sessions,
+        sign_in_failures,
         authorization_codes,
         grants,
         revoked_access_tokens,

@@ -11,8 +11,8 @@
 //! | part | what it holds | may import |
 //! |---|---|---|
 //! | [`cli`] | the operator CLI: one function per command | everything below |
-//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits, client IP, RFC 6750 bearer, cookies, CORS, control characters refused at the door, request spans and access logs, health, every error answer, and every handler by URL | the domain and below |
-//! | `oauth` | the authorization endpoint's decision, sign-in, the token grants (one file each), client authentication, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
+//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits and the body deadline, draining on SIGTERM, client IP, RFC 6750 bearer, cookies, CORS, control characters refused at the door, request spans and access logs, health, every error answer, and every handler by URL | the domain and below |
+//! | `oauth` | the authorization endpoint's decision, sign-in with its brute-force ladder and lockout, the token grants (one file each), client authentication with its failure limits, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
 //! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller | `integrations`, `revocation`, `store`, `tokens`, foundations |
 //! | `leaks` | leaked-token reports (GitHub secret scanning): the signature, then every reported secret revoked in one transaction | `integrations` (a token's status), `admin` (its error), `store`, `tokens`, foundations |
 //! | `integrations` | private-integration tokens: create, rotate, expire, revoke, status, usage; their webhook events, and the expiry notices | `admin` (its error and its error helpers), `store`, `tokens`, foundations |
@@ -23,12 +23,12 @@
 //! | `revocation` | the revocation epoch, this instance's follower of the revocation feed (which acknowledges what it read, so that revokes are synchronous), and the decision cache every cache is built on | `store` |
 //! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group, the webhook outbox (an event is written in the transaction of its change; deliveries are claimed with `FOR UPDATE SKIP LOCKED` under a lease), and the revocation feed's protocol (a call that recorded a revocation returns once every live instance acknowledged it, waiting at most 2 s); it persists digests, it knows no token format | foundations |
 //! | [`tokens`] | secret formats (prefix, checksum, SHA-256) and JWT signing and verifying from key material | nothing of the crate but its own files |
-//! | foundations | [`config`], `clock`, `duration`, [`events`] (the webhook event catalogue), `roles`, `validate`, [`passwords`], `telemetry` | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
+//! | foundations | [`config`], `clock`, `duration`, [`events`] (the webhook event catalogue), `limits` (in-memory rate and failure limits, on governor), `roles`, `validate`, [`passwords`], `telemetry` | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
 //!
 //! The domain — `oauth`, `access`, `leaks`, `integrations`, `webhooks`, `admin` — never mentions
 //! actix: handlers in [`web`] extract, call it on the blocking pool (through `store::Db::run`; sign-in, which must
-//! not hold a connection while argon2 runs, through `web::block` and `Db::run_sync` per store
-//! step), and map its answer. Errors and how each becomes an HTTP answer: `web::error`.
+//! not hold a connection while argon2 runs, is itself async: one `Db::run` per store step, and
+//! argon2 alone on the blocking pool behind a semaphore), and map its answer. Errors and how each becomes an HTTP answer: `web::error`.
 //!
 //! # Two requests and an event, top to bottom
 //!
@@ -89,6 +89,7 @@ pub(crate) mod housekeeping;
 pub(crate) mod integrations;
 pub(crate) mod keys;
 pub(crate) mod leaks;
+pub(crate) mod limits;
 pub(crate) mod oauth;
 pub mod passwords;
 pub(crate) mod revocation;

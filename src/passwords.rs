@@ -1,4 +1,11 @@
-//! User passwords: argon2id with the crate's default (OWASP-recommended) parameters.
+//! User passwords: argon2id with the crate's default (OWASP-recommended) parameters: 19 MiB,
+//! 2 passes, 1 lane (RFC 9106 §4's second recommended option, OWASP's minimum).
+//!
+//! Each verification allocates its 19 MiB afresh. glibc's malloc would keep such blocks in its
+//! per-thread arenas once freed (its mmap threshold grows to the size of the largest freed
+//! block), so a sign-in flood left the process at about 1 GiB for good;
+//! [`return_large_allocations_to_the_os`] pins the threshold so they are mapped and unmapped
+//! each time. Concurrency is bounded by the caller (`oauth::login`).
 
 use argon2::Argon2;
 use argon2::password_hash::{
@@ -24,6 +31,21 @@ pub fn verify(password: &str, stored: &str) -> bool {
             .verify_password(password.as_bytes(), &parsed)
             .is_ok(),
         Err(_) => false,
+    }
+}
+
+/// Makes allocations of 1 MiB and more come straight from the OS and go back to it when
+/// freed (glibc `mallopt(M_MMAP_THRESHOLD)`, which also stops the threshold from growing).
+/// Process-wide; `tessera serve` calls it once at start-up. Elsewhere than glibc, nothing.
+pub fn return_large_allocations_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const THRESHOLD: libc::c_int = 1 << 20;
+        // SAFETY: mallopt only changes allocator tuning; it is safe to call at any time and
+        // returns 0 (ignored) if the value is refused.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD);
+        }
     }
 }
 

@@ -1,12 +1,14 @@
-//! Users: create one with an argon2-hashed password and a role in an organization, list them.
+//! Users: create one with an argon2-hashed password and a role in an organization, list them;
+//! unlock one locked out after failed sign-ins.
 
 use serde::Serialize;
 
 use super::{AdminError, or_conflict};
 use crate::roles::Role;
 use crate::store::audit::{self, Actor};
+use crate::store::sign_in_failures;
 use crate::store::users::User;
-use crate::store::{DbConn, transaction};
+use crate::store::{DbConn, lock_entity, transaction};
 use crate::{passwords, validate};
 
 #[derive(Debug, Serialize)]
@@ -49,6 +51,57 @@ pub(crate) fn create(
             username: user.username,
             org: org.slug.clone(),
             role,
+        })
+    })
+}
+
+/// What `tessera user unlock` found.
+#[derive(Debug, Serialize)]
+pub(crate) struct Unlocked {
+    pub username: String,
+    /// Whether sign-ins were being refused (waiting or locked) until now.
+    pub was_locked: bool,
+    /// The consecutive failed sign-ins forgotten.
+    pub failures: i32,
+}
+
+/// Forgets `username`'s failed sign-ins, ending a wait or a lockout at once (NIST SP 800-63B
+/// §5.2.2 lets the account's owner back in; here an operator does it). Audited as
+/// `user.unlocked` in each of the user's organizations when it ended a refusal. An unknown
+/// username is an error, and changes nothing.
+pub(crate) fn unlock(
+    conn: &mut DbConn,
+    actor: &Actor,
+    username: &str,
+) -> Result<Unlocked, AdminError> {
+    let username = validate::username(username)?;
+    transaction(conn, |conn| {
+        lock_entity(conn, "sign_in", &username)?;
+        let before = sign_in_failures::clear(conn, &username)?;
+        let user = super::or_not_found(User::find_by_username(conn, &username), || {
+            format!("user {username:?}")
+        })?;
+        let was_locked = before
+            .as_ref()
+            .is_some_and(|f| f.refuses_at(crate::clock::now()).is_some());
+        let failures = before.map_or(0, |f| f.failures);
+        if was_locked {
+            let detail = format!("{failures} consecutive failed sign-ins forgotten");
+            for org in User::memberships(conn, user.id)? {
+                audit::record(
+                    conn,
+                    Some(org.org_id),
+                    actor,
+                    "user.unlocked",
+                    Some(&username),
+                    Some(&detail),
+                )?;
+            }
+        }
+        Ok(Unlocked {
+            username: username.clone(),
+            was_locked,
+            failures,
         })
     })
 }

@@ -55,6 +55,9 @@ fn dispatch(json: bool, config: Config, actor: &Actor, command: Command) -> Resu
             role,
             password_stdin: _,
         }) => create_user(json, &config, actor, &username, &org, &role),
+        Command::User(UserCommand::Unlock { username }) => {
+            unlock_user(json, &config, actor, &username)
+        }
         Command::Client(cmd) => client(json, &config, actor, cmd),
         Command::Consent(ConsentCommand::Revoke { user, client }) => {
             revoke_consent(json, &config, actor, &user, &client)
@@ -166,6 +169,23 @@ fn create_user(
             "created user {} ({} of {})",
             user.username, user.role, user.org
         )
+    })
+}
+
+/// `tessera user unlock`.
+fn unlock_user(json: bool, config: &Config, actor: &Actor, username: &str) -> Result<(), CliError> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    let unlocked = admin::users::unlock(&mut conn, actor, username)?;
+    emit(json, &unlocked, || {
+        if unlocked.was_locked {
+            format!(
+                "unlocked {} ({} consecutive failed sign-ins forgotten)",
+                unlocked.username, unlocked.failures
+            )
+        } else {
+            format!("{} was not locked", unlocked.username)
+        }
     })
 }
 

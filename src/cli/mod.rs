@@ -262,6 +262,8 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// End a user's sign-in wait or lockout after failed sign-ins (audited).
+    Unlock { username: String },
 }
 
 #[derive(Subcommand)]

@@ -7,6 +7,7 @@
 //! client or rotating a secret does, here or through the feed — so a rotation is honoured as
 //! promptly as a revocation. Secret ends are compared at use, so a grace period ends on time.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use chrono::NaiveDateTime;
 
 use super::errors::Refusal;
 use super::params::ClientCredentials;
+use crate::config::Limits;
+use crate::limits::FailureLimiter;
 use crate::revocation::{DecisionCache, Epoch};
 use crate::store::clients::{Client, ClientKind};
 use crate::store::{DbConn, StoreError, StoreResult};
@@ -59,13 +62,20 @@ const CAPACITY: usize = 10_000;
 
 pub(crate) struct ClientDirectory {
     cache: DecisionCache<Option<Arc<KnownClient>>>,
+    /// Failed authentications per source address: over budget, refused before checking.
+    failures_per_ip: FailureLimiter<IpAddr>,
+    /// Failed authentications per registered client: over budget, a failure is answered 429.
+    /// A right secret still authenticates, so wrong guesses cannot lock the client out.
+    failures_per_client: FailureLimiter<String>,
     /// Whether an origin is allowed for any client (CORS preflights carry no client id).
     origins: DecisionCache<bool>,
 }
 
 impl ClientDirectory {
-    pub(crate) fn new(ttl: Duration, epoch: Arc<Epoch>) -> ClientDirectory {
+    pub(crate) fn new(ttl: Duration, epoch: Arc<Epoch>, limits: &Limits) -> ClientDirectory {
         ClientDirectory {
+            failures_per_ip: FailureLimiter::new(limits.client_auth_failures),
+            failures_per_client: FailureLimiter::new(limits.client_auth_failures),
             cache: DecisionCache::new(ttl, CAPACITY, epoch.clone()),
             origins: DecisionCache::new(ttl, CAPACITY, epoch),
         }
@@ -147,16 +157,59 @@ impl ClientDirectory {
 /// secret; a confidential one a secret whose SHA-256 matches one of its live secrets (Basic or
 /// body, RFC 6749 §2.3.1 — already merged by [`super::params`]). Every failure is the same
 /// `invalid_client`, so the answer does not tell which part was wrong.
+///
+/// Brute force (RFC 6749 §2.3.1 "MUST protect … against brute force attacks"): failures are
+/// counted per `source` address and per registered client (`TESSERA_CLIENT_AUTH_LIMIT`). An
+/// address over its budget is refused, 429 `too_many_requests`, before anything is checked; a
+/// client over its budget gets 429 for each further *failure*, while its right secret still
+/// works.
 pub(crate) fn authenticate(
     conn: &mut DbConn,
     directory: &ClientDirectory,
     credentials: Option<&ClientCredentials>,
+    source: Option<IpAddr>,
 ) -> Result<Result<Arc<KnownClient>, Refusal>, StoreError> {
+    if let Some(wait) = source.and_then(|ip| directory.failures_per_ip.blocked(&ip)) {
+        return Ok(Err(Refusal::too_many_failures(wait)));
+    }
+    let (outcome, registered) = check_credentials(conn, directory, credentials)?;
+    let Err(refusal) = outcome else {
+        return Ok(outcome);
+    };
+    let over_ip = source.and_then(|ip| directory.failures_per_ip.failed(&ip));
+    // Only registered clients are counted: made-up ids would only fill the map.
+    let over_client = match credentials {
+        Some(c) if registered => directory.failures_per_client.failed(&c.client_id),
+        _ => None,
+    };
+    Ok(Err(match over_ip.or(over_client) {
+        Some(wait) => {
+            tracing::info!(
+                client_id = credentials.map_or("", |c| c.client_id.as_str()),
+                "client authentication failures over the limit"
+            );
+            Refusal::too_many_failures(wait)
+        }
+        None => refusal,
+    }))
+}
+
+/// The credentials checked, and whether they name a registered client.
+type Checked = (Result<Arc<KnownClient>, Refusal>, bool);
+
+fn check_credentials(
+    conn: &mut DbConn,
+    directory: &ClientDirectory,
+    credentials: Option<&ClientCredentials>,
+) -> Result<Checked, StoreError> {
     let Some(credentials) = credentials else {
-        return Ok(Err(Refusal::new(
-            super::errors::OAuthError::InvalidClient,
-            "client authentication is required",
-        )));
+        return Ok((
+            Err(Refusal::new(
+                super::errors::OAuthError::InvalidClient,
+                "client authentication is required",
+            )),
+            false,
+        ));
     };
     let presented = credentials.secret.as_deref().map(SecretHash::of);
     let authenticates = |known: &KnownClient| match (known.client.kind, &presented) {
@@ -166,15 +219,15 @@ pub(crate) fn authenticate(
     };
     let (known, cached) = directory.lookup(conn, &credentials.client_id)?;
     match known {
-        Some(known) if authenticates(&known) => return Ok(Ok(known)),
+        Some(known) if authenticates(&known) => return Ok((Ok(known), true)),
         // Refused on what the store says now.
-        _ if !cached => return Ok(Err(Refusal::invalid_client())),
+        known if !cached => return Ok((Err(Refusal::invalid_client()), known.is_some())),
         _ => {}
     }
     // Refused on what the cache knew: ask the store before answering.
     match directory.read(conn, &credentials.client_id)? {
-        Some(known) if authenticates(&known) => Ok(Ok(known)),
-        _ => Ok(Err(Refusal::invalid_client())),
+        Some(known) if authenticates(&known) => Ok((Ok(known), true)),
+        known => Ok((Err(Refusal::invalid_client()), known.is_some())),
     }
 }
 

@@ -22,6 +22,9 @@ pub(crate) enum OAuthError {
     TemporarilyUnavailable,
     LoginRequired,
     ConsentRequired,
+    /// Not an RFC 6749 code (§8.5 allows extensions): too many failed client authentications
+    /// from this address or for this client; sent with 429 and `Retry-After`.
+    TooManyRequests,
 }
 
 impl OAuthError {
@@ -40,6 +43,7 @@ impl OAuthError {
             OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
             OAuthError::LoginRequired => "login_required",
             OAuthError::ConsentRequired => "consent_required",
+            OAuthError::TooManyRequests => "too_many_requests",
         }
     }
 }
@@ -50,6 +54,8 @@ impl OAuthError {
 pub(crate) struct Refusal {
     pub(crate) error: OAuthError,
     pub(crate) description: Cow<'static, str>,
+    /// For [`OAuthError::TooManyRequests`]: how long to wait (`Retry-After`).
+    pub(crate) retry_after: Option<std::time::Duration>,
 }
 
 impl Refusal {
@@ -57,6 +63,18 @@ impl Refusal {
         Refusal {
             error,
             description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Too many failed client authentications: wait `retry_after`.
+    pub(crate) fn too_many_failures(retry_after: std::time::Duration) -> Self {
+        Refusal {
+            retry_after: Some(retry_after),
+            ..Refusal::new(
+                OAuthError::TooManyRequests,
+                "too many failed client authentications; try again later",
+            )
         }
     }
 

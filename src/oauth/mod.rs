@@ -35,6 +35,8 @@ pub(crate) struct OAuthContext {
     pub(crate) config: Arc<Config>,
     pub(crate) signer: Arc<AccessTokenSigner>,
     pub(crate) clients: Arc<clients::ClientDirectory>,
+    /// The per-address sign-in budget and the bound on concurrent password checks.
+    pub(crate) sign_in: Arc<login::SignInGuard>,
 }
 
 /// Authorization codes live one minute (RFC 6749 §4.1.2 recommends at most ten).

@@ -55,6 +55,9 @@ impl std::fmt::Debug for ClientCredentials {
 pub(crate) struct Params {
     values: HashMap<String, String>,
     pub credentials: Option<ClientCredentials>,
+    /// The caller's address, set by the HTTP layer: client authentication failures are
+    /// limited per address.
+    pub source: Option<std::net::IpAddr>,
 }
 
 const MAX_PARAMS: usize = 32;
@@ -111,6 +114,7 @@ impl Params {
         Ok(Params {
             values,
             credentials,
+            source: None,
         })
     }
 

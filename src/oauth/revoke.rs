@@ -19,7 +19,12 @@ pub(crate) fn revoke(
     ctx: &OAuthContext,
     params: &Params,
 ) -> Result<Result<bool, Refusal>, StoreError> {
-    let client = match clients::authenticate(conn, &ctx.clients, params.credentials.as_ref())? {
+    let client = match clients::authenticate(
+        conn,
+        &ctx.clients,
+        params.credentials.as_ref(),
+        params.source,
+    )? {
         Ok(known) => known,
         Err(refusal) => return Ok(Err(refusal)),
     };

@@ -35,6 +35,7 @@ pub mod revocations;
 pub mod schema;
 pub mod scopes;
 pub mod sessions;
+pub mod sign_in_failures;
 pub mod users;
 pub mod webhooks;
 pub mod writer;

@@ -198,6 +198,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sign_in_failures (username) {
+        username -> Text,
+        failures -> Integer,
+        last_failure_at -> Timestamp,
+        blocked_until -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     instances (id) {
         id -> Text,
         started_at -> Timestamp,
@@ -327,6 +337,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     integration_tokens,
     revocations,
     instances,
+    sign_in_failures,
     webhook_endpoints,
     webhook_secrets,
     webhook_events,

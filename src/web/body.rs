@@ -18,6 +18,8 @@ pub(crate) const FORM_LIMIT: usize = 16 * 1024;
 pub(crate) enum BodyError {
     TooLarge,
     Unreadable,
+    /// The body stalled past `TESSERA_BODY_TIMEOUT` (see `web::shutdown`).
+    TimedOut,
 }
 
 /// Reads a request body up to [`FORM_LIMIT`], stopping as soon as it is over.
@@ -33,7 +35,13 @@ pub(crate) async fn read_bounded(
 ) -> Result<web::Bytes, BodyError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        let chunk = chunk.map_err(|e| {
+            if super::shutdown::is_timeout(&e) {
+                BodyError::TimedOut
+            } else {
+                BodyError::Unreadable
+            }
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge);
         }
@@ -51,6 +59,7 @@ pub(crate) async fn oauth_params(
     let body = match read_form(payload).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => return Err(error::oauth_payload_too_large()),
+        Err(BodyError::TimedOut) => return Err(error::oauth_request_timeout()),
         Err(BodyError::Unreadable) => {
             return Err(error::oauth_error(&Refusal::invalid_request(
                 "the request body could not be read",

@@ -58,6 +58,8 @@ pub(crate) struct ApiError {
     /// Extra members of the error object (e.g. `required_scope`).
     pub(crate) extra: Option<(&'static str, String)>,
     pub(crate) www_authenticate: Option<String>,
+    /// Seconds for `Retry-After` (a 429 or 503 without one says 1).
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -68,6 +70,7 @@ impl ApiError {
             message: message.into(),
             extra: None,
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -94,6 +97,16 @@ impl ApiError {
     /// 429 (RFC 6585 §4), with `Retry-After`.
     pub(crate) fn too_many_requests(message: impl Into<String>) -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
+    }
+
+    /// 429 from a rate limit: `Retry-After` says how long until the caller may try again.
+    pub(crate) fn rate_limited(wait: std::time::Duration) -> Self {
+        ApiError {
+            retry_after: Some(crate::limits::retry_after_secs(wait)),
+            ..Self::too_many_requests(
+                "too many requests; slow down and retry after the time Retry-After gives",
+            )
+        }
     }
 
     pub(crate) fn internal() -> Self {
@@ -164,6 +177,9 @@ impl ResponseError for ApiError {
         }
         let mut res = HttpResponse::build(self.status);
         error_headers(&mut res, self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         if let Some(value) = &self.www_authenticate {
             if let Ok(v) = HeaderValue::from_str(value) {
                 res.insert_header((header::WWW_AUTHENTICATE, v));
@@ -248,9 +264,19 @@ pub(crate) fn json_error(
             "send application/json",
         ),
         E::Deserialize(e) => ApiError::bad_request(format!("invalid JSON body: {e}")),
+        E::Payload(p) if super::shutdown::is_timeout(p) => request_timeout(),
         _ => ApiError::bad_request("invalid JSON body"),
     };
     api.into()
+}
+
+/// 408: the request body stalled (`TESSERA_BODY_TIMEOUT`).
+pub(crate) fn request_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the request body did not arrive in time",
+    )
 }
 
 pub(crate) fn payload_too_large() -> ApiError {
@@ -320,6 +346,7 @@ pub(crate) fn oauth_error(refusal: &Refusal) -> HttpResponse {
         OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
         OAuthError::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        OAuthError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     };
     oauth_error_with_status(refusal, status)
@@ -330,6 +357,12 @@ fn oauth_error_with_status(refusal: &Refusal, status: StatusCode) -> HttpRespons
     error_headers(&mut res, status);
     // §5.1: token-endpoint answers are never cached, by HTTP/1.0 caches either.
     res.insert_header((header::PRAGMA, "no-cache"));
+    if let Some(wait) = refusal.retry_after {
+        res.insert_header((
+            header::RETRY_AFTER,
+            crate::limits::retry_after_secs(wait).to_string(),
+        ));
+    }
     // §5.2: a client that used Basic must get 401 with a Basic challenge; one that sent its
     // secret in the body gets the same, which tells it which scheme is supported (a 401 always
     // carries WWW-Authenticate, RFC 9110 §15.5.2).
@@ -362,6 +395,14 @@ pub(crate) fn oauth_payload_too_large() -> HttpResponse {
     oauth_error_with_status(
         &Refusal::invalid_request("the request body is too large"),
         StatusCode::PAYLOAD_TOO_LARGE,
+    )
+}
+
+/// A stalled body at an OAuth endpoint: 408 in the RFC 6749 shape.
+pub(crate) fn oauth_request_timeout() -> HttpResponse {
+    oauth_error_with_status(
+        &Refusal::invalid_request("the request body did not arrive in time"),
+        StatusCode::REQUEST_TIMEOUT,
     )
 }
 

@@ -26,6 +26,7 @@ pub(crate) mod pages;
 pub(crate) mod paths;
 pub(crate) mod routes;
 pub mod server;
+pub(crate) mod shutdown;
 pub(crate) mod state;
 pub(crate) mod v1;
 pub(crate) mod well_known;

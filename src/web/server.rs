@@ -20,6 +20,7 @@ use tracing_actix_web::TracingLogger;
 
 use super::input;
 use super::logging::{self, RequestSpan};
+use super::shutdown::{self, Drain};
 use super::state::AppState;
 use super::{error, routes};
 use crate::access::checker::Checker;
@@ -28,8 +29,10 @@ use crate::config::Config;
 use crate::integrations::usage::{self, UsageRecorder};
 use crate::keys::{self, KeyError};
 use crate::leaks::ScanningKeys;
+use crate::limits::RequestLimiter;
 use crate::oauth::OAuthContext;
 use crate::oauth::clients::ClientDirectory;
+use crate::oauth::login::SignInGuard;
 use crate::revocation::{Epoch, Follower};
 use crate::store::{Db, StoreError};
 use crate::webhooks::delivery::Dispatcher;
@@ -62,6 +65,7 @@ pub struct Server {
     usage: Arc<UsageRecorder>,
     follower: Follower,
     dispatcher: Dispatcher,
+    drain: Arc<Drain>,
 }
 
 impl Server {
@@ -106,7 +110,12 @@ impl Server {
         // One revocation epoch for every cache of this process, moved by the feed.
         let epoch = Arc::new(Epoch::default());
         let oauth = OAuthContext {
-            clients: Arc::new(ClientDirectory::new(config.check_cache_ttl, epoch.clone())),
+            clients: Arc::new(ClientDirectory::new(
+                config.check_cache_ttl,
+                epoch.clone(),
+                &config.limits,
+            )),
+            sign_in: Arc::new(SignInGuard::new(&config.limits)),
             config: config.clone(),
             signer,
         };
@@ -142,18 +151,28 @@ impl Server {
             webhooks: sender,
             webhook_waker: dispatcher.waker(),
             scanning_keys,
+            management_rate: RequestLimiter::new(config.limits.management_rate),
+            secret_scanning_rate: RequestLimiter::new(config.limits.secret_scanning_rate),
         });
+        let drain = Arc::new(Drain::default());
+        let drain_data = web::Data::new(drain.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(drain_data.clone())
+                .wrap(from_fn(shutdown::body_deadline))
                 .wrap(from_fn(input::refuse_control_characters))
                 .wrap(from_fn(logging::access_log))
+                .wrap(from_fn(shutdown::track))
                 // Outermost: the request's id and span, in which everything below logs.
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(routes::routes)
                 .default_service(web::to(error::not_found))
         })
-        .shutdown_timeout(10)
+        // Signals are ours (`shutdown::on_signal`): actix-web's graceful stop would wait for
+        // idle keep-alive connections.
+        .disable_signals()
+        .shutdown_timeout(shutdown::DRAIN_DEADLINE.as_secs())
         // Blocking work is database work: more threads than pooled connections only queue,
         // and each idle thread costs memory.
         .worker_max_blocking_threads(blocking_threads(&config))
@@ -171,6 +190,7 @@ impl Server {
             usage,
             follower,
             dispatcher,
+            drain,
         })
     }
 
@@ -182,7 +202,9 @@ impl Server {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`.
+    /// Serves until `handle().stop()` — or, under [`serve`], SIGTERM/SIGINT, on which it drains
+    /// (see [`shutdown`]): no new connections, `Connection: close` on every answer, and it stops
+    /// as soon as no request is in flight (at most 10 s).
     pub async fn run(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.addr, "tessera listening");
         let result = self.server.await;
@@ -207,10 +229,15 @@ impl Server {
 
 /// `tessera serve`: runs until a signal, then drains in-flight requests.
 pub fn serve(config: Config) -> Result<(), StartError> {
+    crate::passwords::return_large_allocations_to_the_os();
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let server = Server::build(config)?;
-        server.run().await.map_err(|source| StartError::Bind {
+        let on_signal =
+            actix_web::rt::spawn(shutdown::on_signal(server.handle(), server.drain.clone()));
+        let result = server.run().await;
+        on_signal.abort();
+        result.map_err(|source| StartError::Bind {
             addr: ([0, 0, 0, 0], 0).into(),
             source,
         })

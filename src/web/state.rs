@@ -6,6 +6,7 @@ use crate::access::checker::Checker;
 use crate::config::Config;
 use crate::integrations::usage::UsageRecorder;
 use crate::leaks::ScanningKeys;
+use crate::limits::RequestLimiter;
 use crate::oauth::OAuthContext;
 use crate::store::Db;
 use crate::webhooks::delivery::{Sender, Waker};
@@ -22,4 +23,8 @@ pub(crate) struct AppState {
     pub(crate) webhook_waker: Waker,
     /// GitHub secret-scanning public keys, for leak reports.
     pub(crate) scanning_keys: Arc<ScanningKeys>,
+    /// Management API requests per caller (keyed by the SHA-256 of the bearer credential).
+    pub(crate) management_rate: RequestLimiter<[u8; 32]>,
+    /// Leak reports per source address.
+    pub(crate) secret_scanning_rate: RequestLimiter<std::net::IpAddr>,
 }

@@ -166,5 +166,5 @@ fn serve_binary_bootstraps_logs_safely_and_stops_on_sigterm() {
     ] {
         assert!(!log.contains(secret), "log leaks {secret}: {log}");
     }
-    assert!(log.contains("graceful shutdown"), "{log}");
+    assert!(log.contains("SIGTERM: draining"), "{log}");
 }

@@ -44,7 +44,12 @@ pub(super) fn exchange(
     params: &Params,
 ) -> Result<Result<Issued, Refused>, StoreError> {
     // 1. Client.
-    let client = match clients::authenticate(conn, &ctx.clients, params.credentials.as_ref())? {
+    let client = match clients::authenticate(
+        conn,
+        &ctx.clients,
+        params.credentials.as_ref(),
+        params.source,
+    )? {
         Ok(client) => client,
         Err(refusal) => return Ok(Err(refusal.into())),
     };

@@ -61,7 +61,7 @@ pub(super) fn exchange(
     // 1–2. Client and flow, when the client sent credentials.
     let mut client: Option<Arc<KnownClient>> = None;
     if params.credentials.is_some() {
-        match authenticate(conn, ctx, params.credentials.as_ref())? {
+        match authenticate(conn, ctx, params.credentials.as_ref(), params.source)? {
             Ok(known) => client = Some(known),
             Err(refusal) => return Ok(Err(refusal.into())),
         }
@@ -92,7 +92,7 @@ pub(super) fn exchange(
                         secret: None,
                         method: AuthMethod::None,
                     };
-                    match authenticate(conn, ctx, Some(&by_token))? {
+                    match authenticate(conn, ctx, Some(&by_token), params.source)? {
                         Ok(known) => client = Some(known),
                         Err(refusal) => return Ok(Err(refusal.into())),
                     }
@@ -158,9 +158,10 @@ fn authenticate(
     conn: &mut DbConn,
     ctx: &OAuthContext,
     credentials: Option<&ClientCredentials>,
+    source: Option<std::net::IpAddr>,
 ) -> Result<Result<Arc<KnownClient>, Refusal>, StoreError> {
     Ok(
-        match clients::authenticate(conn, &ctx.clients, credentials)? {
+        match clients::authenticate(conn, &ctx.clients, credentials, source)? {
             Ok(known) if !known.client.allows_grant(GRANT_TYPE) => Err(flow_not_allowed()),
             other => other,
         },

@@ -4,14 +4,18 @@
 //! sign-out ([`crate::oauth::login::sign_out`]) on the blocking pool, and answer with a
 //! redirect or a page.
 
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::limits::retry_after_secs;
 use crate::oauth::authorize::{self, Answer, AuthorizeParams, Submission};
 use crate::oauth::login::{self, SignIn, SignOut};
 use crate::oauth::session;
 use crate::web::body::read_form;
+use crate::web::client_ip::client_ip;
 use crate::web::cookies::{self, LOGIN_CSRF_COOKIE};
 use crate::web::error::{bad_request_page, error_page, stop_page, unavailable_page};
 use crate::web::pages::{self, LoginPage};
@@ -92,15 +96,14 @@ fn login_page(
     state: &web::Data<AppState>,
     client_name: &str,
     return_to: &str,
-    error: Option<&str>,
+    error: Option<(StatusCode, &str)>,
     username: &str,
 ) -> HttpResponse {
     // Keep an existing token (several tabs may show the form); otherwise start one.
     let csrf = cookies::login_csrf(req).unwrap_or_else(session::new_csrf_token);
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
+    let (status, error) = match error {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
     };
     let mut res = pages::page(
         status,
@@ -132,6 +135,9 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
+/// How late a throttled sign-in is answered (at most its `Retry-After`).
+const THROTTLED_ANSWER_DELAY: Duration = Duration::from_millis(500);
+
 /// Only our own authorization endpoint is a valid place to return to after signing in or out.
 fn safe_return_to(raw: Option<&str>) -> Option<&str> {
     let raw = raw?;
@@ -162,18 +168,16 @@ pub(crate) async fn login(
             "This sign-in form is no longer valid. Go back to the application and start again.",
         );
     }
-    let username = form.username.unwrap_or_default();
-    let password = form.password.unwrap_or_default();
-    let (db, config) = (state.db.clone(), state.config.clone());
-    let query = return_to.split_once('?').map_or("", |(_, q)| q).to_string();
-    let typed_username = username.clone();
-    let span = tracing::Span::current();
-    let outcome = web::block(move || {
-        span.in_scope(|| login::sign_in(&db, &config, &username, &password, &query))
-    })
-    .await;
+    let attempt = login::Attempt {
+        username: form.username.unwrap_or_default(),
+        password: form.password.unwrap_or_default(),
+        authorization_query: return_to.split_once('?').map_or("", |(_, q)| q).to_string(),
+        source: client_ip(&req, &state.config.trusted_proxies),
+    };
+    let typed_username = attempt.username.clone();
+    let outcome = login::sign_in(&state.db, &state.config, &state.oauth.sign_in, attempt).await;
     match outcome {
-        Ok(Ok(SignIn::SignedIn { session_id })) => {
+        Ok(SignIn::SignedIn { session_id }) => {
             let mut res = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, return_to))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -181,18 +185,53 @@ pub(crate) async fn login(
             let _ = res.add_cookie(&cookies::session_cookie(&state.config, session_id));
             res
         }
-        Ok(Ok(SignIn::Refused { client_name })) => login_page(
+        Ok(SignIn::Refused { client_name }) => login_page(
             &req,
             &state,
             &client_name,
             &return_to,
-            Some("Invalid username or password."),
+            Some((StatusCode::UNAUTHORIZED, "Invalid username or password.")),
             &typed_username,
         ),
-        Ok(Err(e)) => unavailable_page(&e),
-        Err(_) => unavailable_page(&crate::store::StoreError::Unavailable(
-            "the blocking pool is shut down".into(),
-        )),
+        Ok(SignIn::Throttled {
+            client_name,
+            retry_after,
+            locked,
+            per_address,
+        }) => {
+            // An address over its budget is answered a moment late (no thread is held
+            // meanwhile), so that a guesser's connections each send a couple of attempts a
+            // second, not thousands.
+            if per_address {
+                actix_web::rt::time::sleep(retry_after.min(THROTTLED_ANSWER_DELAY)).await;
+            }
+            let secs = retry_after_secs(retry_after);
+            let message = if locked {
+                format!(
+                    "Too many failed sign-ins: this account is locked for {}. \
+                     An administrator can unlock it sooner.",
+                    humantime::format_duration(Duration::from_secs(secs))
+                )
+            } else {
+                format!(
+                    "Too many failed sign-ins. Wait {} before trying again.",
+                    humantime::format_duration(Duration::from_secs(secs))
+                )
+            };
+            let mut res = login_page(
+                &req,
+                &state,
+                &client_name,
+                &return_to,
+                Some((StatusCode::TOO_MANY_REQUESTS, &message)),
+                &typed_username,
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            res
+        }
+        Err(e) => unavailable_page(&e),
     }
 }
 

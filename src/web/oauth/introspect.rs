@@ -12,6 +12,7 @@ use crate::oauth::errors::Refusal;
 use crate::oauth::introspect::describe;
 use crate::store::clients::ClientKind;
 use crate::web::body::oauth_params;
+use crate::web::client_ip::client_ip;
 use crate::web::error;
 use crate::web::state::AppState;
 
@@ -20,15 +21,16 @@ pub(crate) async fn introspect(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let params = match oauth_params(&req, payload).await {
+    let mut params = match oauth_params(&req, payload).await {
         Ok(p) => p,
         Err(answer) => return answer,
     };
+    params.source = client_ip(&req, &state.config.trusted_proxies);
     let directory = state.oauth.clients.clone();
     let authenticated = state
         .db
         .run(move |conn| {
-            clients::authenticate(conn, &directory, params.credentials.as_ref())
+            clients::authenticate(conn, &directory, params.credentials.as_ref(), params.source)
                 .map(|r| r.map(|client| (client, params)))
         })
         .await;

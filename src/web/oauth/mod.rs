@@ -34,11 +34,12 @@ fn ok_no_store() -> HttpResponse {
 async fn for_client<T: Send + 'static>(
     req: &HttpRequest,
     state: &AppState,
-    params: Params,
+    mut params: Params,
     f: impl FnOnce(&mut DbConn, &OAuthContext, &Params) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<(T, Option<String>), StoreError> {
     let ctx = state.oauth.clone();
     let origin = cors::origin(req);
+    params.source = super::client_ip::client_ip(req, &state.config.trusted_proxies);
     state
         .db
         .run(move |conn| {

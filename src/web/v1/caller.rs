@@ -5,6 +5,7 @@ use actix_web::HttpRequest;
 use crate::access::caller::{self, Acting, Needs};
 use crate::roles::Role;
 use crate::store::StoreError;
+use crate::tokens::secret::SecretHash;
 use crate::web::bearer::bearer;
 use crate::web::client_ip::client_ip;
 use crate::web::error::ApiError;
@@ -22,6 +23,14 @@ pub(crate) async fn acting(
     let token = bearer(req)?
         .map(str::to_string)
         .ok_or_else(|| ApiError::unauthorized("a bearer access token is required", false))?;
+    // Per caller (the credential presented), before anything is looked up.
+    state
+        .management_rate
+        .check(&SecretHash::of(&token).0)
+        .map_err(|wait| {
+            tracing::info!("management API rate limit reached");
+            ApiError::rate_limited(wait)
+        })?;
     let ip = client_ip(req, &state.config.trusted_proxies).map(|ip| ip.to_string());
     let signer = state.oauth.signer.clone();
     let brand = state.config.token_brand.clone();

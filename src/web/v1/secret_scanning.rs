@@ -8,7 +8,7 @@ use crate::leaks;
 use crate::store::audit::Actor;
 use crate::web::body::{BodyError, read_bounded};
 use crate::web::client_ip::client_ip;
-use crate::web::error::{ApiError, payload_too_large};
+use crate::web::error::{ApiError, payload_too_large, request_timeout};
 use crate::web::state::AppState;
 
 pub(crate) async fn github(
@@ -16,9 +16,17 @@ pub(crate) async fn github(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let source = client_ip(&req, &state.config.trusted_proxies);
+    if let Some(ip) = source {
+        state
+            .secret_scanning_rate
+            .check(&ip)
+            .map_err(ApiError::rate_limited)?;
+    }
     let body = match read_bounded(payload, leaks::REPORT_LIMIT).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => return Err(payload_too_large()),
+        Err(BodyError::TimedOut) => return Err(request_timeout()),
         Err(BodyError::Unreadable) => {
             return Err(ApiError::bad_request("the request body could not be read"));
         }
@@ -46,7 +54,7 @@ pub(crate) async fn github(
     let reporter = Actor {
         label: "github-secret-scanning".into(),
         user_id: None,
-        ip: client_ip(&req, &state.config.trusted_proxies).map(|ip| ip.to_string()),
+        ip: source.map(|ip| ip.to_string()),
     };
     let brand = state.config.token_brand.clone();
     let feedback = state
