@@ -81,8 +81,10 @@ pub struct Limits {
     /// Failed sign-ins an account may have before each further attempt must wait
     /// (`TESSERA_SIGN_IN_FREE_FAILURES`, 5).
     pub sign_in_free_failures: u32,
-    /// The longest wait between attempts; the wait doubles from 1 s with each failure past
-    /// the free ones (`TESSERA_SIGN_IN_MAX_DELAY`, 15m).
+    /// The wait after the first failure past the free ones; it doubles with each further one
+    /// (`TESSERA_SIGN_IN_FIRST_DELAY`, 1s).
+    pub sign_in_first_delay: Duration,
+    /// The longest wait between attempts (`TESSERA_SIGN_IN_MAX_DELAY`, 15m).
     pub sign_in_max_delay: Duration,
     /// Consecutive refused attempts that lock the account (`TESSERA_SIGN_IN_LOCKOUT_AFTER`,
     /// 50; at most 100).
@@ -90,16 +92,20 @@ pub struct Limits {
     /// How long a lockout lasts unless `tessera user unlock` ends it
     /// (`TESSERA_SIGN_IN_LOCKOUT_DURATION`, 1h).
     pub sign_in_lockout: Duration,
-    /// Refused sign-ins per source address, across accounts (`TESSERA_SIGN_IN_IP_LIMIT`,
-    /// 100/10m; `off`).
+    /// Sign-in attempts per source address (an IPv6 address counts as its /64), across
+    /// accounts (`TESSERA_SIGN_IN_IP_LIMIT`, 100/10m; `off`).
     pub sign_in_per_ip: Option<crate::limits::Rate>,
-    /// Failed client authentications at the token, revocation and introspection endpoints,
-    /// per source address and per client (`TESSERA_CLIENT_AUTH_LIMIT`, 30/1m; `off`).
+    /// Failed client authentications at the token, revocation and introspection endpoints per
+    /// source address and per client, and failed bearer authentications at the management API
+    /// per source address (`TESSERA_CLIENT_AUTH_LIMIT`, 30/1m; `off`).
     pub client_auth_failures: Option<crate::limits::Rate>,
-    /// Management API requests per caller (`TESSERA_MANAGEMENT_RATE_LIMIT`, 600/1m; `off`).
+    /// Management API requests per signed-in user (`TESSERA_MANAGEMENT_RATE_LIMIT`, 600/1m;
+    /// `off`).
     pub management_rate: Option<crate::limits::Rate>,
-    /// Leak reports per source address (`TESSERA_SECRET_SCANNING_RATE_LIMIT`, 60/1m; `off`).
-    pub secret_scanning_rate: Option<crate::limits::Rate>,
+    /// Leak reports whose signature does not verify, per source address
+    /// (`TESSERA_SECRET_SCANNING_FAILURE_LIMIT`, 30/1m; `off`). Verified reports are never
+    /// limited: they revoke leaked tokens.
+    pub secret_scanning_failures: Option<crate::limits::Rate>,
     /// Password hashes computed at once (`TESSERA_PASSWORD_CONCURRENCY`; default half the
     /// CPUs, at least 1). Each argon2 verification takes 19 MiB while it runs.
     pub password_concurrency: usize,
@@ -120,6 +126,17 @@ impl Limits {
         let minute = Duration::from_secs(60);
         Ok(Limits {
             sign_in_free_failures: count("TESSERA_SIGN_IN_FREE_FAILURES", 5, 99)?,
+            sign_in_first_delay: vars.parse(
+                "TESSERA_SIGN_IN_FIRST_DELAY",
+                Duration::from_secs(1),
+                |raw| {
+                    let d = parse_duration(raw)?;
+                    if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
+                        return Err("must be from 100ms to 1h".into());
+                    }
+                    Ok(d)
+                },
+            )?,
             sign_in_max_delay: vars.parse(
                 "TESSERA_SIGN_IN_MAX_DELAY",
                 Duration::from_secs(15 * 60),
@@ -146,9 +163,9 @@ impl Limits {
             sign_in_per_ip: rate("TESSERA_SIGN_IN_IP_LIMIT", Rate::new(100, 10 * minute))?,
             client_auth_failures: rate("TESSERA_CLIENT_AUTH_LIMIT", Rate::new(30, minute))?,
             management_rate: rate("TESSERA_MANAGEMENT_RATE_LIMIT", Rate::new(600, minute))?,
-            secret_scanning_rate: rate(
-                "TESSERA_SECRET_SCANNING_RATE_LIMIT",
-                Rate::new(60, minute),
+            secret_scanning_failures: rate(
+                "TESSERA_SECRET_SCANNING_FAILURE_LIMIT",
+                Rate::new(30, minute),
             )?,
             password_concurrency: vars.parse(
                 "TESSERA_PASSWORD_CONCURRENCY",

@@ -4,24 +4,30 @@
 //! or password gets the same answer in the same time (a decoy hash is checked when the user
 //! does not exist). Steps, each holding a pooled connection only while it needs one:
 //!
-//! 1. the source address's failure budget ([`SignInGuard`], in memory) — over it, 429 unchecked;
-//! 2. the username's refused attempts (`store::sign_in_failures`, shared by every instance):
-//!    after `sign_in_free_failures` each attempt must wait, 1 s doubling up to
-//!    `sign_in_max_delay`; `sign_in_lockout_after` consecutive refusals (at most 100, NIST SP
-//!    800-63B §5.2.2) lock it for `sign_in_lockout` or until `tessera user unlock`. An attempt
-//!    made while waiting or locked is refused unchecked *and counted*. Usernames that do not
-//!    exist are counted alike, so the answers tell nothing about which accounts exist;
-//! 3. the password, with no connection held, at most `password_concurrency` at once (argon2
-//!    takes tens of milliseconds and 19 MiB each);
-//! 4. one transaction: a success clears the count and starts the session (unless a lockout
-//!    began meanwhile); a failure is counted, with its audit event (`user.sign_in_failed`,
-//!    `user.locked`) in every organization the user belongs to.
+//! 1. the source address (an IPv6 address counts as its /64): over its budget of attempts
+//!    ([`SignInGuard`], in memory, `TESSERA_SIGN_IN_IP_LIMIT`), 429 with nothing looked up;
+//! 2. the username's count (`store::sign_in_failures`, shared by every instance), in one
+//!    transaction under the username's lock: after `sign_in_free_failures` each attempt must
+//!    wait, `sign_in_first_delay` doubling up to `sign_in_max_delay`, and one made before the
+//!    wait is over is refused unchecked and counted; `sign_in_lockout_after` consecutive
+//!    refusals (at most 100, NIST SP 800-63B §5.2.2) lock it for `sign_in_lockout` or until
+//!    `tessera user unlock`, and attempts during the lockout are refused without counting (so
+//!    it ends when it says, and a count that led to a lockout starts afresh after it). An
+//!    attempt that may proceed is counted *before* its password is checked, so parallel
+//!    attempts cannot all pass one gate. Usernames that do not exist are counted alike, so the
+//!    answers tell nothing about which accounts exist;
+//! 3. the password, with no connection held, at most `password_concurrency` at once and a
+//!    bounded number waiting (argon2 takes tens of milliseconds and 19 MiB each);
+//! 4. a success clears the count and starts the session, in one transaction (unless a
+//!    lockout began meanwhile); a wrong password is audited (`user.sign_in_failed`, and
+//!    `user.locked` when a count locks) in every organization the user belongs to.
 //!
 //! Signing out ([`sign_out`]): the form must carry the session's own anti-forgery token (the
 //! one the consent page embeds); then the session's row is deleted, so the cookie, even if a
 //! copy survives, no longer signs anyone in.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
@@ -32,7 +38,7 @@ use crate::limits::FailureLimiter;
 use crate::store::audit::{self, Actor};
 use crate::store::clients::Client;
 use crate::store::sessions::Session;
-use crate::store::sign_in_failures::{self, Failures};
+use crate::store::sign_in_failures;
 use crate::store::users::User;
 use crate::store::{Db, DbConn, StoreError, lock_entity, write};
 use crate::tokens::secret::SecretHash;
@@ -49,35 +55,59 @@ pub(crate) enum SignIn {
     SignedIn { session_id: String },
     /// Wrong username or password; the sign-in page names the application again.
     Refused { client_name: String },
-    /// Refused unchecked: too many failures from this address (`per_address`) or for this
-    /// username. Come back after `retry_after`; `locked` when the username is locked out.
+    /// Refused unchecked: too many attempts from this address (`per_address`) or failures for
+    /// this username. Come back after `retry_after`; `locked` when the username is locked out.
     Throttled {
         client_name: String,
         retry_after: Duration,
         locked: bool,
         per_address: bool,
     },
+    /// Too many password checks are already waiting: try again in a second.
+    Busy { client_name: String },
 }
 
-/// This instance's share of sign-in protection: the per-address failure budget and the bound
-/// on concurrent password checks.
+/// Password checks that may wait for a turn, per permitted concurrent check; beyond that an
+/// attempt is answered [`SignIn::Busy`] at once.
+const QUEUE_PER_CHECK: usize = 32;
+
+/// This instance's share of sign-in protection: the per-address attempt budget and the bound
+/// on concurrent password checks (and on those waiting for one).
 pub(crate) struct SignInGuard {
     per_ip: FailureLimiter<IpAddr>,
-    checks: Semaphore,
+    checks: Arc<Semaphore>,
+    queue: Arc<Semaphore>,
 }
 
 impl SignInGuard {
     pub(crate) fn new(limits: &Limits) -> SignInGuard {
+        let checks = limits.password_concurrency.max(1);
         SignInGuard {
             per_ip: FailureLimiter::new(limits.sign_in_per_ip),
-            checks: Semaphore::new(limits.password_concurrency.max(1)),
+            checks: Arc::new(Semaphore::new(checks)),
+            queue: Arc::new(Semaphore::new(checks * QUEUE_PER_CHECK)),
         }
     }
 }
 
-/// Checks `username` and `password` and starts a session. `authorization_query` is the query
-/// of the authorization request the user returns to (it names the client); `source` is the
-/// caller's address.
+/// One sign-in attempt, as the form gave it.
+pub(crate) struct Attempt {
+    pub(crate) username: String,
+    pub(crate) password: String,
+    pub(crate) authorization_query: String,
+    pub(crate) source: Option<IpAddr>,
+}
+
+/// What the username's counts allow before the password is checked.
+enum Gate {
+    /// Check the password; the attempt is already counted as a failure.
+    Check,
+    /// Refused unchecked: wait `.0`; `.1` when locked out.
+    Wait(TimeDelta, bool),
+}
+
+/// Checks the attempt's username and password and starts a session (the steps are in the
+/// module's doc). `authorization_query` names the client for the page.
 pub(crate) async fn sign_in(
     db: &Db,
     config: &Config,
@@ -90,95 +120,94 @@ pub(crate) async fn sign_in(
         authorization_query,
         source,
     } = attempt;
+    let source = source.map(address_key);
     let name = validate::username(&username)
         .ok()
         .filter(|_| password.len() <= MAX_PASSWORD_LEN);
-    let looked_up = name.clone();
-    let (user, failures, client_name) = db
+    // The address first: over its budget, nothing is looked up.
+    if let Some(wait) = source.and_then(|ip| guard.per_ip.blocked(&ip)) {
+        let client_name = db
+            .run(move |conn| Ok::<_, StoreError>(client_name_for(conn, &authorization_query)))
+            .await?;
+        return Ok(over_address(client_name, wait));
+    }
+    let charged = source.and_then(|ip| guard.per_ip.failed(&ip));
+    let limits = config.limits.clone();
+    let gate_name = name.clone();
+    let (user, gate, client_name) = db
         .run(move |conn| {
-            let (user, failures) = match &looked_up {
-                Some(name) => (
-                    match User::find_by_username(conn, name) {
-                        Ok(u) => Some(u),
-                        Err(StoreError::NotFound) => None,
-                        Err(e) => return Err(e),
-                    },
-                    sign_in_failures::find(conn, name)?,
-                ),
-                None => (None, None),
+            let client_name = client_name_for(conn, &authorization_query);
+            let Some(name) = gate_name else {
+                return Ok((None, Gate::Check, client_name));
             };
-            Ok((user, failures, client_name_for(conn, &authorization_query)))
+            let user = match User::find_by_username(conn, &name) {
+                Ok(u) => Some(u),
+                Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e),
+            };
+            let gate = pass_gate(conn, &limits, &name, user.as_ref(), source)?;
+            Ok((user, gate, client_name))
         })
         .await?;
-    let limits = config.limits.clone();
-    let throttled = |retry_after: Duration, locked: bool| SignIn::Throttled {
-        client_name: client_name.clone(),
-        retry_after,
-        locked,
-        per_address: false,
-    };
-    let over_address = |retry_after: Duration| SignIn::Throttled {
-        client_name: client_name.clone(),
-        retry_after,
-        locked: false,
-        per_address: true,
-    };
-    if let Some(wait) = source.and_then(|ip| guard.per_ip.blocked(&ip)) {
+    let known = user
+        .as_ref()
+        .map_or("(unknown user)", |u| u.username.as_str());
+    if let Gate::Wait(wait, locked) = gate {
         tracing::info!(
-            user = name.as_deref().unwrap_or("(invalid)"),
-            "sign-in refused: too many failures from this address"
+            user = known,
+            locked,
+            "sign-in refused unchecked: waiting after failures"
         );
-        return Ok(over_address(wait));
-    }
-    let now = clock::now();
-    if let (Some(name), Some(refusal)) = (&name, failures.and_then(|f| f.refuses_at(now))) {
-        // Refused unchecked, and counted: guessing on while told to wait leads to the lockout.
-        let counted =
-            record_failure(db, &limits, name.clone(), user.clone(), source, false).await?;
-        if let Some(ip) = source {
-            guard.per_ip.failed(&ip);
-        }
-        let (wait, locked) = counted.refuses_at(clock::now()).unwrap_or(refusal);
-        tracing::info!(user = %name, locked, "sign-in refused unchecked: waiting after failures");
-        return Ok(throttled(to_std(wait), locked));
-    }
-    let verified = check_password(guard, user.as_ref(), password).await;
-    let Some(name) = name else {
-        return Ok(match source.and_then(|ip| guard.per_ip.failed(&ip)) {
-            Some(wait) => over_address(wait),
-            None => SignIn::Refused { client_name },
+        return Ok(SignIn::Throttled {
+            client_name,
+            retry_after: to_std(wait),
+            locked,
+            per_address: false,
         });
+    }
+    if let Some(wait) = charged {
+        tracing::info!(
+            user = known,
+            "sign-in refused: too many attempts from this address"
+        );
+        return Ok(over_address(client_name, wait));
+    }
+    let Some(verified) = check_password(guard, user.as_ref(), password).await else {
+        return Ok(SignIn::Busy { client_name });
     };
-    if !verified {
-        let counted = record_failure(db, &limits, name.clone(), user, source, true).await?;
-        let over_ip = source.and_then(|ip| guard.per_ip.failed(&ip));
-        // A wrong password is answered as such, unless this failure locked the account or
-        // used up the address's budget; the account's wait meets the next attempt.
-        return Ok(match (counted.refuses_at(clock::now()), over_ip) {
-            (Some((wait, true)), _) => throttled(to_std(wait), true),
-            (_, Some(wait)) => over_address(wait),
-            _ => SignIn::Refused { client_name },
-        });
-    }
-    let Some(user) = user else {
+    let (Some(name), Some(user), true) = (name, user.clone(), verified) else {
+        if let Some(user) = user {
+            // Audited after the check; the attempt was counted before it.
+            let (user_id, username) = (user.id, user.username);
+            let ip = source.map(|ip| ip.to_string());
+            db.run(move |conn| {
+                write(conn, move |conn| {
+                    let failures =
+                        sign_in_failures::find(conn, &username)?.map_or(0, |f| f.failures);
+                    let detail = format!("wrong password; {failures} consecutive failures");
+                    audit_user(conn, user_id, &username, ip, "user.sign_in_failed", &detail)
+                })
+            })
+            .await?;
+        }
         return Ok(SignIn::Refused { client_name });
     };
     let (session_id, hash) = session::new_session_id();
     let expires_at = clock::now() + duration::to_chrono(config.session_ttl);
     let user_id = user.id;
-    let signed_in_name = name.clone();
     let started = db
         .run(move |conn| {
             write(conn, move |conn| {
-                lock_entity(conn, "sign_in", &signed_in_name)?;
+                lock_entity(conn, "sign_in", &name)?;
                 // A lockout that began while the password was being checked wins.
-                let locked = sign_in_failures::find(conn, &signed_in_name)?
+                let now = clock::now();
+                let locked = sign_in_failures::find(conn, &name)?
                     .and_then(|f| f.locked_until)
-                    .filter(|until| *until > clock::now());
+                    .filter(|until| *until > now);
                 if let Some(until) = locked {
-                    return Ok(Err(until));
+                    return Ok(Err(until - now));
                 }
-                sign_in_failures::clear(conn, &signed_in_name)?;
+                sign_in_failures::clear(conn, &name)?;
                 Session::create(
                     conn,
                     &hash.0,
@@ -190,119 +219,180 @@ pub(crate) async fn sign_in(
             })
         })
         .await?;
-    if let Err(until) = started {
-        return Ok(throttled(to_std(until - clock::now()), true));
+    if let Err(wait) = started {
+        return Ok(SignIn::Throttled {
+            client_name,
+            retry_after: to_std(wait),
+            locked: true,
+            per_address: false,
+        });
     }
     tracing::info!(user = %user.username, "signed in");
     Ok(SignIn::SignedIn { session_id })
 }
 
-/// One sign-in attempt, as the form gave it.
-pub(crate) struct Attempt {
-    pub(crate) username: String,
-    pub(crate) password: String,
-    pub(crate) authorization_query: String,
-    pub(crate) source: Option<IpAddr>,
+fn over_address(client_name: String, retry_after: Duration) -> SignIn {
+    SignIn::Throttled {
+        client_name,
+        retry_after,
+        locked: false,
+        per_address: true,
+    }
+}
+
+/// The key an address is counted under: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber's network; counting each address of it would give a guesser 2^64 budgets).
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
+/// One transaction under the username's lock: what its counts allow, and the attempt counted.
+/// A lockout in force refuses without counting (so it ends when it says); a lockout that has
+/// ended starts the count afresh; a wait in force refuses and counts (guessing on while told to
+/// wait leads to the lockout); otherwise the attempt is counted as a failure *before* the
+/// password is checked — so parallel attempts cannot all pass the same gate — and a success
+/// clears it.
+fn pass_gate(
+    conn: &mut DbConn,
+    limits: &Limits,
+    name: &str,
+    user: Option<&User>,
+    source: Option<IpAddr>,
+) -> Result<Gate, StoreError> {
+    let name = name.to_string();
+    let limits = limits.clone();
+    let user = user.map(|u| (u.id, u.username.clone()));
+    write(conn, move |conn| {
+        lock_entity(conn, "sign_in", &name)?;
+        let now = clock::now();
+        let before = sign_in_failures::find(conn, &name)?;
+        if let Some(before) = &before {
+            if let Some(until) = before.locked_until.filter(|u| *u > now) {
+                return Ok(Gate::Wait(until - now, true));
+            }
+            if before.locked_until.is_some() {
+                sign_in_failures::clear(conn, &name)?;
+            }
+        }
+        let waiting = before
+            .filter(|b| b.locked_until.is_none())
+            .and_then(|b| b.blocked_until)
+            .filter(|u| *u > now);
+        let counted = sign_in_failures::count(conn, &name, now)?;
+        let (blocked_until, locked_until) = restriction(&limits, counted.failures, now);
+        sign_in_failures::restrict(conn, &name, blocked_until, locked_until)?;
+        if let Some(until) = locked_until {
+            tracing::warn!(
+                failures = counted.failures,
+                "an account was locked after failed sign-ins"
+            );
+            if let Some((user_id, username)) = &user {
+                let detail = format!(
+                    "locked after {} consecutive failed sign-ins, until {}",
+                    counted.failures,
+                    until
+                        .and_utc()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                let ip = source.map(|ip| ip.to_string());
+                audit_user(conn, *user_id, username, ip, "user.locked", &detail)?;
+            }
+            return Ok(Gate::Wait(until - now, true));
+        }
+        Ok(match waiting {
+            Some(until) => Gate::Wait(blocked_until.unwrap_or(until) - now, false),
+            None => Gate::Check,
+        })
+    })
+}
+
+/// Records `action` about the user in each organization they belong to.
+fn audit_user(
+    conn: &mut DbConn,
+    user_id: i64,
+    username: &str,
+    ip: Option<String>,
+    action: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let actor = Actor {
+        label: "sign-in".into(),
+        user_id: None,
+        ip,
+    };
+    for org in User::memberships(conn, user_id)? {
+        audit::record(
+            conn,
+            Some(org.org_id),
+            &actor,
+            action,
+            Some(username),
+            Some(detail),
+        )?;
+    }
+    Ok(())
 }
 
 /// argon2 on the blocking pool, with no connection held, at most `password_concurrency` at
-/// once; a username that does not exist is checked against a decoy hash, in the same time.
-async fn check_password(guard: &SignInGuard, user: Option<&User>, password: String) -> bool {
-    let stored = user.map(|u| u.password_hash.clone());
+/// once — the permit goes with the computation, so a client that disconnects cannot free it
+/// early — and at most [`QUEUE_PER_CHECK`] times that many waiting (`None`: the queue is
+/// full). A username that does not exist is checked against a decoy hash, in the same time.
+async fn check_password(
+    guard: &SignInGuard,
+    user: Option<&User>,
+    password: String,
+) -> Option<bool> {
+    let _queued = guard.queue.clone().try_acquire_owned().ok()?;
     // The semaphore is never closed, so acquiring only waits.
-    let Ok(_permit) = guard.checks.acquire().await else {
-        return false;
-    };
-    tokio::task::spawn_blocking(move || match stored {
-        Some(hash) => passwords::verify(&password, &hash),
-        None => {
-            passwords::verify(&password, passwords::decoy_hash());
-            false
+    let permit = guard.checks.clone().acquire_owned().await.ok()?;
+    let stored = user.map(|u| u.password_hash.clone());
+    let verified = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match stored {
+            Some(hash) => passwords::verify(&password, &hash),
+            None => {
+                passwords::verify(&password, passwords::decoy_hash());
+                false
+            }
         }
     })
     .await
-    .unwrap_or(false)
-}
-
-/// Counts a refused attempt for `name` in one transaction: the count, the wait or lockout it
-/// leads to, and — for a user that exists — the audit events: `user.sign_in_failed` when the
-/// password was checked (`checked`), `user.locked` when this attempt locked the account.
-async fn record_failure(
-    db: &Db,
-    limits: &Limits,
-    name: String,
-    user: Option<User>,
-    source: Option<IpAddr>,
-    checked: bool,
-) -> Result<Failures, StoreError> {
-    let limits = limits.clone();
-    let counted = db
-        .run(move |conn| {
-            write(conn, move |conn| {
-                lock_entity(conn, "sign_in", &name)?;
-                let now = clock::now();
-                let before_locked = sign_in_failures::find(conn, &name)?
-                    .and_then(|f| f.locked_until)
-                    .is_some_and(|until| until > now);
-                let mut counted = sign_in_failures::count(conn, &name, now)?;
-                let (blocked_until, locks) = restriction(&limits, counted.failures, now);
-                let locked_until = locks.filter(|_| !before_locked);
-                sign_in_failures::restrict(conn, &name, blocked_until, locked_until)?;
-                counted.blocked_until = blocked_until;
-                if locked_until.is_some() {
-                    counted.locked_until = locked_until;
-                }
-                if let Some(user) = &user {
-                    let actor = Actor {
-                        label: "sign-in".into(),
-                        user_id: None,
-                        ip: source.map(|ip| ip.to_string()),
-                    };
-                    let target = user.username.clone();
-                    let orgs = User::memberships(conn, user.id)?;
-                    for org in &orgs {
-                        if checked {
-                            let detail =
-                                format!("wrong password; {} consecutive failures", counted.failures);
-                            audit::record(conn, Some(org.org_id), &actor, "user.sign_in_failed", Some(&target), Some(&detail))?;
-                        }
-                        if let Some(until) = locked_until {
-                            let detail = format!(
-                                "locked after {} consecutive failed sign-ins, until {}",
-                                counted.failures,
-                                until.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                            );
-                            audit::record(conn, Some(org.org_id), &actor, "user.locked", Some(&target), Some(&detail))?;
-                        }
-                    }
-                }
-                if locked_until.is_some() {
-                    tracing::warn!(user = %name, failures = counted.failures, "account locked after failed sign-ins");
-                }
-                Ok::<_, StoreError>(counted)
-            })
-        })
-        .await?;
-    Ok(counted)
+    .unwrap_or(false);
+    Some(verified)
 }
 
 /// The wait after the `failures`-th consecutive refusal, and the lockout's end when it reaches
-/// the limit: nothing for the first `sign_in_free_failures`, then 1 s doubling with each
-/// refusal up to `sign_in_max_delay`.
+/// the limit: nothing for the first `sign_in_free_failures`, then `sign_in_first_delay`
+/// doubling with each refusal up to `sign_in_max_delay`.
 fn restriction(
     limits: &Limits,
     failures: i32,
     now: NaiveDateTime,
 ) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
     let failures = u32::try_from(failures).unwrap_or(0);
-    let locked = (failures >= limits.sign_in_lockout_after)
-        .then(|| now + duration::to_chrono(limits.sign_in_lockout));
+    if failures >= limits.sign_in_lockout_after {
+        return (
+            None,
+            Some(now + duration::to_chrono(limits.sign_in_lockout)),
+        );
+    }
     if failures < limits.sign_in_free_failures {
-        return (None, locked);
+        return (None, None);
     }
     let doublings = (failures - limits.sign_in_free_failures).min(30);
-    let wait = Duration::from_secs(1u64 << doublings).min(limits.sign_in_max_delay);
-    (Some(now + duration::to_chrono(wait)), locked)
+    let wait = limits
+        .sign_in_first_delay
+        .saturating_mul(1u32 << doublings)
+        .min(limits.sign_in_max_delay);
+    (Some(now + duration::to_chrono(wait)), None)
 }
 
 fn to_std(delta: TimeDelta) -> Duration {

@@ -59,7 +59,7 @@ pub(crate) struct ApiError {
     pub(crate) extra: Option<(&'static str, String)>,
     pub(crate) www_authenticate: Option<String>,
     /// Seconds for `Retry-After` (a 429 or 503 without one says 1).
-    pub(crate) retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -102,7 +102,9 @@ impl ApiError {
     /// 429 from a rate limit: `Retry-After` says how long until the caller may try again.
     pub(crate) fn rate_limited(wait: std::time::Duration) -> Self {
         ApiError {
-            retry_after: Some(crate::limits::retry_after_secs(wait)),
+            retry_after: Some(
+                u32::try_from(crate::limits::retry_after_secs(wait)).unwrap_or(u32::MAX),
+            ),
             ..Self::too_many_requests(
                 "too many requests; slow down and retry after the time Retry-After gives",
             )

@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::integrations::usage::{self, UsageRecorder};
 use crate::keys::{self, KeyError};
 use crate::leaks::ScanningKeys;
-use crate::limits::RequestLimiter;
+use crate::limits::{FailureLimiter, RequestLimiter};
 use crate::oauth::OAuthContext;
 use crate::oauth::clients::ClientDirectory;
 use crate::oauth::login::SignInGuard;
@@ -152,7 +152,8 @@ impl Server {
             webhook_waker: dispatcher.waker(),
             scanning_keys,
             management_rate: RequestLimiter::new(config.limits.management_rate),
-            secret_scanning_rate: RequestLimiter::new(config.limits.secret_scanning_rate),
+            management_failures: FailureLimiter::new(config.limits.client_auth_failures),
+            secret_scanning_failures: FailureLimiter::new(config.limits.secret_scanning_failures),
         });
         let drain = Arc::new(Drain::default());
         let drain_data = web::Data::new(drain.clone());

@@ -60,6 +60,24 @@ impl Drain {
     }
 }
 
+/// One request in flight; leaving — also by a panic or a dropped connection — may end the drain.
+struct InFlight(Arc<Drain>);
+
+impl InFlight {
+    fn enter(drain: Arc<Drain>) -> InFlight {
+        drain.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(drain)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 /// Middleware: counts the request in flight; while draining, answers with `Connection: close`.
 pub(crate) async fn track(
     req: ServiceRequest,
@@ -69,11 +87,9 @@ pub(crate) async fn track(
     let Some(drain) = drain else {
         return next.call(req).await;
     };
-    drain.in_flight.fetch_add(1, Ordering::SeqCst);
+    let counted = InFlight::enter(drain.get_ref().clone());
     let result = next.call(req).await;
-    if drain.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-        drain.idle.notify_waiters();
-    }
+    drop(counted);
     let mut res = result?;
     if drain.draining.load(Ordering::SeqCst) {
         res.response_mut()

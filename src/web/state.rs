@@ -6,7 +6,7 @@ use crate::access::checker::Checker;
 use crate::config::Config;
 use crate::integrations::usage::UsageRecorder;
 use crate::leaks::ScanningKeys;
-use crate::limits::RequestLimiter;
+use crate::limits::{FailureLimiter, RequestLimiter};
 use crate::oauth::OAuthContext;
 use crate::store::Db;
 use crate::webhooks::delivery::{Sender, Waker};
@@ -23,8 +23,10 @@ pub(crate) struct AppState {
     pub(crate) webhook_waker: Waker,
     /// GitHub secret-scanning public keys, for leak reports.
     pub(crate) scanning_keys: Arc<ScanningKeys>,
-    /// Management API requests per caller (keyed by the SHA-256 of the bearer credential).
-    pub(crate) management_rate: RequestLimiter<[u8; 32]>,
-    /// Leak reports per source address.
-    pub(crate) secret_scanning_rate: RequestLimiter<std::net::IpAddr>,
+    /// Management API requests per signed-in user (by user id), counted once authorised.
+    pub(crate) management_rate: RequestLimiter<i64>,
+    /// Failed bearer authentications at the management API, per source address.
+    pub(crate) management_failures: FailureLimiter<std::net::IpAddr>,
+    /// Leak reports whose signature does not verify, per source address.
+    pub(crate) secret_scanning_failures: FailureLimiter<std::net::IpAddr>,
 }

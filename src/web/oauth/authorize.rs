@@ -231,6 +231,22 @@ pub(crate) async fn login(
             }
             res
         }
+        Ok(SignIn::Busy { client_name }) => {
+            let mut res = login_page(
+                &req,
+                &state,
+                &client_name,
+                &return_to,
+                Some((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Too many sign-ins at once. Try again in a moment.",
+                )),
+                &typed_username,
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            res
+        }
         Err(e) => unavailable_page(&e),
     }
 }

@@ -2,10 +2,10 @@
 
 use actix_web::HttpRequest;
 
-use crate::access::caller::{self, Acting, Needs};
+use crate::access::caller::{self, Acting, CallerRefusal, Needs};
+use crate::oauth::login::address_key;
 use crate::roles::Role;
 use crate::store::StoreError;
-use crate::tokens::secret::SecretHash;
 use crate::web::bearer::bearer;
 use crate::web::client_ip::client_ip;
 use crate::web::error::ApiError;
@@ -23,14 +23,11 @@ pub(crate) async fn acting(
     let token = bearer(req)?
         .map(str::to_string)
         .ok_or_else(|| ApiError::unauthorized("a bearer access token is required", false))?;
-    // Per caller (the credential presented), before anything is looked up.
-    state
-        .management_rate
-        .check(&SecretHash::of(&token).0)
-        .map_err(|wait| {
-            tracing::info!("management API rate limit reached");
-            ApiError::rate_limited(wait)
-        })?;
+    // An address that presented too many bad credentials is refused before any look-up.
+    let source = client_ip(req, &state.config.trusted_proxies).map(address_key);
+    if let Some(wait) = source.and_then(|ip| state.management_failures.blocked(&ip)) {
+        return Err(ApiError::rate_limited(wait));
+    }
     let ip = client_ip(req, &state.config.trusted_proxies).map(|ip| ip.to_string());
     let signer = state.oauth.signer.clone();
     let brand = state.config.token_brand.clone();
@@ -48,7 +45,26 @@ pub(crate) async fn acting(
         })
         .await;
     match outcome {
-        Ok(Ok(acting)) => Ok(acting),
+        Ok(Ok(acting)) => {
+            // Per signed-in user, whichever of their tokens they use.
+            state
+                .management_rate
+                .check(&acting.user_id)
+                .map_err(|wait| {
+                    tracing::info!(
+                        user_id = acting.user_id,
+                        "management API rate limit reached"
+                    );
+                    ApiError::rate_limited(wait)
+                })?;
+            Ok(acting)
+        }
+        Ok(Err(refusal @ (CallerRefusal::InvalidToken | CallerRefusal::IntegrationToken))) => {
+            if let Some(wait) = source.and_then(|ip| state.management_failures.failed(&ip)) {
+                return Err(ApiError::rate_limited(wait));
+            }
+            Err(refusal.into())
+        }
         Ok(Err(refusal)) => Err(refusal.into()),
         Err(StoreError::NotFound) => Err(ApiError::not_found("not found")),
         Err(e) => Err(e.into()),

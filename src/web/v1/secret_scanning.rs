@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::leaks;
+use crate::oauth::login::address_key;
 use crate::store::audit::Actor;
 use crate::web::body::{BodyError, read_bounded};
 use crate::web::client_ip::client_ip;
@@ -17,11 +18,9 @@ pub(crate) async fn github(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let source = client_ip(&req, &state.config.trusted_proxies);
-    if let Some(ip) = source {
-        state
-            .secret_scanning_rate
-            .check(&ip)
-            .map_err(ApiError::rate_limited)?;
+    let key = source.map(address_key);
+    if let Some(wait) = key.and_then(|k| state.secret_scanning_failures.blocked(&k)) {
+        return Err(ApiError::rate_limited(wait));
     }
     let body = match read_bounded(payload, leaks::REPORT_LIMIT).await {
         Ok(body) => body,
@@ -49,7 +48,13 @@ pub(crate) async fn github(
     })
     .await
     .map_err(|_| ApiError::unavailable())?
-    .map_err(|e| ApiError::unauthorized(&format!("unverified report: {e}"), false))?;
+    .map_err(|e| {
+        // Only reports that do not verify are limited: a verified one revokes leaked tokens.
+        match key.and_then(|k| state.secret_scanning_failures.failed(&k)) {
+            Some(wait) => ApiError::rate_limited(wait),
+            None => ApiError::unauthorized(&format!("unverified report: {e}"), false),
+        }
+    })?;
     let matches = leaks::parse_report(&body).map_err(ApiError::unprocessable)?;
     let reporter = Actor {
         label: "github-secret-scanning".into(),
