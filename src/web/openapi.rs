@@ -30,7 +30,9 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
 
-use super::paths::{AUTHORIZE_PATH, JWKS_PATH, METADATA_PATH, REVOKE_PATH, TOKEN_PATH};
+use super::paths::{
+    AUTHORIZE_PATH, JWKS_PATH, LOGOUT_PATH, METADATA_PATH, REVOKE_PATH, TOKEN_PATH,
+};
 use super::state::AppState;
 use crate::config::Config;
 
@@ -83,7 +85,7 @@ use crate::config::Config;
         super::v1::audit::list,
     ),
     components(schemas(ApiErrorBody, ApiErrorObject, OAuthErrorBody, NotReady, WebhookEvent)),
-    modifiers(&Preflights),
+    modifiers(&Preflights, &OptionalLogoutForm),
     tags(
         (name = "operations", description = "Liveness, readiness and this document."),
         (name = "discovery", description = "RFC 8414 metadata and the public signing keys."),
@@ -342,6 +344,25 @@ impl utoipa::Modify for Preflights {
                 .build();
             doc.paths
                 .add_path_operation(path, vec![HttpMethod::Options], operation);
+        }
+    }
+}
+
+/// `POST /oauth/logout` without a body is an empty form: the browser has no session to end,
+/// or ends none without the form's anti-forgery token (403). `#[utoipa::path]` marks every form
+/// body required.
+struct OptionalLogoutForm;
+
+impl utoipa::Modify for OptionalLogoutForm {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let body = doc
+            .paths
+            .paths
+            .get_mut(LOGOUT_PATH)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.request_body.as_mut());
+        if let Some(body) = body {
+            body.required = Some(utoipa::openapi::Required::False);
         }
     }
 }
@@ -617,7 +638,9 @@ pub(crate) struct LoginForm {
     reason = "a shape for the document; `web::oauth::authorize` reads the pairs"
 )]
 pub(crate) struct LogoutForm {
-    csrf_token: String,
+    /// The consent page's anti-forgery token: without it a live session is not ended (403).
+    #[schema(nullable = false)]
+    csrf_token: Option<String>,
     #[schema(nullable = false)]
     client_id: Option<String>,
     #[schema(nullable = false)]
@@ -872,6 +895,11 @@ mod tests {
             "{flow}"
         );
         assert!(doc["webhooks"]["integration.revoked"]["post"].is_object());
+        // Found by schemathesis: a sign-out without a body is answered, so it is optional.
+        assert_eq!(
+            doc["paths"]["/oauth/logout"]["post"]["requestBody"]["required"],
+            false
+        );
         // Every reference resolves.
         let text = doc.to_string();
         for name in text
