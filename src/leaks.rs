@@ -155,12 +155,13 @@ pub(crate) struct ReportedMatch {
 }
 
 /// GitHub's feedback for one match.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub(crate) struct Feedback {
     /// SHA-256 of the token, in hex.
     pub(crate) token_hash: String,
     pub(crate) token_type: String,
     /// `true_positive` or `false_positive`.
+    #[schema(value_type = String)]
     pub(crate) label: &'static str,
 }
 

@@ -11,7 +11,7 @@
 //! | part | what it holds | may import |
 //! |---|---|---|
 //! | [`cli`] | the operator CLI: one function per command | everything below |
-//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits and the body deadline, draining on SIGTERM, client IP, RFC 6750 bearer, cookies, CORS, control characters refused at the door, request spans and access logs, health, every error answer, and every handler by URL | the domain and below |
+//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits and the body deadline, draining on SIGTERM, client IP, RFC 6750 bearer, cookies, CORS, control characters refused at the door, request spans and access logs, health, the OpenAPI 3.1 document of it all (`/openapi.json`), every error answer, and every handler by URL | the domain and below |
 //! | `oauth` | the authorization endpoint's decision, sign-in with its brute-force ladder and lockout, the token grants (one file each), client authentication with its failure limits, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
 //! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller | `integrations`, `revocation`, `store`, `tokens`, foundations |
 //! | `leaks` | leaked-token reports (GitHub secret scanning): the signature, then every reported secret revoked in one transaction | `integrations` (a token's status), `admin` (its error), `store`, `tokens`, foundations |
@@ -28,7 +28,9 @@
 //! The domain — `oauth`, `access`, `leaks`, `integrations`, `webhooks`, `admin` — never mentions
 //! actix: handlers in [`web`] extract, call it on the blocking pool (through `store::Db::run`; sign-in, which must
 //! not hold a connection while argon2 runs, is itself async: one `Db::run` per store step, and
-//! argon2 alone on the blocking pool behind a semaphore), and map its answer. Errors and how each becomes an HTTP answer: `web::error`.
+//! argon2 alone on the blocking pool behind a semaphore), and map its answer. Errors and how each becomes an HTTP answer: `web::error`. The
+//! types a handler answers with derive utoipa's `ToSchema` where they are defined, in the domain
+//! too (utoipa knows no HTTP framework); `web::openapi` gathers them into the document.
 //!
 //! # Two requests and an event, top to bottom
 //!

@@ -30,18 +30,30 @@ pub(crate) struct Decision {
     pub(crate) headers: Vec<(&'static str, Bytes)>,
 }
 
-#[derive(Serialize)]
-struct Allowed<'a> {
+/// `/v1/check`'s 200 body: who the token speaks for and what it may do.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CheckAllowed)]
+pub(crate) struct Allowed<'a> {
+    /// Always `true`.
     active: bool,
     token_type: TokenKind,
+    /// The user, or the integration (`integration:<id>`).
+    #[schema(value_type = String)]
     sub: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     client_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
     integration_id: Option<&'a str>,
+    /// The organization's slug.
+    #[schema(value_type = String)]
     org: &'a str,
+    /// Space-separated scopes.
     scope: String,
+    /// Seconds since the Unix epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     exp: Option<i64>,
 }
 

@@ -28,7 +28,7 @@ use crate::store::{DbConn, StoreError};
 use crate::tokens::jwt::{AccessTokenSigner, Rejection};
 use crate::tokens::secret::{self, ParsedSecret, SecretHash, SecretKind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[expect(
     clippy::enum_variant_names,

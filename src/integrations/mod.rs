@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use ipnet::IpNet;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::admin::{AdminError, or_not_found};
 use crate::clock;
@@ -62,7 +63,7 @@ impl Env {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Status {
     Active,
@@ -97,7 +98,7 @@ pub(crate) struct UpdateIntegration {
 }
 
 /// One token as listings show it: never its text.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct TokenView {
     pub prefix: String,
     pub last4: String,
@@ -114,7 +115,7 @@ pub(crate) struct TokenView {
 
 /// An integration as listings show it. `prefix`, `last4` and usage are those of the current
 /// (newest) token; `tokens` lists the current and, during a grace period, the previous one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct IntegrationView {
     pub id: String,
     pub org: String,
@@ -139,7 +140,7 @@ pub(crate) struct IntegrationView {
 }
 
 /// The answer to create and rotate: the only time the token's text is ever shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct IssuedIntegration {
     pub token: String,
     #[serde(flatten)]
@@ -742,7 +743,7 @@ fn announce_expiry(conn: &mut DbConn, id: &str) -> Result<bool, AdminError> {
 
 /// The answer to "expire": the integration, and whether its earlier deadline was kept
 /// because the one asked for would have extended its life.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Expiring {
     #[serde(flatten)]
     pub(crate) integration: IntegrationView,

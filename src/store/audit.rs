@@ -42,7 +42,8 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Queryable)]
+/// One entry of an organization's audit trail: who did what to what, from where, when.
+#[derive(Debug, Clone, Serialize, Queryable, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: i64,
     pub org: Option<String>,

@@ -83,11 +83,13 @@ pub(crate) async fn oauth_params(
         .map_err(|bad| error::oauth_error(&Refusal::from(bad)))
 }
 
-/// A JSON body that may be omitted (`POST …/rotate` with no options).
+/// A JSON body that may be omitted, or be `null` (`POST …/rotate` with no options), as the
+/// OpenAPI document says.
 pub(crate) fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
+    serde_json::from_slice::<Option<T>>(body)
+        .map(Option::unwrap_or_default)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }

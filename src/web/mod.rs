@@ -1,6 +1,7 @@
 //! HTTP: the one layer that knows actix-web.
 //!
 //! - [`routes`]: the whole surface at a glance; [`paths`]: its paths, which discovery shares;
+//!   [`openapi`]: its OpenAPI 3.1 contract, served at `/openapi.json`;
 //! - [`state`]: what every handler can reach; [`server`]: start-up, then serving;
 //! - [`body`] (limits and reading), [`client_ip`], [`bearer`] (RFC 6750), [`cookies`], [`cors`],
 //!   [`logging`] (request ids, spans, one line per request), [`input`] (control characters
@@ -22,6 +23,7 @@ pub(crate) mod health;
 pub(crate) mod input;
 pub(crate) mod logging;
 pub(crate) mod oauth;
+pub(crate) mod openapi;
 pub(crate) mod pages;
 pub(crate) mod paths;
 pub(crate) mod routes;

@@ -3,6 +3,8 @@
 
 pub(crate) const HEALTHZ_PATH: &str = "/healthz";
 pub(crate) const READYZ_PATH: &str = "/readyz";
+/// The OpenAPI 3.1 document of this surface (`web::openapi`).
+pub(crate) const OPENAPI_PATH: &str = "/openapi.json";
 pub(crate) const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub(crate) const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub(crate) const AUTHORIZE_PATH: &str = "/oauth/authorize";

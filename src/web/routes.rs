@@ -1,10 +1,11 @@
-//! Every route of Tessera, in one table: the whole HTTP surface at a glance.
+//! Every route of Tessera, in one table: the whole HTTP surface at a glance. The OpenAPI
+//! document (`web::openapi`) is held to it by a test.
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 
 use super::paths::*;
-use super::{body, cors, error, health, oauth, v1, well_known};
+use super::{body, cors, error, health, oauth, openapi, v1, well_known};
 
 /// The whole HTTP surface of Tessera.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -16,85 +17,96 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::FormConfig::default().limit(body::FORM_LIMIT))
     .app_data(web::PayloadConfig::default().limit(body::JSON_LIMIT))
     .app_data(web::PathConfig::default().error_handler(error::path_error))
-    .app_data(web::QueryConfig::default().error_handler(error::query_error))
-    // Operations.
-    .service(get(HEALTHZ_PATH).to(health::healthz))
-    .service(get(READYZ_PATH).to(health::readyz))
-    // Discovery (RFC 8414) and the public keys.
-    .service(
+    .app_data(web::QueryConfig::default().error_handler(error::query_error));
+    let Table { top, org } = table();
+    for resource in top {
+        cfg.service(resource);
+    }
+    let mut scope = web::scope(ORG_SCOPE);
+    for resource in org {
+        scope = scope.service(resource);
+    }
+    cfg.service(scope);
+}
+
+/// The resources: those at the top, and the management API's under [`ORG_SCOPE`].
+struct Table {
+    top: Vec<Methods>,
+    org: Vec<Methods>,
+}
+
+fn table() -> Table {
+    let top = vec![
+        // Operations, and the OpenAPI document of everything here (`web::openapi`).
+        get(HEALTHZ_PATH).to(health::healthz),
+        get(READYZ_PATH).to(health::readyz),
+        get(OPENAPI_PATH).to(openapi::document_handler),
+        // Discovery (RFC 8414) and the public keys.
         get(METADATA_PATH)
             .to(well_known::metadata)
             .also_options(cors::public_preflight),
-    )
-    .service(
         get(JWKS_PATH)
             .to(well_known::jwks)
             .also_options(cors::public_preflight),
-    )
-    // OAuth 2.0 (RFC 6749, 7009, 7662).
-    .service(
+        // OAuth 2.0 (RFC 6749, 7009, 7662).
         get(AUTHORIZE_PATH)
             .to(oauth::authorize::get)
             .also_post(oauth::authorize::post),
-    )
-    .service(post(LOGIN_PATH).to(oauth::authorize::login))
-    .service(post(LOGOUT_PATH).to(oauth::authorize::logout))
-    .service(
+        post(LOGIN_PATH).to(oauth::authorize::login),
+        post(LOGOUT_PATH).to(oauth::authorize::logout),
         post(TOKEN_PATH)
             .to(oauth::token::token)
             .also_options(cors::client_preflight),
-    )
-    .service(
         post(REVOKE_PATH)
             .to(oauth::revoke::revoke)
             .also_options(cors::client_preflight),
-    )
-    .service(post(INTROSPECT_PATH).to(oauth::introspect::introspect))
-    // The gateway check.
-    .service(
+        post(INTROSPECT_PATH).to(oauth::introspect::introspect),
+        // The gateway check.
         get(CHECK_PATH)
             .to(v1::check::check)
             .also_post(v1::check::check),
-    )
-    // Leaked-token reports.
-    .service(post(SECRET_SCANNING_GITHUB_PATH).to(v1::secret_scanning::github))
+        // Leaked-token reports.
+        post(SECRET_SCANNING_GITHUB_PATH).to(v1::secret_scanning::github),
+    ];
     // The management API.
-    .service(
-        web::scope(ORG_SCOPE)
-            .service(
-                get("/integrations")
-                    .to(v1::integrations::list)
-                    .also_post(v1::integrations::create),
-            )
-            .service(
-                get("/integrations/{id}")
-                    .to(v1::integrations::show)
-                    .also_patch(v1::integrations::update),
-            )
-            .service(post("/integrations/{id}/rotate").to(v1::integrations::rotate))
-            .service(post("/integrations/{id}/expire").to(v1::integrations::expire))
-            .service(post("/integrations/{id}/revoke").to(v1::integrations::revoke))
-            .service(
-                get("/webhooks")
-                    .to(v1::webhooks::list)
-                    .also_post(v1::webhooks::create),
-            )
-            .service(
-                get("/webhooks/{id}")
-                    .to(v1::webhooks::show)
-                    .also_patch(v1::webhooks::update)
-                    .also_delete(v1::webhooks::delete),
-            )
-            .service(post("/webhooks/{id}/enable").to(v1::webhooks::enable))
-            .service(post("/webhooks/{id}/disable").to(v1::webhooks::disable))
-            .service(post("/webhooks/{id}/rotate-secret").to(v1::webhooks::rotate_secret))
-            .service(post("/webhooks/{id}/test").to(v1::webhooks::test))
-            .service(get("/webhooks/{id}/deliveries").to(v1::webhooks::deliveries))
-            .service(
-                post("/webhooks/{id}/deliveries/{delivery}/redeliver").to(v1::webhooks::redeliver),
-            )
-            .service(get("/audit").to(v1::audit::list)),
-    );
+    let org = vec![
+        get("/integrations")
+            .to(v1::integrations::list)
+            .also_post(v1::integrations::create),
+        get("/integrations/{id}")
+            .to(v1::integrations::show)
+            .also_patch(v1::integrations::update),
+        post("/integrations/{id}/rotate").to(v1::integrations::rotate),
+        post("/integrations/{id}/expire").to(v1::integrations::expire),
+        post("/integrations/{id}/revoke").to(v1::integrations::revoke),
+        get("/webhooks")
+            .to(v1::webhooks::list)
+            .also_post(v1::webhooks::create),
+        get("/webhooks/{id}")
+            .to(v1::webhooks::show)
+            .also_patch(v1::webhooks::update)
+            .also_delete(v1::webhooks::delete),
+        post("/webhooks/{id}/enable").to(v1::webhooks::enable),
+        post("/webhooks/{id}/disable").to(v1::webhooks::disable),
+        post("/webhooks/{id}/rotate-secret").to(v1::webhooks::rotate_secret),
+        post("/webhooks/{id}/test").to(v1::webhooks::test),
+        get("/webhooks/{id}/deliveries").to(v1::webhooks::deliveries),
+        post("/webhooks/{id}/deliveries/{delivery}/redeliver").to(v1::webhooks::redeliver),
+        get("/audit").to(v1::audit::list),
+    ];
+    Table { top, org }
+}
+
+/// Every route the table registers, as (method, full path template) — `HEAD` and `OPTIONS`
+/// included — for the test that holds the OpenAPI document (`web::openapi`) to the table.
+#[cfg(test)]
+pub(crate) fn operations() -> Vec<(&'static str, String)> {
+    let Table { top, org } = table();
+    let top = top.iter().map(|m| (m, m.path.to_string()));
+    let org = org.iter().map(|m| (m, format!("{ORG_SCOPE}{}", m.path)));
+    top.chain(org)
+        .flat_map(|(m, path)| m.allow.iter().map(move |method| (*method, path.clone())))
+        .collect()
 }
 
 /// A resource answered by `GET` — and `HEAD`, the same without the body (RFC 9110 §9.3.2).

@@ -56,7 +56,7 @@ impl DeliverySettings {
 const EXCERPT_BYTES: u64 = 1024;
 
 /// One attempt, as the delivery log shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct AttemptView {
     #[serde(with = "clock::as_rfc3339")]
     pub(crate) attempted_at: NaiveDateTime,
@@ -66,6 +66,9 @@ pub(crate) struct AttemptView {
     pub(crate) error: Option<String>,
     #[serde(with = "clock::as_rfc3339_opt")]
     pub(crate) next_attempt_at: Option<NaiveDateTime>,
+    /// The delivery's state after this attempt: `pending` (to be retried), `delivered` or
+    /// `failed`.
+    #[schema(value_type = String)]
     pub(crate) state: &'static str,
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use self::delivery::AttemptView;
 use self::egress::EgressPolicy;
@@ -55,7 +56,7 @@ pub(crate) struct UpdateWebhook {
 pub(crate) struct VettedUrl(String);
 
 /// An endpoint as listings show it: never a secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct WebhookView {
     pub(crate) id: String,
     pub(crate) org: String,
@@ -80,7 +81,7 @@ pub(crate) struct WebhookView {
 }
 
 /// The answer to create: the only time the signing secret is shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct CreatedWebhook {
     pub(crate) secret: String,
     #[serde(flatten)]
@@ -96,7 +97,7 @@ impl std::fmt::Debug for CreatedWebhook {
 }
 
 /// The answer to rotate-secret: the new secret, shown once.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct RotatedWebhookSecret {
     pub(crate) id: String,
     pub(crate) secret: String,
@@ -114,7 +115,7 @@ impl std::fmt::Debug for RotatedWebhookSecret {
 }
 
 /// One delivery of an event to an endpoint, with its attempts (oldest first).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct DeliveryView {
     pub(crate) id: i64,
     pub(crate) event_id: String,

@@ -23,6 +23,14 @@ use crate::web::paths::AUTHORIZE_PATH;
 use crate::web::state::AppState;
 
 /// The authorization request, from the query string.
+#[utoipa::path(
+    get,
+    path = "/oauth/authorize",
+    operation_id = "authorize",
+    tag = "oauth",
+    params(crate::web::openapi::AuthorizeQuery),
+    responses(crate::web::openapi::AuthorizeAnswers, crate::web::openapi::PageErrors)
+)]
 pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(req.query_string()) {
         Ok(p) => p,
@@ -32,6 +40,14 @@ pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
 }
 
 /// The consent form posts the original request back with the user's decision.
+#[utoipa::path(
+    post,
+    path = "/oauth/authorize",
+    operation_id = "authorize_decision",
+    tag = "oauth",
+    request_body(content = crate::web::openapi::ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    responses(crate::web::openapi::AuthorizeAnswers, crate::web::openapi::PageErrors),
+)]
 pub(crate) async fn post(
     req: HttpRequest,
     payload: web::Payload,
@@ -146,6 +162,18 @@ fn safe_return_to(raw: Option<&str>) -> Option<&str> {
 }
 
 /// `POST /oauth/login`: signs in, then returns to the authorization request.
+#[utoipa::path(
+    post,
+    path = "/oauth/login",
+    operation_id = "login",
+    tag = "oauth",
+    request_body(content = crate::web::openapi::LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        crate::web::openapi::LoginAnswers,
+        crate::web::openapi::PageErrors,
+        crate::web::openapi::PageTooMany,
+    ),
+)]
 pub(crate) async fn login(
     req: HttpRequest,
     payload: web::Payload,
@@ -256,6 +284,14 @@ pub(crate) async fn login(
 /// session cookie, then returns to the authorization request the form carries — where the next
 /// person signs in — or, without one, shows the "Signed out" page. A browser without a live
 /// session has nothing to end and goes on the same way.
+#[utoipa::path(
+    post,
+    path = "/oauth/logout",
+    operation_id = "logout",
+    tag = "oauth",
+    request_body(content = crate::web::openapi::LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(crate::web::openapi::LogoutAnswers, crate::web::openapi::PageErrors),
+)]
 pub(crate) async fn logout(
     req: HttpRequest,
     payload: web::Payload,

@@ -16,6 +16,23 @@ use crate::web::client_ip::client_ip;
 use crate::web::error;
 use crate::web::state::AppState;
 
+/// RFC 7662 §2.1: is this token active? Confidential clients only.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    operation_id = "introspect",
+    tag = "oauth",
+    request_body(content(
+        (crate::web::openapi::IntrospectRequest = "application/x-www-form-urlencoded"),
+        (crate::web::openapi::IntrospectRequest = "application/json"),
+    )),
+    security(("client_basic" = []), ()),
+    responses(
+        (status = 200, description = "RFC 7662 §2.2: what the token is, or `{\"active\": false}`.",
+            body = crate::oauth::introspect::Introspection),
+        crate::web::openapi::OAuthErrors,
+    ),
+)]
 pub(crate) async fn introspect(
     req: HttpRequest,
     payload: web::Payload,

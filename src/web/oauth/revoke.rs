@@ -10,6 +10,22 @@ use crate::web::cors;
 use crate::web::error;
 use crate::web::state::AppState;
 
+/// RFC 7009 §2.1: revokes a token; unknown tokens are answered alike (§2.2).
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    operation_id = "revoke",
+    tag = "oauth",
+    request_body(content(
+        (crate::web::openapi::RevokeRequest = "application/x-www-form-urlencoded"),
+        (crate::web::openapi::RevokeRequest = "application/json"),
+    )),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "RFC 7009 §2.2: revoked, or there was nothing to revoke. No body."),
+        crate::web::openapi::OAuthErrors,
+    ),
+)]
 pub(crate) async fn revoke(
     req: HttpRequest,
     payload: web::Payload,

@@ -11,6 +11,23 @@ use crate::web::cors;
 use crate::web::error;
 use crate::web::state::AppState;
 
+/// The token endpoint (RFC 6749 §3.2): exchanges an authorization code (§4.1.3) or a refresh
+/// token (§6) for tokens.
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    operation_id = "token",
+    tag = "oauth",
+    request_body(content(
+        (crate::web::openapi::TokenRequest = "application/x-www-form-urlencoded"),
+        (crate::web::openapi::TokenRequest = "application/json"),
+    )),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "RFC 6749 §5.1: the tokens.", body = crate::web::openapi::TokenResponse),
+        crate::web::openapi::OAuthErrors,
+    ),
+)]
 pub(crate) async fn token(
     req: HttpRequest,
     payload: web::Payload,

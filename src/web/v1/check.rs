@@ -9,6 +9,7 @@
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::access::checker::Verdict;
 use crate::web::bearer::bearer;
@@ -16,13 +17,57 @@ use crate::web::client_ip::client_ip;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct CheckQuery {
-    /// For integrations that cannot set headers. Discouraged: URLs end up in logs.
+    /// The token, for integrations that cannot set headers (the `api_key` security scheme).
+    /// Discouraged: URLs end up in logs. A bearer token, when one came, wins.
+    #[param(nullable = false)]
     api_key: Option<String>,
+    /// Space-separated scopes the token must hold (or the `X-Required-Scope` header).
+    #[param(nullable = false)]
     scope: Option<String>,
 }
 
+/// May this bearer do what it asks? 200 with the principal, 401 or 403 — the same for GET and
+/// POST (whose body is not read).
+#[utoipa::path(
+    method(get, post),
+    path = "/v1/check",
+    operation_id = "check",
+    tag = "gateway",
+    params(
+        CheckQuery,
+        ("X-Required-Scope" = Option<String>, Header,
+            description = "Space-separated scopes the token must hold; wins over `scope`."),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Allowed: the principal, also in `X-Auth-*` headers.",
+            body = crate::access::checker::Allowed,
+            headers(
+                ("X-Auth-Subject" = String, description = "`sub`."),
+                ("X-Auth-Org" = String, description = "The organization's slug."),
+                ("X-Auth-Scope" = String, description = "Space-separated scopes."),
+                ("X-Auth-Token-Type" = String,
+                    description = "`access_token`, `refresh_token` or `integration_token`."),
+                ("X-Auth-Client-Id" = String, description = "The OAuth client, for access tokens."),
+                ("X-Auth-Integration-Id" = String, description = "The integration, for its tokens."),
+            )),
+        (status = 400, description = "The query string cannot be read, or holds a control character.",
+            body = crate::web::openapi::ApiErrorBody),
+        (status = 401, description = "No token, or one that is invalid, expired, revoked or not usable \
+            from this address (RFC 6750 §3.1).", body = crate::web::openapi::ApiErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tessera\"`, with \
+                `error=\"invalid_token\"` when a token came."))),
+        (status = 403, description = "`forbidden_scope`: the token lacks a required scope \
+            (`insufficient_scope`).", body = crate::web::openapi::ApiErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`error=\"insufficient_scope\"`."))),
+        (status = 503, description = "The store cannot answer and nothing is cached: never a guess.",
+            body = crate::web::openapi::ApiErrorBody,
+            headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
+    ),
+)]
 pub(crate) async fn check(
     req: HttpRequest,
     query: web::Query<CheckQuery>,

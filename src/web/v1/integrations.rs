@@ -4,14 +4,17 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::DurationInput;
 use super::caller;
 use crate::access::caller::Acting;
 use crate::admin::AdminError;
-use crate::integrations::{self, CreateIntegration, Creator, UpdateIntegration};
+use crate::integrations::{
+    self, CreateIntegration, Creator, Expiring, IntegrationView, IssuedIntegration,
+    UpdateIntegration,
+};
 use crate::roles::Role;
 use crate::store::DbConn;
 use crate::web::body::optional_json;
@@ -31,22 +34,49 @@ async fn change<T: Send + 'static>(
     Ok(changed)
 }
 
+/// The organization's integrations.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct IntegrationList {
+    integrations: Vec<IntegrationView>,
+}
+
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
     caller::acting(req, state, org, SCOPE, Role::Admin).await
 }
 
-#[derive(Deserialize)]
+/// A new integration.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateIntegrationBody)]
 pub(crate) struct CreateBody {
     name: String,
     description: Option<String>,
+    /// `live` (the default) or `test`: the token's prefix says which.
     env: Option<String>,
+    /// Scopes the token may use; each at most what the caller's role may grant.
     scopes: Vec<String>,
+    /// When the integration expires (none by default).
     expires_in: Option<DurationInput>,
+    /// IP addresses or CIDR networks the token may be used from (anywhere by default).
     allow_ips: Option<Vec<String>>,
+    /// The token stops working after this long unused (never by default).
     inactive_after: Option<DurationInput>,
 }
 
+/// Creates an integration and its first token, shown only in this answer.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/integrations",
+    operation_id = "create_integration",
+    tag = "integrations",
+    params(("org" = String, Path, description = "The organization's slug.")),
+    request_body = CreateBody,
+    security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Created: the integration and its token (shown only now).", body = IssuedIntegration, headers(("Location" = String, description = "The new integration's URL."))),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn create(
     req: HttpRequest,
     path: web::Path<String>,
@@ -92,6 +122,19 @@ pub(crate) async fn create(
         .json(issued))
 }
 
+/// The organization's integrations (never a token's text).
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/integrations",
+    operation_id = "list_integrations",
+    tag = "integrations",
+    params(("org" = String, Path, description = "The organization's slug.")),
+    security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The integrations.", body = IntegrationList),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn list(
     req: HttpRequest,
     path: web::Path<String>,
@@ -102,9 +145,22 @@ pub(crate) async fn list(
         .db
         .run(move |conn| integrations::list(conn, &acting.org))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "integrations": all })))
+    Ok(HttpResponse::Ok().json(IntegrationList { integrations: all }))
 }
 
+/// One integration.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/integrations/{id}",
+    operation_id = "show_integration",
+    tag = "integrations",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The integration's id.")),
+    security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The integration.", body = IntegrationView),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn show(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -119,14 +175,31 @@ pub(crate) async fn show(
     Ok(HttpResponse::Ok().json(one))
 }
 
-#[derive(Deserialize, Default)]
+/// What to change; members left out stay as they are.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateIntegrationBody)]
 pub(crate) struct UpdateBody {
     name: Option<String>,
     description: Option<String>,
+    /// IP addresses or CIDR networks; an empty list allows anywhere.
     allow_ips: Option<Vec<String>>,
 }
 
+/// Renames an integration, or changes its description or IP allowlist.
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}/integrations/{id}",
+    operation_id = "update_integration",
+    tag = "integrations",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The integration's id.")),
+    request_body = UpdateBody,
+    security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The integration as changed.", body = IntegrationView),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn update(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -148,12 +221,29 @@ pub(crate) async fn update(
     Ok(HttpResponse::Ok().json(one))
 }
 
-#[derive(Deserialize, Default)]
+/// How to rotate.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RotateIntegrationBody)]
 pub(crate) struct RotateBody {
+    /// How long the previous token keeps working, in seconds (0 by default).
     grace_seconds: Option<i64>,
 }
 
+/// Issues a new token; the previous one keeps working for `grace_seconds` (0: ends now).
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/integrations/{id}/rotate",
+    operation_id = "rotate_integration",
+    tag = "integrations",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The integration's id.")),
+    request_body(content = Option<RotateBody>, description = "Optional; an empty body rotates with no grace period."),
+    security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The integration and its new token (shown only now).", body = IssuedIntegration),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn rotate(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -175,14 +265,32 @@ pub(crate) async fn rotate(
         .json(issued))
 }
 
-#[derive(Deserialize, Default)]
+/// When to expire: `in_seconds` or `in` (e.g. `"7d"`), not both; neither means now.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ExpireIntegrationBody)]
 pub(crate) struct ExpireBody {
+    /// Seconds from now.
     in_seconds: Option<i64>,
+    /// A duration from now, e.g. `"7d"`.
     #[serde(rename = "in")]
     after: Option<String>,
 }
 
+/// Sets the integration to expire now or after a while (never later than an earlier deadline).
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/integrations/{id}/expire",
+    operation_id = "expire_integration",
+    tag = "integrations",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The integration's id.")),
+    request_body(content = Option<ExpireBody>, description = "Optional; an empty body expires it now."),
+    security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The integration, and whether an earlier deadline was kept.", body = Expiring),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn expire(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -207,6 +315,19 @@ pub(crate) async fn expire(
     Ok(HttpResponse::Ok().json(one))
 }
 
+/// Revokes the integration and every token it has, at once and for good.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/integrations/{id}/revoke",
+    operation_id = "revoke_integration",
+    tag = "integrations",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The integration's id.")),
+    security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The integration, revoked.", body = IntegrationView),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn revoke(
     req: HttpRequest,
     path: web::Path<(String, String)>,

@@ -20,7 +20,7 @@ pub(crate) struct Page {
 }
 
 /// Durations arrive as whole seconds or as text such as `"90d"`.
-#[derive(serde::Deserialize, Debug, Clone)]
+#[derive(serde::Deserialize, Debug, Clone, utoipa::ToSchema)]
 #[serde(untagged)]
 pub(crate) enum DurationInput {
     Seconds(i64),

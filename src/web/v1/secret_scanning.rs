@@ -12,6 +12,34 @@ use crate::web::client_ip::client_ip;
 use crate::web::error::{ApiError, payload_too_large, request_timeout};
 use crate::web::state::AppState;
 
+/// A GitHub secret-scanning partner report: every reported Tessera token is revoked, in one
+/// transaction; the answer labels each match.
+#[utoipa::path(
+    post,
+    path = "/v1/secret-scanning/github",
+    operation_id = "github_secret_scanning",
+    tag = "leaks",
+    params(
+        ("Github-Public-Key-Identifier" = String, Header, description = "The id of GitHub's key that signed the report."),
+        ("Github-Public-Key-Signature" = String, Header, description = "The base64 ECDSA signature of the body."),
+    ),
+    request_body(content = Vec<crate::web::openapi::ReportedSecret>,
+        description = "The matches (at most 1000); the exact bytes are what is signed."),
+    responses(
+        (status = 200, description = "GitHub's feedback: one label per match.", body = Vec<crate::leaks::Feedback>),
+        (status = 400, description = "The body cannot be read.", body = crate::web::openapi::ApiErrorBody),
+        (status = 401, description = "Unsigned, or not signed by a current GitHub key: nothing changed.",
+            body = crate::web::openapi::ApiErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tessera\"`."))),
+        (status = 413, description = "The report is over the limit.", body = crate::web::openapi::ApiErrorBody),
+        (status = 422, description = "Signed, but not a JSON array of matches.", body = crate::web::openapi::ApiErrorBody),
+        (status = 429, description = "Too many requests.", body = crate::web::openapi::ApiErrorBody,
+            headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
+        (status = 500, description = "An unexpected failure.", body = crate::web::openapi::ApiErrorBody),
+        (status = 503, description = "The database cannot answer right now.", body = crate::web::openapi::ApiErrorBody,
+            headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
+    ),
+)]
 pub(crate) async fn github(
     req: HttpRequest,
     payload: web::Payload,

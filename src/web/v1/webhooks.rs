@@ -5,8 +5,8 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::caller;
 use super::{DurationInput, Page};
@@ -15,9 +15,60 @@ use crate::roles::Role;
 use crate::web::body::optional_json;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
-use crate::webhooks::{self, CreateWebhook, UpdateWebhook, VettedUrl};
+use crate::webhooks::delivery::AttemptView;
+use crate::webhooks::{
+    self, CreateWebhook, CreatedWebhook, DeliveryView, RotatedWebhookSecret, UpdateWebhook,
+    VettedUrl, WebhookView,
+};
 
 const SCOPE: &str = "webhooks:manage";
+
+/// The organization's endpoints.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WebhookList {
+    webhooks: Vec<WebhookView>,
+}
+
+/// A page of deliveries, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeliveryList {
+    deliveries: Vec<DeliveryView>,
+    /// Pass as `before` for the next page; `null` when this page is the last.
+    next_before: Option<i64>,
+}
+
+/// A test delivery's outcome.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TestDelivery {
+    delivery_id: i64,
+    event_id: String,
+    attempt: AttemptView,
+}
+
+/// A delivery queued again.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Redelivery {
+    /// The delivery's id.
+    delivery_id: i64,
+    /// `pending`.
+    #[schema(value_type = String)]
+    state: &'static str,
+}
+
+/// `limit` (1–200, default 50) and `before` (a delivery id) of the deliveries listing.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "the query's shape for the OpenAPI document; `Page` reads it"
+)]
+pub(crate) struct DeliveryPage {
+    /// How many deliveries, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// Only deliveries older than this id.
+    before: Option<i64>,
+}
 
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
     caller::acting(req, state, org, SCOPE, Role::Manager).await
@@ -34,7 +85,7 @@ async fn vet(state: &AppState, raw: String) -> Result<VettedUrl, ApiError> {
 }
 
 /// Event types: an array of names, or one space-separated string (as the CLI takes them).
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Debug, Clone, ToSchema)]
 #[serde(untagged)]
 pub(crate) enum EventList {
     Many(Vec<String>),
@@ -50,14 +101,33 @@ impl EventList {
     }
 }
 
-#[derive(Deserialize)]
+/// A new endpoint.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateWebhookBody)]
 pub(crate) struct CreateBody {
+    /// `https://…` (plain `http` only where the operator allows it); it must not resolve to a
+    /// private or local address unless the operator allows that network.
     url: String,
     description: Option<String>,
+    /// The event types to receive (see the document's `webhooks`).
     events: EventList,
 }
 
+/// Adds an endpoint; its signing secret is shown only in this answer.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/webhooks",
+    operation_id = "create_webhook",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug.")),
+    request_body = CreateBody,
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Created: the endpoint and its signing secret (shown only now).", body = CreatedWebhook, headers(("Location" = String, description = "The new endpoint's URL."))),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn create(
     req: HttpRequest,
     path: web::Path<String>,
@@ -85,6 +155,19 @@ pub(crate) async fn create(
         .json(created))
 }
 
+/// The organization's endpoints (never a secret).
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/webhooks",
+    operation_id = "list_webhooks",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug.")),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoints.", body = WebhookList),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn list(
     req: HttpRequest,
     path: web::Path<String>,
@@ -95,9 +178,22 @@ pub(crate) async fn list(
         .db
         .run(move |conn| webhooks::list(conn, &acting.org))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "webhooks": all })))
+    Ok(HttpResponse::Ok().json(WebhookList { webhooks: all }))
 }
 
+/// One endpoint.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/webhooks/{id}",
+    operation_id = "show_webhook",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id.")),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoint.", body = WebhookView),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn show(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -112,14 +208,30 @@ pub(crate) async fn show(
     Ok(HttpResponse::Ok().json(one))
 }
 
-#[derive(Deserialize, Default)]
+/// What to change; members left out stay as they are.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateWebhookBody)]
 pub(crate) struct UpdateBody {
     url: Option<String>,
     description: Option<String>,
     events: Option<EventList>,
 }
 
+/// Changes an endpoint's URL, description or event types.
+#[utoipa::path(
+    patch,
+    path = "/v1/orgs/{org}/webhooks/{id}",
+    operation_id = "update_webhook",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id.")),
+    request_body = UpdateBody,
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoint as changed.", body = WebhookView),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn update(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -145,6 +257,19 @@ pub(crate) async fn update(
     Ok(HttpResponse::Ok().json(one))
 }
 
+/// Deletes an endpoint and its pending deliveries.
+#[utoipa::path(
+    delete,
+    path = "/v1/orgs/{org}/webhooks/{id}",
+    operation_id = "delete_webhook",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id.")),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn delete(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -177,6 +302,19 @@ async fn set_enabled(
     Ok(HttpResponse::Ok().json(one))
 }
 
+/// Enables an endpoint (and resumes its deliveries).
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/webhooks/{id}/enable",
+    operation_id = "enable_webhook",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id.")),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoint, enabled.", body = WebhookView),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn enable(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -185,6 +323,19 @@ pub(crate) async fn enable(
     set_enabled(req, path, state, true).await
 }
 
+/// Disables an endpoint: nothing is sent to it until it is enabled.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/webhooks/{id}/disable",
+    operation_id = "disable_webhook",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id.")),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The endpoint, disabled.", body = WebhookView),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn disable(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -193,13 +344,27 @@ pub(crate) async fn disable(
     set_enabled(req, path, state, false).await
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RotateWebhookSecretBody)]
 pub(crate) struct RotateBody {
     /// How long the previous secret keeps signing beside the new one (at most 7d).
     grace: Option<DurationInput>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/webhooks/{id}/rotate-secret",
+    operation_id = "rotate_webhook_secret",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id.")),
+    request_body(content = Option<RotateBody>, description = "Optional; an empty body ends the previous secret now."),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The new secret (shown only now) and when the previous one stops signing.", body = RotatedWebhookSecret),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn rotate_secret(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -226,6 +391,18 @@ pub(crate) async fn rotate_secret(
 /// Sends a `webhook.test` event now and answers with the attempt (status, latency, excerpt).
 /// The send runs on a thread of its own, not the blocking pool the database work shares: a
 /// slow receiver holds it for up to the delivery timeout. At most a few run at once (429).
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/webhooks/{id}/test",
+    operation_id = "test_webhook",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id.")),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The attempt: the receiver's status, latency and an excerpt of its answer.", body = TestDelivery),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn test(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -253,13 +430,26 @@ pub(crate) async fn test(
         .map_err(|_| ApiError::unavailable())?;
     // If the thread could not answer, the claim lapses and a worker sends it.
     let attempt = attempt.await.map_err(|_| ApiError::unavailable())??;
-    Ok(HttpResponse::Ok().json(json!({
-        "delivery_id": delivery_id,
-        "event_id": event_id,
-        "attempt": attempt,
-    })))
+    Ok(HttpResponse::Ok().json(TestDelivery {
+        delivery_id,
+        event_id,
+        attempt,
+    }))
 }
 
+/// The endpoint's deliveries, newest first, with their attempts.
+#[utoipa::path(
+    get,
+    path = "/v1/orgs/{org}/webhooks/{id}/deliveries",
+    operation_id = "list_webhook_deliveries",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id."), DeliveryPage),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of deliveries; `next_before` asks for the next one (`null` at the end).", body = DeliveryList),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn deliveries(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -277,9 +467,25 @@ pub(crate) async fn deliveries(
     let next = (all.len() as i64 == limit)
         .then(|| all.last().map(|d| d.id))
         .flatten();
-    Ok(HttpResponse::Ok().json(json!({ "deliveries": all, "next_before": next })))
+    Ok(HttpResponse::Ok().json(DeliveryList {
+        deliveries: all,
+        next_before: next,
+    }))
 }
 
+/// Queues a delivery to be sent again.
+#[utoipa::path(
+    post,
+    path = "/v1/orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver",
+    operation_id = "redeliver_webhook",
+    tag = "webhooks",
+    params(("org" = String, Path, description = "The organization's slug."), ("id" = String, Path, description = "The webhook endpoint's id."), ("delivery" = i64, Path, description = "The delivery's id.")),
+    security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
+    responses(
+        (status = 202, description = "Queued: the new delivery's id.", body = Redelivery),
+        crate::web::openapi::ApiErrors,
+    ),
+)]
 pub(crate) async fn redeliver(
     req: HttpRequest,
     path: web::Path<(String, String, i64)>,
@@ -292,5 +498,8 @@ pub(crate) async fn redeliver(
         .run(move |conn| webhooks::redeliver(conn, &acting.actor, &acting.org, &id, delivery))
         .await?;
     state.webhook_waker.wake();
-    Ok(HttpResponse::Accepted().json(json!({ "delivery_id": queued, "state": "pending" })))
+    Ok(HttpResponse::Accepted().json(Redelivery {
+        delivery_id: queued,
+        state: "pending",
+    }))
 }
