@@ -65,6 +65,10 @@ pub struct Config {
     /// GitHub secret-scanning public keys, a file in GitHub's `{"public_keys": [...]}`
     /// format (`TESSERA_GITHUB_SECRET_SCANNING_KEYS`). Unset: leak reports are refused (401).
     pub github_scanning_keys: Option<std::path::PathBuf>,
+    /// Where Prometheus metrics are served (`GET /metrics`), on a listener of its own so that
+    /// they are never exposed with the public API (`TESSERA_METRICS_BIND`, `127.0.0.1:9464`,
+    /// the exporters' customary port on loopback); `off`: no listener, nothing recorded.
+    pub metrics_bind: Option<SocketAddr>,
     /// Whether the issuer (and audience) were derived from the bind address, and so follow
     /// it when the port is chosen by the OS (`:0`).
     derived_issuer: bool,
@@ -246,7 +250,13 @@ impl Config {
         let github_scanning_keys = vars
             .get("TESSERA_GITHUB_SECRET_SCANNING_KEYS")
             .map(std::path::PathBuf::from);
+        let metrics_bind = vars.parse(
+            "TESSERA_METRICS_BIND",
+            Some(([127, 0, 0, 1], 9464).into()),
+            parse_metrics_bind,
+        )?;
         Ok(Config {
+            metrics_bind,
             webhook_allow_networks,
             webhook_allow_http,
             webhook_timeout,
@@ -296,6 +306,15 @@ impl Config {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
     }
+}
+
+fn parse_metrics_bind(raw: &str) -> Result<Option<SocketAddr>, String> {
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    raw.parse()
+        .map(Some)
+        .map_err(|_| format!("{raw:?} is not an address such as 127.0.0.1:9464, nor off"))
 }
 
 fn default_trusted_proxies() -> Vec<IpNet> {
@@ -374,6 +393,18 @@ mod tests {
     fn a_zero_startup_wait_means_fail_at_once() {
         let c = config(&[("TESSERA_DB_STARTUP_WAIT", "0s")]).unwrap();
         assert_eq!(c.db_startup_wait, Duration::ZERO);
+    }
+
+    #[test]
+    fn metrics_listen_on_loopback_unless_turned_off() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.metrics_bind, Some(([127, 0, 0, 1], 9464).into()));
+        let c = config(&[("TESSERA_METRICS_BIND", "0.0.0.0:9100")]).unwrap();
+        assert_eq!(c.metrics_bind, Some(([0, 0, 0, 0], 9100).into()));
+        let c = config(&[("TESSERA_METRICS_BIND", "off")]).unwrap();
+        assert_eq!(c.metrics_bind, None);
+        let err = config(&[("TESSERA_METRICS_BIND", "localhost:9464")]).unwrap_err();
+        assert_eq!(err.var, "TESSERA_METRICS_BIND");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use tracing_actix_web::TracingLogger;
 
 use super::input;
 use super::logging::{self, RequestSpan};
+use super::metrics::{self, MetricsServer};
 use super::state::AppState;
 use super::{error, routes};
 use crate::access::checker::Checker;
@@ -62,6 +63,8 @@ pub struct Server {
     usage: Arc<UsageRecorder>,
     follower: Follower,
     dispatcher: Dispatcher,
+    /// The metrics listener (`TESSERA_METRICS_BIND`), unless turned off.
+    metrics: Option<MetricsServer>,
 }
 
 impl Server {
@@ -81,6 +84,8 @@ impl Server {
             source,
         })?;
         config.bound_to(addr);
+        // The metrics listener's port, taken now so that a taken one stops the start-up.
+        let metrics_listener = config.metrics_bind.map(MetricsServer::bind).transpose()?;
         // The first organization and the first signing key, created by one instance when
         // several start at once on a fresh database.
         let (generated, signer) = db.exclusive("setup", |conn| -> Result<_, StartError> {
@@ -148,6 +153,7 @@ impl Server {
                 .app_data(state.clone())
                 .wrap(from_fn(input::refuse_control_characters))
                 .wrap(from_fn(logging::access_log))
+                .wrap(from_fn(metrics::track))
                 // Outermost: the request's id and span, in which everything below logs.
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(routes::routes)
@@ -162,6 +168,9 @@ impl Server {
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
+        let metrics = metrics_listener
+            .map(|listener| MetricsServer::build(listener, db.clone(), epoch.clone()))
+            .transpose()?;
         // Last, when nothing can fail any more: from here revokes wait for this instance.
         let follower = Follower::start(epoch, db.clone()).map_err(StartError::Feed)?;
         Ok(Server {
@@ -171,11 +180,17 @@ impl Server {
             usage,
             follower,
             dispatcher,
+            metrics,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served; `None` when `TESSERA_METRICS_BIND` is `off`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::addr)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -184,8 +199,13 @@ impl Server {
 
     /// Serves until SIGTERM/SIGINT (graceful: in-flight requests finish) or `handle().stop()`.
     pub async fn run(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(MetricsServer::spawn);
         tracing::info!(addr = %self.addr, "tessera listening");
         let result = self.server.await;
+        // The metrics listener serves as long as the public one, so the drain can be watched.
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         // Sends in flight are not waited for: their claims lapse and are sent again.
         self.dispatcher.stop();
         // Usage counted since the last periodic write would otherwise be lost on shutdown.
