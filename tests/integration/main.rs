@@ -15,6 +15,7 @@ mod http_basics;
 mod instances;
 mod integrations;
 mod leaks;
+mod metrics;
 mod oauth_flow;
 mod outage;
 mod python_client;
