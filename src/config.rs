@@ -67,6 +67,10 @@ pub struct Config {
     pub github_scanning_keys: Option<std::path::PathBuf>,
     /// Brute-force limits, request rates, and bounds on password hashing and request bodies.
     pub limits: Limits,
+    /// Where Prometheus metrics are served (`GET /metrics`), on a listener of its own so that
+    /// they are never exposed with the public API (`TESSERA_METRICS_BIND`, `127.0.0.1:9464`,
+    /// the exporters' customary port on loopback); `off`: no listener, nothing recorded.
+    pub metrics_bind: Option<SocketAddr>,
     /// Whether the issuer (and audience) were derived from the bind address, and so follow
     /// it when the port is chosen by the OS (`:0`).
     derived_issuer: bool,
@@ -362,8 +366,14 @@ impl Config {
             .get("TESSERA_GITHUB_SECRET_SCANNING_KEYS")
             .map(std::path::PathBuf::from);
         let limits = Limits::from_vars(&vars)?;
+        let metrics_bind = vars.parse(
+            "TESSERA_METRICS_BIND",
+            Some(([127, 0, 0, 1], 9464).into()),
+            parse_metrics_bind,
+        )?;
         Ok(Config {
             limits,
+            metrics_bind,
             webhook_allow_networks,
             webhook_allow_http,
             webhook_timeout,
@@ -413,6 +423,15 @@ impl Config {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
     }
+}
+
+fn parse_metrics_bind(raw: &str) -> Result<Option<SocketAddr>, String> {
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    raw.parse()
+        .map(Some)
+        .map_err(|_| format!("{raw:?} is not an address such as 127.0.0.1:9464, nor off"))
 }
 
 fn default_trusted_proxies() -> Vec<IpNet> {
@@ -494,6 +513,18 @@ mod tests {
     fn a_zero_startup_wait_means_fail_at_once() {
         let c = config(&[("TESSERA_DB_STARTUP_WAIT", "0s")]).unwrap();
         assert_eq!(c.db_startup_wait, Duration::ZERO);
+    }
+
+    #[test]
+    fn metrics_listen_on_loopback_unless_turned_off() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.metrics_bind, Some(([127, 0, 0, 1], 9464).into()));
+        let c = config(&[("TESSERA_METRICS_BIND", "0.0.0.0:9100")]).unwrap();
+        assert_eq!(c.metrics_bind, Some(([0, 0, 0, 0], 9100).into()));
+        let c = config(&[("TESSERA_METRICS_BIND", "off")]).unwrap();
+        assert_eq!(c.metrics_bind, None);
+        let err = config(&[("TESSERA_METRICS_BIND", "localhost:9464")]).unwrap_err();
+        assert_eq!(err.var, "TESSERA_METRICS_BIND");
     }
 
     #[test]

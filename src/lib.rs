@@ -11,7 +11,7 @@
 //! | part | what it holds | may import |
 //! |---|---|---|
 //! | [`cli`] | the operator CLI: one function per command | everything below |
-//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits and the body deadline, draining on SIGTERM, client IP, RFC 6750 bearer, cookies, CORS, control characters refused at the door, request spans and access logs, health, the OpenAPI 3.1 document of it all (`/openapi.json`), every error answer, and every handler by URL | the domain and below |
+//! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits and the body deadline, draining on SIGTERM, client IP, RFC 6750 bearer, cookies, CORS, control characters refused at the door, request spans and access logs, request metrics and the metrics listener (`GET /metrics`), health, the OpenAPI 3.1 document of it all (`/openapi.json`), every error answer, and every handler by URL | the domain and below |
 //! | `oauth` | the authorization endpoint's decision, sign-in with its brute-force ladder and lockout, the token grants (one file each), client authentication with its failure limits, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
 //! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller | `integrations`, `revocation`, `store`, `tokens`, foundations |
 //! | `leaks` | leaked-token reports (GitHub secret scanning): the signature, then every reported secret revoked in one transaction | `integrations` (a token's status), `admin` (its error), `store`, `tokens`, foundations |
@@ -23,7 +23,7 @@
 //! | `revocation` | the revocation epoch, this instance's follower of the revocation feed (which acknowledges what it read, so that revokes are synchronous), and the decision cache every cache is built on | `store` |
 //! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group, the webhook outbox (an event is written in the transaction of its change; deliveries are claimed with `FOR UPDATE SKIP LOCKED` under a lease), and the revocation feed's protocol (a call that recorded a revocation returns once every live instance acknowledged it, waiting at most 2 s); it persists digests, it knows no token format | foundations |
 //! | [`tokens`] | secret formats (prefix, checksum, SHA-256) and JWT signing and verifying from key material | nothing of the crate but its own files |
-//! | foundations | [`config`], `clock`, `duration`, [`events`] (the webhook event catalogue), `limits` (in-memory rate and failure limits, on governor), `roles`, `validate`, [`passwords`], `telemetry` | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
+//! | foundations | [`config`], `clock`, `duration`, [`events`] (the webhook event catalogue), `limits` (in-memory rate and failure limits, on governor), `roles`, `validate`, [`passwords`], `telemetry` (logs; `telemetry::metrics`: every Prometheus metric's name and the functions that record them, which the parts above call) | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
 //!
 //! The domain — `oauth`, `access`, `leaks`, `integrations`, `webhooks`, `admin` — never mentions
 //! actix: handlers in [`web`] extract, call it on the blocking pool (through `store::Db::run`; sign-in, which must
@@ -35,7 +35,8 @@
 //! # Two requests and an event, top to bottom
 //!
 //! `GET /v1/check` with a bearer token:
-//! 1. `web/server.rs` → `web/logging.rs` (the request's span) → `web/routes.rs` (`CHECK_PATH`)
+//! 1. `web/server.rs` → `web/logging.rs` (the request's span) → `web/metrics.rs` (its count
+//!    and time) → `web/routes.rs` (`CHECK_PATH`)
 //! 2. `web/v1/check.rs`: the bearer (`web/bearer.rs`) and the required scopes
 //! 3. `access/checker.rs` `Checker::lookup` → `access/mod.rs` `classify` (shape, checksum and
 //!    SHA-256 in `tokens/secret.rs`) → `revocation/cache.rs` (a live cached decision) or, on a
@@ -44,7 +45,8 @@
 //!    `integrations/mod.rs` (status)
 //! 4. `web/v1/check.rs` takes the caller's address (`web/client_ip.rs`) →
 //!    `access/checker.rs` `Checker::verdict`: IP allowlist, scopes, and — only when allowed —
-//!    the use is counted (`integrations/usage.rs`)
+//!    the use is counted (`integrations/usage.rs`); the verdict is counted too
+//!    (`telemetry/metrics.rs`)
 //! 5. back in `web/v1/check.rs`: 200 with the cached body and `X-Auth-*` headers, or 401 / 403 /
 //!    503 from `web/error.rs`
 //!

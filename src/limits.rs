@@ -78,14 +78,17 @@ const MAX_BLOCKED: usize = 100_000;
 /// Requests per key: each request takes a cell; with none left, the answer is how long until
 /// one is.
 pub(crate) struct RequestLimiter<K: Hash + Eq + Clone> {
+    /// The limit's name in `tessera_rate_limited_total{limit}`.
+    name: &'static str,
     limiter: Option<DefaultKeyedRateLimiter<K>>,
     uses: AtomicU64,
 }
 
 impl<K: Hash + Eq + Clone> RequestLimiter<K> {
-    /// `None`: no limit.
-    pub(crate) fn new(rate: Option<Rate>) -> Self {
+    /// `None`: no limit. `name` labels its refusals in the metrics.
+    pub(crate) fn new(name: &'static str, rate: Option<Rate>) -> Self {
         RequestLimiter {
+            name,
             limiter: rate.map(|r| RateLimiter::keyed(r.quota())),
             uses: AtomicU64::new(0),
         }
@@ -100,9 +103,10 @@ impl<K: Hash + Eq + Clone> RequestLimiter<K> {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-        limiter
-            .check_key(key)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        limiter.check_key(key).map_err(|not_until| {
+            crate::telemetry::metrics::rate_limited(self.name);
+            not_until.wait_time_from(DefaultClock::default().now())
+        })
     }
 }
 
@@ -111,6 +115,8 @@ impl<K: Hash + Eq + Clone> RequestLimiter<K> {
 /// before anything is checked ([`Self::blocked`]). Successes cost nothing, so a key that
 /// stops failing is never slowed.
 pub(crate) struct FailureLimiter<K: Hash + Eq + Clone> {
+    /// The limit's name in `tessera_rate_limited_total{limit}`.
+    name: &'static str,
     limiter: Option<DefaultKeyedRateLimiter<K>>,
     blocked: Mutex<HashMap<K, Instant>>,
     /// How many keys `blocked` holds, read without the lock: the common case, nobody
@@ -120,9 +126,10 @@ pub(crate) struct FailureLimiter<K: Hash + Eq + Clone> {
 }
 
 impl<K: Hash + Eq + Clone> FailureLimiter<K> {
-    /// `None`: no limit.
-    pub(crate) fn new(rate: Option<Rate>) -> Self {
+    /// `None`: no limit. `name` labels its refusals in the metrics.
+    pub(crate) fn new(name: &'static str, rate: Option<Rate>) -> Self {
         FailureLimiter {
+            name,
             limiter: rate.map(|r| RateLimiter::keyed(r.quota())),
             blocked: Mutex::new(HashMap::new()),
             blocked_len: AtomicUsize::new(0),
@@ -139,6 +146,7 @@ impl<K: Hash + Eq + Clone> FailureLimiter<K> {
         let until = *blocked.get(key)?;
         let now = Instant::now();
         if until > now {
+            crate::telemetry::metrics::rate_limited(self.name);
             return Some(until - now);
         }
         blocked.remove(key);
@@ -154,6 +162,7 @@ impl<K: Hash + Eq + Clone> FailureLimiter<K> {
             self.sweep(limiter);
         }
         let not_until = limiter.check_key(key).err()?;
+        crate::telemetry::metrics::rate_limited(self.name);
         let wait = not_until
             .wait_time_from(DefaultClock::default().now())
             .max(Duration::from_secs(1));
@@ -203,19 +212,19 @@ mod tests {
 
     #[test]
     fn requests_past_the_burst_wait() {
-        let limiter = RequestLimiter::new(Some(Rate::new(3, Duration::from_secs(60))));
+        let limiter = RequestLimiter::new("test", Some(Rate::new(3, Duration::from_secs(60))));
         for _ in 0..3 {
             assert!(limiter.check(&"a").is_ok());
         }
         let wait = limiter.check(&"a").unwrap_err();
         assert!(wait > Duration::from_secs(10) && wait <= Duration::from_secs(20));
         assert!(limiter.check(&"b").is_ok(), "keys are counted apart");
-        assert!(RequestLimiter::new(None).check(&"a").is_ok());
+        assert!(RequestLimiter::new("test", None).check(&"a").is_ok());
     }
 
     #[test]
     fn failures_past_the_budget_block_the_key_only() {
-        let limiter = FailureLimiter::new(Some(Rate::new(2, Duration::from_secs(60))));
+        let limiter = FailureLimiter::new("test", Some(Rate::new(2, Duration::from_secs(60))));
         assert_eq!(limiter.blocked(&1), None);
         assert_eq!(limiter.failed(&1), None);
         assert_eq!(limiter.failed(&1), None);

@@ -16,6 +16,7 @@ use super::{Dead, Presented, Principal, TokenKind, classify, identify};
 use crate::integrations::usage::UsageRecorder;
 use crate::revocation::{DecisionCache, Epoch};
 use crate::store::{Db, StoreError};
+use crate::telemetry::metrics::{self, CheckOutcome, CheckToken};
 use crate::tokens::jwt::AccessTokenSigner;
 use crate::tokens::secret::SecretKind;
 
@@ -28,6 +29,8 @@ pub(crate) struct Decision {
     pub(crate) result: Result<Principal, Dead>,
     pub(crate) body: Bytes,
     pub(crate) headers: Vec<(&'static str, Bytes)>,
+    /// The token's kind by its shape, the label of the check's metric.
+    pub(crate) token: CheckToken,
 }
 
 /// `/v1/check`'s 200 body: who the token speaks for and what it may do.
@@ -58,7 +61,7 @@ pub(crate) struct Allowed<'a> {
 }
 
 impl Decision {
-    fn new(result: Result<Principal, Dead>) -> Decision {
+    fn new(result: Result<Principal, Dead>, token: CheckToken) -> Decision {
         let (body, headers) = match &result {
             Ok(p) => render(p),
             Err(_) => (Bytes::new(), Vec::new()),
@@ -67,6 +70,7 @@ impl Decision {
             result,
             body,
             headers,
+            token,
         }
     }
 }
@@ -170,6 +174,12 @@ impl Checker {
         self.usage.record(token_id, None);
     }
 
+    /// A token's kind by its shape, as the check's metric labels it (for a check that got no
+    /// decision: the store could not answer).
+    pub(crate) fn token_kind(&self, token: &str) -> CheckToken {
+        classify(&self.brand, token).map_or(CheckToken::Unknown, |p| p.metric_label())
+    }
+
     /// A revocation happened on this instance: stop serving earlier decisions at once.
     pub(crate) fn invalidate(&self) {
         self.epoch.bump();
@@ -180,7 +190,10 @@ impl Checker {
     pub(crate) async fn lookup(self: &Arc<Self>, token: &str) -> Result<Arc<Decision>, StoreError> {
         let Some(presented) = classify(&self.brand, token) else {
             // Neither a well-formed opaque token (checksum) nor a JWT.
-            return Ok(Arc::new(Decision::new(Err(Dead::Malformed))));
+            return Ok(Arc::new(Decision::new(
+                Err(Dead::Malformed),
+                CheckToken::Unknown,
+            )));
         };
         // Refresh tokens are never bearer credentials; their answer (introspection) must see
         // rotation at once, so it is never cached.
@@ -191,7 +204,8 @@ impl Checker {
             if let Some((hit, age, max_age)) = self.cache.get(&key) {
                 let serve = match &hit.result {
                     Ok(p) if p.exp.is_some_and(|exp| exp <= unix_now()) => {
-                        return Ok(Arc::new(Decision::new(Err(Dead::Expired))));
+                        metrics::decision_cache(true);
+                        return Ok(Arc::new(Decision::new(Err(Dead::Expired), hit.token)));
                     }
                     // Past the inactivity deadline as this entry knows it: perhaps used since
                     // (elsewhere, or written by the flusher), perhaps not — the store says.
@@ -203,6 +217,7 @@ impl Checker {
                     Err(_) => true,
                 };
                 if serve {
+                    metrics::decision_cache(true);
                     // Past half its life, an entry in use is renewed in the background, so
                     // that a busy token never makes its callers wait for the store when the
                     // entry ends.
@@ -212,6 +227,7 @@ impl Checker {
                     return Ok(hit);
                 }
             }
+            metrics::decision_cache(false);
         }
         self.decide(presented.into_owned(), cacheable).await
     }
@@ -236,6 +252,7 @@ impl Checker {
         cacheable: bool,
     ) -> Result<Arc<Decision>, StoreError> {
         let key = presented.hash().0;
+        let token = presented.metric_label();
         // Read before deciding: a revocation during the look-up then retires this entry.
         let generation = self.cache.generation();
         let signer = self.signer.clone();
@@ -244,7 +261,7 @@ impl Checker {
             .db
             .run(move |conn| identify(conn, &signer, &usage, &presented))
             .await?;
-        let decision = Arc::new(Decision::new(result));
+        let decision = Arc::new(Decision::new(result, token));
         if cacheable {
             self.cache.insert(key, decision.clone(), generation);
         }
@@ -275,13 +292,25 @@ impl Checker {
     }
 
     /// Steps 4–5: the IP allowlist, then the scopes. Refresh tokens (and anything dead) are
-    /// never bearer credentials.
+    /// never bearer credentials. Counted (`tessera_check_decisions_total`).
     pub(crate) fn verdict(
         &self,
         decision: Arc<Decision>,
         ip: Option<IpAddr>,
         required: &[&str],
     ) -> Verdict {
+        let token = decision.token;
+        let verdict = self.judge(decision, ip, required);
+        let outcome = match &verdict {
+            Verdict::Allow(_) => CheckOutcome::Allow,
+            Verdict::Unauthorized { .. } => CheckOutcome::Unauthorized,
+            Verdict::ForbiddenScope { .. } => CheckOutcome::ForbiddenScope,
+        };
+        metrics::check_decision(outcome, token);
+        verdict
+    }
+
+    fn judge(&self, decision: Arc<Decision>, ip: Option<IpAddr>, required: &[&str]) -> Verdict {
         let Ok(p) = &decision.result else {
             return Verdict::Unauthorized { token_given: true };
         };

@@ -7,7 +7,7 @@
 //! ([`checker`]) IP allowlist → scopes.
 //!
 //! Plain Rust over the store: nothing here knows HTTP. Imports `store`, `tokens`,
-//! `revocation`, `integrations` (token status and usage).
+//! `revocation`, `integrations` (token status and usage), and `telemetry` (its metrics).
 
 pub(crate) mod caller;
 pub(crate) mod checker;
@@ -25,6 +25,7 @@ use crate::integrations::{self, Status};
 use crate::store::grants::{self, RefreshToken};
 use crate::store::integrations::IntegrationToken;
 use crate::store::{DbConn, StoreError};
+use crate::telemetry::metrics::CheckToken;
 use crate::tokens::jwt::{AccessTokenSigner, Rejection};
 use crate::tokens::secret::{self, ParsedSecret, SecretHash, SecretKind};
 
@@ -108,6 +109,18 @@ impl Presented<'_> {
         match self {
             Presented::Opaque(p) => &p.hash,
             Presented::Jwt { hash, .. } => hash,
+        }
+    }
+
+    /// The token's kind by its shape, as the check's metric labels it.
+    pub(crate) fn metric_label(&self) -> CheckToken {
+        match self {
+            Presented::Opaque(p) => match p.kind {
+                SecretKind::Live | SecretKind::Test => CheckToken::Integration,
+                SecretKind::RefreshToken => CheckToken::Refresh,
+                SecretKind::ClientSecret => CheckToken::Unknown,
+            },
+            Presented::Jwt { .. } => CheckToken::Jwt,
         }
     }
 

@@ -74,8 +74,14 @@ pub(crate) struct ClientDirectory {
 impl ClientDirectory {
     pub(crate) fn new(ttl: Duration, epoch: Arc<Epoch>, limits: &Limits) -> ClientDirectory {
         ClientDirectory {
-            failures_per_ip: FailureLimiter::new(limits.client_auth_failures),
-            failures_per_client: FailureLimiter::new(limits.client_auth_failures),
+            failures_per_ip: FailureLimiter::new(
+                "client_auth_address",
+                limits.client_auth_failures,
+            ),
+            failures_per_client: FailureLimiter::new(
+                "client_auth_client",
+                limits.client_auth_failures,
+            ),
             cache: DecisionCache::new(ttl, CAPACITY, epoch.clone()),
             origins: DecisionCache::new(ttl, CAPACITY, epoch),
         }

@@ -83,7 +83,7 @@ impl SignInGuard {
     pub(crate) fn new(limits: &Limits) -> SignInGuard {
         let checks = limits.password_concurrency.max(1);
         SignInGuard {
-            per_ip: FailureLimiter::new(limits.sign_in_per_ip),
+            per_ip: FailureLimiter::new("sign_in_address", limits.sign_in_per_ip),
             checks: Arc::new(Semaphore::new(checks)),
             queue: Arc::new(Semaphore::new(checks * QUEUE_PER_CHECK)),
         }
@@ -158,6 +158,11 @@ pub(crate) async fn sign_in(
             locked,
             "sign-in refused unchecked: waiting after failures"
         );
+        crate::telemetry::metrics::rate_limited(if locked {
+            "sign_in_locked"
+        } else {
+            "sign_in_account"
+        });
         return Ok(SignIn::Throttled {
             client_name,
             retry_after: to_std(wait),
@@ -176,6 +181,7 @@ pub(crate) async fn sign_in(
         return Ok(SignIn::Busy { client_name });
     };
     let (Some(name), Some(user), true) = (name, user.clone(), verified) else {
+        crate::telemetry::metrics::sign_in_failed();
         if let Some(user) = user {
             // Audited after the check; the attempt was counted before it.
             let (user_id, username) = (user.id, user.username);
@@ -290,6 +296,7 @@ fn pass_gate(
         let (blocked_until, locked_until) = restriction(&limits, counted.failures, now);
         sign_in_failures::restrict(conn, &name, blocked_until, locked_until)?;
         if let Some(until) = locked_until {
+            crate::telemetry::metrics::account_locked();
             tracing::warn!(
                 failures = counted.failures,
                 "an account was locked after failed sign-ins"

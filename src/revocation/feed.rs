@@ -35,6 +35,8 @@ struct RevocationFeed {
     origin: Instant,
     /// Milliseconds after `origin` until which cached decisions may be served; 0: not now.
     followed_until_ms: AtomicU64,
+    /// Milliseconds after `origin` at which the last successful read started (0: none yet).
+    last_read_ms: AtomicU64,
     rounds: Mutex<RoundLog>,
 }
 
@@ -51,6 +53,7 @@ impl Default for RevocationFeed {
         RevocationFeed {
             origin: Instant::now(),
             followed_until_ms: AtomicU64::new(0),
+            last_read_ms: AtomicU64::new(0),
             rounds: Mutex::new(RoundLog::default()),
         }
     }
@@ -101,6 +104,12 @@ impl RevocationFeed {
         rounds.last_end = Some(ended);
     }
 
+    /// A read that started at `started` succeeded.
+    fn read(&self, started: Instant) {
+        self.last_read_ms
+            .fetch_max(self.ms(started), Ordering::AcqRel);
+    }
+
     /// A round failed: the next two must succeed before cached decisions are served again
     /// (those served meanwhile end with the current following).
     fn failed(&self) {
@@ -135,6 +144,16 @@ impl Epoch {
         epoch.feed.counted(now, now);
         epoch.feed.counted(now, now);
         epoch
+    }
+
+    /// How far behind the feed this instance may be: the time since its last successful read
+    /// started (since start-up before the first). A revocation made elsewhere is seen by the
+    /// next read, so this bounds how late; normally below [`POLL_EVERY`], it grows without
+    /// bound while the feed cannot be read (when cached decisions are not served either).
+    pub(crate) fn feed_lag(&self) -> Duration {
+        let now = self.feed.ms(Instant::now());
+        let last = self.feed.last_read_ms.load(Ordering::Acquire);
+        Duration::from_millis(now.saturating_sub(last))
     }
 
     /// How old a cache entry may be: `ttl` while the feed is followed, otherwise nothing is
@@ -276,6 +295,7 @@ impl RoundThread {
             crate::store::write(conn, move |c| revocations::acknowledge(c, &id, &read))?;
             Ok(true)
         })?;
+        self.epoch.feed.read(started);
         if acknowledged {
             self.epoch.feed.counted(started, Instant::now());
         }
@@ -360,6 +380,22 @@ mod tests {
         assert!(feed.observe((1, 5)));
         // A row with a lower id committing late changes the count, not the maximum.
         assert!(feed.observe((2, 5)));
+    }
+
+    #[test]
+    fn lag_is_the_age_of_the_last_successful_read() {
+        let epoch = Epoch::default();
+        // Before any read: as old as the epoch.
+        let before = epoch.feed_lag();
+        let t = Instant::now();
+        epoch.feed.read(t);
+        assert!(epoch.feed_lag() <= t.elapsed() + Duration::from_millis(1));
+        // Reads are recorded by when they started; an earlier one does not make it older.
+        let origin = epoch.feed.origin;
+        epoch.feed.read(origin + Duration::from_secs(10));
+        epoch.feed.read(origin + Duration::from_secs(5));
+        assert_eq!(epoch.feed.last_read_ms.load(Ordering::Acquire), 10_000);
+        assert!(before <= origin.elapsed() + Duration::from_millis(1));
     }
 
     #[test]

@@ -82,7 +82,21 @@ pub enum StoreError {
 }
 
 impl From<DieselError> for StoreError {
+    /// Also counts the failures (`tessera_db_errors_total`): every statement's error passes here.
     fn from(e: DieselError) -> Self {
+        use crate::telemetry::metrics::{DbError, db_error};
+        let error = StoreError::classify(e);
+        match &error {
+            StoreError::Query(_) => db_error(DbError::Statement),
+            StoreError::Unavailable(_) => db_error(DbError::Unavailable),
+            StoreError::NotFound | StoreError::Conflict(_) => {}
+        }
+        error
+    }
+}
+
+impl StoreError {
+    fn classify(e: DieselError) -> StoreError {
         match e {
             DieselError::NotFound => StoreError::NotFound,
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
@@ -404,9 +418,29 @@ impl Db {
         self.sqlite
     }
 
+    /// The pool's connections, for metrics: open ones, the idle among them, and the most
+    /// there may be (`TESSERA_DB_POOL_SIZE`).
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let state = self.pool.state();
+        (
+            state.connections,
+            state.idle_connections,
+            self.pool.max_size(),
+        )
+    }
+
     /// A pooled connection: within 3 s while the database is healthy, within 250 ms (and
-    /// checked) while it is known to be down; see [`Db`].
+    /// checked) while it is known to be down; see [`Db`]. A failure is counted
+    /// (`tessera_db_errors_total{kind="no_connection"}`).
     pub fn conn(&self) -> StoreResult<Conn> {
+        let conn = self.checkout();
+        if conn.is_err() {
+            crate::telemetry::metrics::db_error(crate::telemetry::metrics::DbError::NoConnection);
+        }
+        conn
+    }
+
+    fn checkout(&self) -> StoreResult<Conn> {
         if self.outage.is_down() {
             return self.conn_while_down();
         }

@@ -5,7 +5,8 @@
 //! - [`state`]: what every handler can reach; [`server`]: start-up, then serving;
 //! - [`body`] (limits and reading), [`client_ip`], [`bearer`] (RFC 6750), [`cookies`], [`cors`],
 //!   [`logging`] (request ids, spans, one line per request), [`input`] (control characters
-//!   refused at the door), [`health`];
+//!   refused at the door), [`health`], [`metrics`] (request counts and durations, and the
+//!   metrics listener's `GET /metrics`);
 //! - [`error`]: every error answer — the `/v1` envelope, RFC 6749's, and the HTML error pages;
 //! - handlers, arranged by URL: [`well_known`], [`oauth`] (`/oauth/…`), [`v1`] (`/v1/…`),
 //!   and the HTML of the sign-in and consent pages in [`pages`].
@@ -22,6 +23,7 @@ pub(crate) mod error;
 pub(crate) mod health;
 pub(crate) mod input;
 pub(crate) mod logging;
+pub(crate) mod metrics;
 pub(crate) mod oauth;
 pub(crate) mod openapi;
 pub(crate) mod pages;

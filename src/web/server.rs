@@ -20,6 +20,7 @@ use tracing_actix_web::TracingLogger;
 
 use super::input;
 use super::logging::{self, RequestSpan};
+use super::metrics::{self, MetricsServer};
 use super::shutdown::{self, Drain};
 use super::state::AppState;
 use super::{error, routes};
@@ -66,6 +67,8 @@ pub struct Server {
     follower: Follower,
     dispatcher: Dispatcher,
     drain: Arc<Drain>,
+    /// The metrics listener (`TESSERA_METRICS_BIND`), unless turned off.
+    metrics: Option<MetricsServer>,
 }
 
 impl Server {
@@ -85,6 +88,8 @@ impl Server {
             source,
         })?;
         config.bound_to(addr);
+        // The metrics listener's port, taken now so that a taken one stops the start-up.
+        let metrics_listener = config.metrics_bind.map(MetricsServer::bind).transpose()?;
         // The first organization and the first signing key, created by one instance when
         // several start at once on a fresh database.
         let (generated, signer) = db.exclusive("setup", |conn| -> Result<_, StartError> {
@@ -151,9 +156,15 @@ impl Server {
             webhooks: sender,
             webhook_waker: dispatcher.waker(),
             scanning_keys,
-            management_rate: RequestLimiter::new(config.limits.management_rate),
-            management_failures: FailureLimiter::new(config.limits.client_auth_failures),
-            secret_scanning_failures: FailureLimiter::new(config.limits.secret_scanning_failures),
+            management_rate: RequestLimiter::new("management_user", config.limits.management_rate),
+            management_failures: FailureLimiter::new(
+                "management_address",
+                config.limits.client_auth_failures,
+            ),
+            secret_scanning_failures: FailureLimiter::new(
+                "secret_scanning_address",
+                config.limits.secret_scanning_failures,
+            ),
         });
         let drain = Arc::new(Drain::default());
         let drain_data = web::Data::new(drain.clone());
@@ -165,6 +176,7 @@ impl Server {
                 .wrap(from_fn(input::refuse_control_characters))
                 .wrap(from_fn(logging::access_log))
                 .wrap(from_fn(shutdown::track))
+                .wrap(from_fn(metrics::track))
                 // Outermost: the request's id and span, in which everything below logs.
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(routes::routes)
@@ -182,6 +194,9 @@ impl Server {
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
+        let metrics = metrics_listener
+            .map(|listener| MetricsServer::build(listener, db.clone(), epoch.clone()))
+            .transpose()?;
         // Last, when nothing can fail any more: from here revokes wait for this instance.
         let follower = Follower::start(epoch, db.clone()).map_err(StartError::Feed)?;
         Ok(Server {
@@ -192,11 +207,17 @@ impl Server {
             follower,
             dispatcher,
             drain,
+            metrics,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served; `None` when `TESSERA_METRICS_BIND` is `off`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::addr)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -207,8 +228,13 @@ impl Server {
     /// (see [`shutdown`]): no new connections, `Connection: close` on every answer, and it stops
     /// as soon as no request is in flight (at most 10 s).
     pub async fn run(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(MetricsServer::spawn);
         tracing::info!(addr = %self.addr, "tessera listening");
         let result = self.server.await;
+        // The metrics listener serves as long as the public one, so the drain can be watched.
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         // Sends in flight are not waited for: their claims lapse and are sent again.
         self.dispatcher.stop();
         // Usage counted since the last periodic write would otherwise be lost on shutdown.

@@ -27,6 +27,7 @@ use crate::clock;
 use crate::store::audit::{self, Actor};
 use crate::store::webhooks::{self as outbox, AttemptRecord, Claimed, DeliveryState, Endpoint};
 use crate::store::{Db, DbConn, StoreError, transaction};
+use crate::telemetry::metrics::{self, WebhookOutcome};
 
 /// How deliveries are made; from `TESSERA_WEBHOOK_*` settings.
 #[derive(Clone, Debug)]
@@ -151,8 +152,17 @@ impl Sender {
         let attempted_at = clock::now();
         let started = Instant::now();
         let outcome = self.post(c, &secrets, attempted_at.and_utc().timestamp());
-        let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let elapsed = started.elapsed();
+        let latency_ms = i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX);
         let verdict = self.judge(&outcome, c.attempt, clock::now());
+        metrics::webhook_attempt(
+            match verdict.state {
+                DeliveryState::Delivered => WebhookOutcome::Delivered,
+                DeliveryState::Pending => WebhookOutcome::Retry,
+                DeliveryState::Failed => WebhookOutcome::Failed,
+            },
+            elapsed,
+        );
         if verdict.state == DeliveryState::Delivered {
             tracing::debug!(endpoint = %c.endpoint_id, event = %c.event_id, attempt = c.attempt, latency_ms, "webhook delivered");
         } else {

@@ -99,6 +99,7 @@ fn serve_binary_bootstraps_logs_safely_and_stops_on_sigterm() {
         .arg("serve")
         .env("TESSERA_DATABASE_URL", &db.url)
         .env("TESSERA_BIND", "127.0.0.1:0")
+        .env("TESSERA_METRICS_BIND", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

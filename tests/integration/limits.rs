@@ -11,6 +11,7 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 
 use crate::oauth_support::{Form, PASSWORD, REDIRECT, World};
+use crate::metrics::{grew, scrape};
 use crate::on_both_backends;
 use crate::support::{ServerProcess, TestDb};
 
@@ -211,12 +212,17 @@ on_both_backends! {
         let w = World::with_config(db, &[("TESSERA_SIGN_IN_IP_LIMIT", "10/10m")]);
         let browser = w.browser();
         let form = sign_in_form(&browser, &w.server.base, &w.public_id);
+        let before = scrape(&w.server);
         // One wrong guess for each of many usernames: no account reaches its own limit.
         let statuses: Vec<u16> = (0..14)
             .map(|i| attempt(&browser, &w.server.base, &form, &format!("user{i}"), "x", GUESSER).status)
             .collect();
         assert_eq!(&statuses[..10], &[401; 10], "{statuses:?}");
         assert_eq!(&statuses[10..], &[429; 4], "{statuses:?}");
+        let after = scrape(&w.server);
+        let limited = [("limit", "sign_in_address")];
+        assert!(grew(&before, &after, "tessera_rate_limited_total", &limited) >= 4.0);
+        assert!(grew(&before, &after, "tessera_sign_in_failures_total", &[]) >= 10.0);
         // Another address still signs in.
         let ok = attempt(&browser, &w.server.base, &form, "alice", PASSWORD, OWNER);
         assert_eq!(ok.status, 303, "{}", ok.page);

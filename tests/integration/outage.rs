@@ -164,6 +164,7 @@ impl Serve {
             .arg("serve")
             .env("TESSERA_DATABASE_URL", &db.url)
             .env("TESSERA_BIND", "127.0.0.1:0")
+            .env("TESSERA_METRICS_BIND", "127.0.0.1:0")
             .env("TESSERA_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("TESSERA_DB_STARTUP_WAIT", startup_wait)
             .env("RUST_LOG", "info")

@@ -68,6 +68,8 @@ impl TestDb {
         );
         vars.insert("TESSERA_DB_POOL_SIZE".into(), "4".into());
         vars.insert("TESSERA_WORKERS".into(), "2".into());
+        // Metrics on a random port too: tests run in parallel.
+        vars.insert("TESSERA_METRICS_BIND".into(), "127.0.0.1:0".into());
         for (k, v) in extra {
             vars.insert(k.to_string(), v.to_string());
         }
@@ -193,6 +195,8 @@ impl CliOutput {
 /// The real server, in-process, on a random port; stopped when dropped.
 pub(crate) struct TestServer {
     pub base: String,
+    /// The metrics listener's base URL, unless `TESSERA_METRICS_BIND` is `off`.
+    pub metrics: Option<String>,
     handle: actix_web::dev::ServerHandle,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -210,13 +214,15 @@ impl TestServer {
                         return;
                     }
                 };
-                tx.send(Ok((server.addr(), server.handle()))).ok();
+                tx.send(Ok((server.addr(), server.metrics_addr(), server.handle())))
+                    .ok();
                 server.run().await.ok();
             });
         });
-        let (addr, handle) = rx.recv().expect("server thread").expect("server start");
+        let (addr, metrics, handle) = rx.recv().expect("server thread").expect("server start");
         TestServer {
             base: format!("http://{addr}"),
+            metrics: metrics.map(|a| format!("http://{a}")),
             handle,
             thread: Some(thread),
         }
@@ -294,6 +300,7 @@ impl ServerProcess {
         cmd.arg("serve")
             .env("TESSERA_DATABASE_URL", &db.url)
             .env("TESSERA_BIND", "127.0.0.1:0")
+            .env("TESSERA_METRICS_BIND", "127.0.0.1:0")
             .env("TESSERA_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

@@ -19,6 +19,7 @@ use super::errors::{OAuthError, Refusal};
 use super::params::Params;
 use crate::store::grants::{Grant, GrantNames};
 use crate::store::{DbConn, StoreError, write};
+use crate::telemetry::metrics::{self, GrantType};
 use crate::tokens::jwt::AccessClaims;
 use crate::{clock, duration};
 
@@ -58,25 +59,49 @@ struct Issued {
 }
 
 /// `POST /oauth/token`: runs the grant the request names. `Err` only when the store (or the
-/// signing key) cannot be used.
+/// signing key) cannot be used. Counts what it issued, and the replays it caught
+/// (`telemetry::metrics`).
 pub(crate) fn exchange(
     conn: &mut DbConn,
     ctx: &OAuthContext,
     params: &Params,
 ) -> Result<TokenOutcome, StoreError> {
-    let issued = match params.get("grant_type") {
-        Some(authorization_code::GRANT_TYPE) => authorization_code::exchange(conn, ctx, params)?,
-        Some(refresh_token::GRANT_TYPE) => refresh_token::exchange(conn, ctx, params)?,
-        Some(_) => Err(Refusal::new(
-            OAuthError::UnsupportedGrantType,
-            "grant_type must be authorization_code or refresh_token",
-        )
-        .into()),
-        None => Err(Refusal::invalid_request("missing parameter \"grant_type\"").into()),
+    let grant = match params.get("grant_type") {
+        Some(authorization_code::GRANT_TYPE) => GrantType::AuthorizationCode,
+        Some(refresh_token::GRANT_TYPE) => GrantType::RefreshToken,
+        Some(_) => {
+            return Ok(Err(Refusal::new(
+                OAuthError::UnsupportedGrantType,
+                "grant_type must be authorization_code or refresh_token",
+            )
+            .into()));
+        }
+        None => {
+            return Ok(Err(Refusal::invalid_request(
+                "missing parameter \"grant_type\"",
+            )
+            .into()));
+        }
+    };
+    let issued = match grant {
+        GrantType::AuthorizationCode => authorization_code::exchange(conn, ctx, params)?,
+        GrantType::RefreshToken => refresh_token::exchange(conn, ctx, params)?,
     };
     match issued {
-        Ok(issued) => sign(ctx, issued).map(Ok),
-        Err(refused) => Ok(Err(refused)),
+        Ok(issued) => {
+            let tokens = sign(ctx, issued)?;
+            metrics::token_issued(grant);
+            Ok(Ok(tokens))
+        }
+        Err(refused) => {
+            if refused.revoked_family {
+                match grant {
+                    GrantType::RefreshToken => metrics::refresh_reuse_detected(),
+                    GrantType::AuthorizationCode => metrics::code_replay_detected(),
+                }
+            }
+            Ok(Err(refused))
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::access::checker::Verdict;
+use crate::telemetry::metrics::{self, CheckOutcome, CheckToken};
 use crate::web::bearer::bearer;
 use crate::web::client_ip::client_ip;
 use crate::web::error::ApiError;
@@ -76,10 +77,11 @@ pub(crate) async fn check(
     let token = match bearer(&req) {
         Ok(Some(t)) => Some(t),
         Ok(None) => query.api_key.as_deref().filter(|k| !k.is_empty()),
-        Err(e) => return e.error_response(),
+        Err(e) => return counted(CheckToken::Unknown, e.error_response()),
     };
     let Some(token) = token else {
-        return ApiError::unauthorized("a bearer token is required", false).error_response();
+        let refused = ApiError::unauthorized("a bearer token is required", false);
+        return counted(CheckToken::None, refused.error_response());
     };
     let required: Vec<&str> = req
         .headers()
@@ -93,7 +95,8 @@ pub(crate) async fn check(
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(cause = %e, "check cannot reach the store");
-            return ApiError::unavailable().error_response();
+            let token = state.checker.token_kind(token);
+            return counted(token, ApiError::unavailable().error_response());
         }
     };
     let ip = client_ip(&req, &state.config.trusted_proxies);
@@ -117,4 +120,15 @@ pub(crate) async fn check(
         .error_response(),
         Verdict::ForbiddenScope { missing } => ApiError::forbidden_scope(&missing).error_response(),
     }
+}
+
+/// A refusal made before the checker's verdict (which counts its own), counted by its status.
+fn counted(token: CheckToken, res: HttpResponse) -> HttpResponse {
+    let outcome = if res.status().is_server_error() {
+        CheckOutcome::Unavailable
+    } else {
+        CheckOutcome::Unauthorized
+    };
+    metrics::check_decision(outcome, token);
+    res
 }

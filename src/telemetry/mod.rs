@@ -1,7 +1,10 @@
-//! Structured logs via `tracing`, filtered by `RUST_LOG` (default `info`).
+//! What an operator sees of a running Tessera: structured logs via `tracing`, filtered by
+//! `RUST_LOG` (default `info`), and Prometheus [`metrics`].
 //!
 //! Nothing secret is ever passed to a log macro: request logs carry method, path (never the
 //! query string, which may hold `code` or `api_key`), status and timing, never headers.
+
+pub(crate) mod metrics;
 
 use std::io::IsTerminal;
 
