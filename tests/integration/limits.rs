@@ -10,8 +10,8 @@ use reqwest::blocking::Client as Http;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value;
 
-use crate::oauth_support::{Form, PASSWORD, REDIRECT, World};
 use crate::metrics::{grew, scrape};
+use crate::oauth_support::{Form, PASSWORD, REDIRECT, World};
 use crate::on_both_backends;
 use crate::support::{ServerProcess, TestDb};
 
@@ -188,7 +188,7 @@ fn guess_until_locked(db: &TestDb, servers: &[String], client_id: &str) {
 on_both_backends! {
     fn wrong_passwords_are_slowed_then_locked_out_until_unlocked(db: TestDb) {
         let w = World::with_config(db, &LADDER);
-        guess_until_locked(&w.db, &[w.server.base.clone()], &w.public_id);
+        guess_until_locked(&w.db, std::slice::from_ref(&w.server.base), &w.public_id);
     }
 
     fn a_username_that_does_not_exist_is_throttled_alike(db: TestDb) {
