@@ -127,42 +127,37 @@ impl Limits {
             })
         };
         let rate = |name: &'static str, default: Rate| vars.parse(name, Some(default), Rate::parse);
+        let duration = |name: &'static str, default: Duration, (min, max): (Duration, Duration)| {
+            vars.parse(name, default, move |raw| {
+                let d = parse_duration(raw)?;
+                if d < min || d > max {
+                    return Err(format!(
+                        "must be from {} to {}",
+                        humantime::format_duration(min),
+                        humantime::format_duration(max)
+                    ));
+                }
+                Ok(d)
+            })
+        };
         let minute = Duration::from_secs(60);
         Ok(Limits {
             sign_in_free_failures: count("TESSERA_SIGN_IN_FREE_FAILURES", 5, 99)?,
-            sign_in_first_delay: vars.parse(
+            sign_in_first_delay: duration(
                 "TESSERA_SIGN_IN_FIRST_DELAY",
                 Duration::from_secs(1),
-                |raw| {
-                    let d = parse_duration(raw)?;
-                    if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
-                        return Err("must be from 100ms to 1h".into());
-                    }
-                    Ok(d)
-                },
+                (Duration::from_millis(100), Duration::from_secs(3600)),
             )?,
-            sign_in_max_delay: vars.parse(
+            sign_in_max_delay: duration(
                 "TESSERA_SIGN_IN_MAX_DELAY",
                 Duration::from_secs(15 * 60),
-                |raw| {
-                    let d = parse_duration(raw)?;
-                    if d < Duration::from_secs(1) || d > Duration::from_secs(86_400) {
-                        return Err("must be from 1s to 1d".into());
-                    }
-                    Ok(d)
-                },
+                (Duration::from_secs(1), Duration::from_secs(86_400)),
             )?,
             sign_in_lockout_after: count("TESSERA_SIGN_IN_LOCKOUT_AFTER", 50, 100)?,
-            sign_in_lockout: vars.parse(
+            sign_in_lockout: duration(
                 "TESSERA_SIGN_IN_LOCKOUT_DURATION",
                 Duration::from_secs(3600),
-                |raw| {
-                    let d = parse_duration(raw)?;
-                    if d < Duration::from_secs(1) || d > Duration::from_secs(365 * 86_400) {
-                        return Err("must be from 1s to 365d".into());
-                    }
-                    Ok(d)
-                },
+                (Duration::from_secs(1), Duration::from_secs(365 * 86_400)),
             )?,
             sign_in_per_ip: rate("TESSERA_SIGN_IN_IP_LIMIT", Rate::new(100, 10 * minute))?,
             client_auth_failures: rate("TESSERA_CLIENT_AUTH_LIMIT", Rate::new(30, minute))?,
@@ -179,13 +174,11 @@ impl Limits {
                     _ => Err(format!("{raw:?} is not a number from 1 to 256")),
                 },
             )?,
-            body_timeout: vars.parse("TESSERA_BODY_TIMEOUT", Duration::from_secs(10), |raw| {
-                let d = parse_duration(raw)?;
-                if d < Duration::from_millis(100) || d > Duration::from_secs(300) {
-                    return Err("must be from 100ms to 5m".into());
-                }
-                Ok(d)
-            })?,
+            body_timeout: duration(
+                "TESSERA_BODY_TIMEOUT",
+                Duration::from_secs(10),
+                (Duration::from_millis(100), Duration::from_secs(300)),
+            )?,
         })
     }
 }

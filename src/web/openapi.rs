@@ -725,32 +725,16 @@ pub(crate) struct TokenResponse {
     refresh_token: Option<String>,
 }
 
-/// The revocation request (RFC 7009 §2.1).
+/// The revocation (RFC 7009 §2.1) and introspection (RFC 7662 §2.1) request: the token, and
+/// the client's credentials when they are not in `Authorization`.
 #[derive(ToSchema)]
 #[allow(
     dead_code,
     reason = "a shape for the document; `oauth::params` reads the pairs"
 )]
-pub(crate) struct RevokeRequest {
+pub(crate) struct PresentedTokenRequest {
     token: String,
-    /// `access_token` or `refresh_token`; a hint only.
-    #[schema(nullable = false)]
-    token_type_hint: Option<String>,
-    #[schema(nullable = false)]
-    client_id: Option<String>,
-    #[schema(nullable = false, format = Password)]
-    client_secret: Option<String>,
-}
-
-/// The introspection request (RFC 7662 §2.1).
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "a shape for the document; `oauth::params` reads the pairs"
-)]
-pub(crate) struct IntrospectRequest {
-    token: String,
-    /// A hint only: the token's own shape says what it is.
+    /// `access_token` or `refresh_token`; a hint only: the token's own shape says what it is.
     #[schema(nullable = false)]
     token_type_hint: Option<String>,
     #[schema(nullable = false)]

@@ -111,9 +111,10 @@ pub(crate) async fn on_signal(handle: ServerHandle, drain: Arc<Drain>) {
             Err(_) => std::future::pending().await,
         }
     };
-    tokio::select! {
-        _ = terminate => tracing::info!("SIGTERM: draining"),
-        _ = actix_web::rt::signal::ctrl_c() => tracing::info!("SIGINT: draining"),
+    let interrupt = actix_web::rt::signal::ctrl_c();
+    match futures_util::future::select(std::pin::pin!(terminate), std::pin::pin!(interrupt)).await {
+        futures_util::future::Either::Left(_) => tracing::info!("SIGTERM: draining"),
+        futures_util::future::Either::Right(_) => tracing::info!("SIGINT: draining"),
     }
     // No new connections; the kernel's backlog is dropped with the listener.
     handle.pause().await;

@@ -23,8 +23,8 @@ use crate::web::state::AppState;
     operation_id = "introspect",
     tag = "oauth",
     request_body(content(
-        (crate::web::openapi::IntrospectRequest = "application/x-www-form-urlencoded"),
-        (crate::web::openapi::IntrospectRequest = "application/json"),
+        (crate::web::openapi::PresentedTokenRequest = "application/x-www-form-urlencoded"),
+        (crate::web::openapi::PresentedTokenRequest = "application/json"),
     )),
     security(("client_basic" = []), ()),
     responses(

@@ -17,8 +17,8 @@ use crate::web::state::AppState;
     operation_id = "revoke",
     tag = "oauth",
     request_body(content(
-        (crate::web::openapi::RevokeRequest = "application/x-www-form-urlencoded"),
-        (crate::web::openapi::RevokeRequest = "application/json"),
+        (crate::web::openapi::PresentedTokenRequest = "application/x-www-form-urlencoded"),
+        (crate::web::openapi::PresentedTokenRequest = "application/json"),
     )),
     security((), ("client_basic" = [])),
     responses(
