@@ -21,6 +21,8 @@ LABELS = {
     "introspect-integration": "POST /oauth/introspect, integration token",
     "refresh": "POST /oauth/token, refresh with rotation",
     "roundtrip": "authorize → code → token (authz/s)",
+    "check-flood": "/v1/check, integration, beside a sign-in flood (one account, one address)",
+    "check-flood-open": "/v1/check, integration, beside a sign-in flood (every guess hashed)",
 }
 ORDER = list(LABELS)
 
