@@ -22,7 +22,7 @@ pub(crate) struct Probe {
     tag = "operations",
     responses(
         (status = 200, description = "The process is up: `{\"status\": \"ok\"}`.", body = Probe),
-        crate::web::openapi::BadInput,
+        crate::web::openapi::shapes::BadInput,
     ),
 )]
 pub(crate) async fn healthz() -> HttpResponse {
@@ -39,9 +39,9 @@ pub(crate) async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "The database answers: `{\"status\": \"ready\"}`.", body = Probe),
-        (status = 503, description = "The database does not answer.", body = crate::web::openapi::NotReady,
+        (status = 503, description = "The database does not answer.", body = crate::web::openapi::shapes::NotReady,
             headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
-        crate::web::openapi::BadInput,
+        crate::web::openapi::shapes::BadInput,
     ),
 )]
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {

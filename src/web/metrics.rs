@@ -26,7 +26,8 @@ use actix_web::{App, Error, HttpResponse, HttpServer, web};
 
 use super::error;
 use super::paths::*;
-use super::server::StartError;
+/// The address that could not be listened on, and why (`StartError::Bind` to the server).
+pub(crate) type BindError = (SocketAddr, std::io::Error);
 use crate::revocation::Epoch;
 use crate::store::Db;
 use crate::telemetry::metrics::{self as telemetry, HttpSeries};
@@ -174,8 +175,8 @@ pub(crate) struct MetricsServer {
 impl MetricsServer {
     /// Binds `bind` (port 0: any free port). Bound before the rest of the start-up, so that a
     /// taken port stops it like the public listener's would.
-    pub(crate) fn bind(bind: SocketAddr) -> Result<TcpListener, StartError> {
-        TcpListener::bind(bind).map_err(|source| StartError::Bind { addr: bind, source })
+    pub(crate) fn bind(bind: SocketAddr) -> Result<TcpListener, BindError> {
+        TcpListener::bind(bind).map_err(|source| (bind, source))
     }
 
     /// Installs the process's recorder and builds the server on `listener`; it serves once
@@ -184,11 +185,10 @@ impl MetricsServer {
         listener: TcpListener,
         db: Db,
         epoch: Arc<Epoch>,
-    ) -> Result<MetricsServer, StartError> {
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: ([0, 0, 0, 0], 0).into(),
-            source,
-        })?;
+    ) -> Result<MetricsServer, BindError> {
+        let addr = listener
+            .local_addr()
+            .map_err(|source| (([0, 0, 0, 0], 0).into(), source))?;
         telemetry::install();
         let sampled = web::Data::new(Sampled { db, epoch });
         let server = HttpServer::new(move || {
@@ -202,7 +202,7 @@ impl MetricsServer {
         .disable_signals()
         .shutdown_timeout(1)
         .listen(listener)
-        .map_err(|source| StartError::Bind { addr, source })?
+        .map_err(|source| (addr, source))?
         .run();
         Ok(MetricsServer { server, addr })
     }

@@ -89,7 +89,11 @@ impl Server {
         })?;
         config.bound_to(addr);
         // The metrics listener's port, taken now so that a taken one stops the start-up.
-        let metrics_listener = config.metrics_bind.map(MetricsServer::bind).transpose()?;
+        let metrics_listener = config
+            .metrics_bind
+            .map(MetricsServer::bind)
+            .transpose()
+            .map_err(bind_error)?;
         // The first organization and the first signing key, created by one instance when
         // several start at once on a fresh database.
         let (generated, signer) = db.exclusive("setup", |conn| -> Result<_, StartError> {
@@ -196,7 +200,8 @@ impl Server {
         }
         let metrics = metrics_listener
             .map(|listener| MetricsServer::build(listener, db.clone(), epoch.clone()))
-            .transpose()?;
+            .transpose()
+            .map_err(bind_error)?;
         // Last, when nothing can fail any more: from here revokes wait for this instance.
         let follower = Follower::start(epoch, db.clone()).map_err(StartError::Feed)?;
         Ok(Server {
@@ -269,6 +274,10 @@ pub fn serve(config: Config) -> Result<(), StartError> {
             source,
         })
     })
+}
+
+fn bind_error((addr, source): super::metrics::BindError) -> StartError {
+    StartError::Bind { addr, source }
 }
 
 /// The first and the longest pause between two start-up connection attempts.

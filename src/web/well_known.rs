@@ -61,11 +61,11 @@ pub(crate) struct JwkSet {
     tag = "discovery",
     responses(
         (status = 200, description = "RFC 8414 §3.2: the metadata.", body = Metadata),
-        crate::web::openapi::BadInput,
+        crate::web::openapi::shapes::BadInput,
         (status = 503, description = "The database cannot answer right now.",
-            body = crate::web::openapi::ApiErrorBody,
+            body = crate::web::openapi::shapes::ApiErrorBody,
             headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
-        (status = 500, description = "An unexpected failure.", body = crate::web::openapi::ApiErrorBody),
+        (status = 500, description = "An unexpected failure.", body = crate::web::openapi::shapes::ApiErrorBody),
     ),
 )]
 pub(crate) async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -110,7 +110,7 @@ pub(crate) async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse,
     responses(
         (status = 200, description = "The public signing keys (RFC 7517 §5).", body = JwkSet,
             content_type = "application/jwk-set+json"),
-        crate::web::openapi::BadInput,
+        crate::web::openapi::shapes::BadInput,
     ),
 )]
 pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {

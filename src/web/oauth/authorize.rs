@@ -28,8 +28,11 @@ use crate::web::state::AppState;
     path = "/oauth/authorize",
     operation_id = "authorize",
     tag = "oauth",
-    params(crate::web::openapi::AuthorizeQuery),
-    responses(crate::web::openapi::AuthorizeAnswers, crate::web::openapi::PageErrors)
+    params(crate::web::openapi::shapes::AuthorizeQuery),
+    responses(
+        crate::web::openapi::shapes::AuthorizeAnswers,
+        crate::web::openapi::shapes::PageErrors
+    )
 )]
 pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(req.query_string()) {
@@ -45,8 +48,8 @@ pub(crate) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
     path = "/oauth/authorize",
     operation_id = "authorize_decision",
     tag = "oauth",
-    request_body(content = crate::web::openapi::ConsentForm, content_type = "application/x-www-form-urlencoded"),
-    responses(crate::web::openapi::AuthorizeAnswers, crate::web::openapi::PageErrors),
+    request_body(content = crate::web::openapi::shapes::ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    responses(crate::web::openapi::shapes::AuthorizeAnswers, crate::web::openapi::shapes::PageErrors),
 )]
 pub(crate) async fn post(
     req: HttpRequest,
@@ -167,11 +170,11 @@ fn safe_return_to(raw: Option<&str>) -> Option<&str> {
     path = "/oauth/login",
     operation_id = "login",
     tag = "oauth",
-    request_body(content = crate::web::openapi::LoginForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = crate::web::openapi::shapes::LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        crate::web::openapi::LoginAnswers,
-        crate::web::openapi::PageErrors,
-        crate::web::openapi::PageTooMany,
+        crate::web::openapi::shapes::LoginAnswers,
+        crate::web::openapi::shapes::PageErrors,
+        crate::web::openapi::shapes::PageTooMany,
     ),
 )]
 pub(crate) async fn login(
@@ -289,8 +292,8 @@ pub(crate) async fn login(
     path = "/oauth/logout",
     operation_id = "logout",
     tag = "oauth",
-    request_body(content = crate::web::openapi::LogoutForm, content_type = "application/x-www-form-urlencoded"),
-    responses(crate::web::openapi::LogoutAnswers, crate::web::openapi::PageErrors),
+    request_body(content = crate::web::openapi::shapes::LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(crate::web::openapi::shapes::LogoutAnswers, crate::web::openapi::shapes::PageErrors),
 )]
 pub(crate) async fn logout(
     req: HttpRequest,

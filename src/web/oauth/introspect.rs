@@ -23,14 +23,14 @@ use crate::web::state::AppState;
     operation_id = "introspect",
     tag = "oauth",
     request_body(content(
-        (crate::web::openapi::PresentedTokenRequest = "application/x-www-form-urlencoded"),
-        (crate::web::openapi::PresentedTokenRequest = "application/json"),
+        (crate::web::openapi::shapes::PresentedTokenRequest = "application/x-www-form-urlencoded"),
+        (crate::web::openapi::shapes::PresentedTokenRequest = "application/json"),
     )),
     security(("client_basic" = []), ()),
     responses(
         (status = 200, description = "RFC 7662 §2.2: what the token is, or `{\"active\": false}`.",
             body = crate::oauth::introspect::Introspection),
-        crate::web::openapi::OAuthErrors,
+        crate::web::openapi::shapes::OAuthErrors,
     ),
 )]
 pub(crate) async fn introspect(

@@ -17,13 +17,13 @@ use crate::web::state::AppState;
     operation_id = "revoke",
     tag = "oauth",
     request_body(content(
-        (crate::web::openapi::PresentedTokenRequest = "application/x-www-form-urlencoded"),
-        (crate::web::openapi::PresentedTokenRequest = "application/json"),
+        (crate::web::openapi::shapes::PresentedTokenRequest = "application/x-www-form-urlencoded"),
+        (crate::web::openapi::shapes::PresentedTokenRequest = "application/json"),
     )),
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "RFC 7009 §2.2: revoked, or there was nothing to revoke. No body."),
-        crate::web::openapi::OAuthErrors,
+        crate::web::openapi::shapes::OAuthErrors,
     ),
 )]
 pub(crate) async fn revoke(

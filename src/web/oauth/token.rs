@@ -19,13 +19,13 @@ use crate::web::state::AppState;
     operation_id = "token",
     tag = "oauth",
     request_body(content(
-        (crate::web::openapi::TokenRequest = "application/x-www-form-urlencoded"),
-        (crate::web::openapi::TokenRequest = "application/json"),
+        (crate::web::openapi::shapes::TokenRequest = "application/x-www-form-urlencoded"),
+        (crate::web::openapi::shapes::TokenRequest = "application/json"),
     )),
     security((), ("client_basic" = [])),
     responses(
-        (status = 200, description = "RFC 6749 §5.1: the tokens.", body = crate::web::openapi::TokenResponse),
-        crate::web::openapi::OAuthErrors,
+        (status = 200, description = "RFC 6749 §5.1: the tokens.", body = crate::web::openapi::shapes::TokenResponse),
+        crate::web::openapi::shapes::OAuthErrors,
     ),
 )]
 pub(crate) async fn token(

@@ -43,7 +43,7 @@ pub(crate) struct AuditQuery {
     security(("oauth2" = ["audit:read"]), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of events; `next_before` asks for the next one (`null` at the end).", body = AuditPage),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn list(

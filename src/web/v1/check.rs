@@ -56,16 +56,16 @@ pub(crate) struct CheckQuery {
                 ("X-Auth-Integration-Id" = String, description = "The integration, for its tokens."),
             )),
         (status = 400, description = "The query string cannot be read, or holds a control character.",
-            body = crate::web::openapi::ApiErrorBody),
+            body = crate::web::openapi::shapes::ApiErrorBody),
         (status = 401, description = "No token, or one that is invalid, expired, revoked or not usable \
-            from this address (RFC 6750 §3.1).", body = crate::web::openapi::ApiErrorBody,
+            from this address (RFC 6750 §3.1).", body = crate::web::openapi::shapes::ApiErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tessera\"`, with \
                 `error=\"invalid_token\"` when a token came."))),
         (status = 403, description = "`forbidden_scope`: the token lacks a required scope \
-            (`insufficient_scope`).", body = crate::web::openapi::ApiErrorBody,
+            (`insufficient_scope`).", body = crate::web::openapi::shapes::ApiErrorBody,
             headers(("WWW-Authenticate" = String, description = "`error=\"insufficient_scope\"`."))),
         (status = 503, description = "The store cannot answer and nothing is cached: never a guess.",
-            body = crate::web::openapi::ApiErrorBody,
+            body = crate::web::openapi::shapes::ApiErrorBody,
             headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
     ),
 )]

@@ -74,7 +74,7 @@ pub(crate) struct CreateBody {
     security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
     responses(
         (status = 201, description = "Created: the integration and its token (shown only now).", body = IssuedIntegration, headers(("Location" = String, description = "The new integration's URL."))),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn create(
@@ -132,7 +132,7 @@ pub(crate) async fn create(
     security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The integrations.", body = IntegrationList),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn list(
@@ -158,7 +158,7 @@ pub(crate) async fn list(
     security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The integration.", body = IntegrationView),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn show(
@@ -197,7 +197,7 @@ pub(crate) struct UpdateBody {
     security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The integration as changed.", body = IntegrationView),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn update(
@@ -241,7 +241,7 @@ pub(crate) struct RotateBody {
     security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The integration and its new token (shown only now).", body = IssuedIntegration),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn rotate(
@@ -288,7 +288,7 @@ pub(crate) struct ExpireBody {
     security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The integration, and whether an earlier deadline was kept.", body = Expiring),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn expire(
@@ -325,7 +325,7 @@ pub(crate) async fn expire(
     security(("oauth2" = ["integrations:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The integration, revoked.", body = IntegrationView),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn revoke(

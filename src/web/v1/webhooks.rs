@@ -125,7 +125,7 @@ pub(crate) struct CreateBody {
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 201, description = "Created: the endpoint and its signing secret (shown only now).", body = CreatedWebhook, headers(("Location" = String, description = "The new endpoint's URL."))),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn create(
@@ -165,7 +165,7 @@ pub(crate) async fn create(
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The endpoints.", body = WebhookList),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn list(
@@ -191,7 +191,7 @@ pub(crate) async fn list(
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The endpoint.", body = WebhookView),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn show(
@@ -229,7 +229,7 @@ pub(crate) struct UpdateBody {
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The endpoint as changed.", body = WebhookView),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn update(
@@ -267,7 +267,7 @@ pub(crate) async fn update(
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 204, description = "Deleted."),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn delete(
@@ -312,7 +312,7 @@ async fn set_enabled(
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The endpoint, enabled.", body = WebhookView),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn enable(
@@ -333,7 +333,7 @@ pub(crate) async fn enable(
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The endpoint, disabled.", body = WebhookView),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn disable(
@@ -362,7 +362,7 @@ pub(crate) struct RotateBody {
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The new secret (shown only now) and when the previous one stops signing.", body = RotatedWebhookSecret),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn rotate_secret(
@@ -400,7 +400,7 @@ pub(crate) async fn rotate_secret(
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "The attempt: the receiver's status, latency and an excerpt of its answer.", body = TestDelivery),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn test(
@@ -447,7 +447,7 @@ pub(crate) async fn test(
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of deliveries; `next_before` asks for the next one (`null` at the end).", body = DeliveryList),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn deliveries(
@@ -483,7 +483,7 @@ pub(crate) async fn deliveries(
     security(("oauth2" = ["webhooks:manage"]), ("bearer" = [])),
     responses(
         (status = 202, description = "Queued: the new delivery's id.", body = Redelivery),
-        crate::web::openapi::ApiErrors,
+        crate::web::openapi::shapes::ApiErrors,
     ),
 )]
 pub(crate) async fn redeliver(
