@@ -175,7 +175,7 @@ pub(crate) fn authenticate(
     credentials: Option<&ClientCredentials>,
     source: Option<IpAddr>,
 ) -> Result<Result<Arc<KnownClient>, Refusal>, StoreError> {
-    let source = source.map(super::login::address_key);
+    let source = source.map(crate::limits::address_key);
     if let Some(wait) = source.and_then(|ip| directory.failures_per_ip.blocked(&ip)) {
         return Ok(Err(Refusal::too_many_failures(wait)));
     }

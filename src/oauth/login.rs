@@ -34,7 +34,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 use tokio::sync::Semaphore;
 
 use crate::config::{Config, Limits};
-use crate::limits::FailureLimiter;
+use crate::limits::{FailureLimiter, address_key};
 use crate::store::audit::{self, Actor};
 use crate::store::clients::Client;
 use crate::store::sessions::Session;
@@ -243,20 +243,6 @@ fn over_address(client_name: String, retry_after: Duration) -> SignIn {
         retry_after,
         locked: false,
         per_address: true,
-    }
-}
-
-/// The key an address is counted under: an IPv4 address, or an IPv6 address's /64 (one
-/// subscriber's network; counting each address of it would give a guesser 2^64 budgets).
-pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(std::net::Ipv6Addr::from(
-                u128::from(v6) & !((1u128 << 64) - 1),
-            )),
-        },
     }
 }
 

@@ -469,7 +469,7 @@ pub(crate) struct AuthorizeAnswers;
 
 impl IntoResponses for AuthorizeAnswers {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [
+        built([
             ("200", html("The sign-in page, or the consent page.")),
             (
                 "302",
@@ -479,11 +479,18 @@ impl IntoResponses for AuthorizeAnswers {
                 ),
             ),
             ("303", redirect("The same after the consent form (POST).")),
-        ]
+        ])
+    }
+}
+
+/// Answers whose builders differ by status, keyed by status.
+fn built<const N: usize>(
+    answers: [(&str, ResponseBuilder); N],
+) -> BTreeMap<String, RefOr<Response>> {
+    answers
         .into_iter()
         .map(|(status, res)| (status.to_string(), RefOr::T(res.build())))
         .collect()
-    }
 }
 
 /// The sign-in form's answers but its errors.
@@ -491,7 +498,7 @@ pub(crate) struct LoginAnswers;
 
 impl IntoResponses for LoginAnswers {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [
+        built([
             (
                 "303",
                 redirect("Signed in: back to the authorization request, with the session cookie."),
@@ -500,10 +507,7 @@ impl IntoResponses for LoginAnswers {
                 "401",
                 html("The sign-in page again: the username or password is wrong."),
             ),
-        ]
-        .into_iter()
-        .map(|(status, res)| (status.to_string(), RefOr::T(res.build())))
-        .collect()
+        ])
     }
 }
 
@@ -512,15 +516,12 @@ pub(crate) struct LogoutAnswers;
 
 impl IntoResponses for LogoutAnswers {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [
+        built([
             ("200", html("The \"Signed out\" page.")),
             (
                 "303",
                 redirect("Signed out: back to the authorization request the form carried."),
             ),
-        ]
-        .into_iter()
-        .map(|(status, res)| (status.to_string(), RefOr::T(res.build())))
-        .collect()
+        ])
     }
 }

@@ -3,7 +3,7 @@
 use actix_web::HttpRequest;
 
 use crate::access::caller::{self, Acting, CallerRefusal, Needs};
-use crate::oauth::login::address_key;
+use crate::limits::address_key;
 use crate::roles::Role;
 use crate::store::StoreError;
 use crate::web::bearer::bearer;
@@ -24,11 +24,12 @@ pub(crate) async fn acting(
         .map(str::to_string)
         .ok_or_else(|| ApiError::unauthorized("a bearer access token is required", false))?;
     // An address that presented too many bad credentials is refused before any look-up.
-    let source = client_ip(req, &state.config.trusted_proxies).map(address_key);
+    let address = client_ip(req, &state.config.trusted_proxies);
+    let source = address.map(address_key);
     if let Some(wait) = source.and_then(|ip| state.management_failures.blocked(&ip)) {
         return Err(ApiError::rate_limited(wait));
     }
-    let ip = client_ip(req, &state.config.trusted_proxies).map(|ip| ip.to_string());
+    let ip = address.map(|ip| ip.to_string());
     let signer = state.oauth.signer.clone();
     let brand = state.config.token_brand.clone();
     let usage = state.usage.clone();

@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::leaks;
-use crate::oauth::login::address_key;
+use crate::limits::address_key;
 use crate::store::audit::Actor;
 use crate::web::body::{BodyError, read_bounded};
 use crate::web::client_ip::client_ip;
