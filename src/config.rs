@@ -36,6 +36,12 @@ pub struct Config {
     /// When set, a refresh token also stops working after this long without use.
     pub refresh_token_idle_ttl: Option<Duration>,
     pub session_ttl: Duration,
+    /// How long after typing their password a console user may create or rotate a secret
+    /// without typing it again (`TESSERA_REAUTH_WINDOW`, 10m).
+    pub reauth_window: Duration,
+    /// The plan of organizations created from now on (`TESSERA_DEFAULT_PLAN`, `enterprise`:
+    /// every feature, as before plans existed).
+    pub default_plan: crate::plans::Plan,
     /// The longest a resource-server decision is served from memory. Revocations reach the
     /// cache sooner, through the revocation feed (`revocation::feed`); this bounds everything else.
     pub check_cache_ttl: Duration,
@@ -282,6 +288,16 @@ impl Config {
             Duration::from_secs(12 * 3600),
             parse_duration,
         )?;
+        let reauth_window = vars.parse(
+            "TESSERA_REAUTH_WINDOW",
+            Duration::from_secs(600),
+            parse_duration,
+        )?;
+        let default_plan = vars.parse(
+            "TESSERA_DEFAULT_PLAN",
+            crate::plans::Plan::Enterprise,
+            |raw| raw.parse().map_err(|e: crate::plans::UnknownPlan| e.to_string()),
+        )?;
         let check_cache_ttl =
             vars.parse("TESSERA_CHECK_CACHE_TTL", Duration::from_secs(30), |raw| {
                 let d = parse_duration(raw)?;
@@ -387,6 +403,8 @@ impl Config {
             refresh_token_ttl,
             refresh_token_idle_ttl,
             session_ttl,
+            reauth_window,
+            default_plan,
             check_cache_ttl,
             db_pool_size,
             db_startup_wait,

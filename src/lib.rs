@@ -15,15 +15,15 @@
 //! | `oauth` | the authorization endpoint's decision, sign-in with its brute-force ladder and lockout, the token grants (one file each), client authentication with its failure limits, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
 //! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller | `integrations`, `revocation`, `store`, `tokens`, foundations |
 //! | `leaks` | leaked-token reports (GitHub secret scanning): the signature, then every reported secret revoked in one transaction | `integrations` (a token's status), `admin` (its error), `store`, `tokens`, foundations |
-//! | `integrations` | private-integration tokens: create, rotate, expire, revoke, status, usage; their webhook events, and the expiry notices | `admin` (its error and its error helpers), `store`, `tokens`, foundations |
-//! | `webhooks` | webhook endpoints (create, rotate the signing secret, test, deliveries), Standard Webhooks signing, where deliveries may go (the SSRF policy and the HTTP client's resolver), and the delivery workers | `admin` (its error and its error helpers), `store`, `tokens`, foundations |
-//! | `admin` | operator and administrator actions: organizations, users, scopes, clients, consents, first-run bootstrap | `store`, `tokens`, foundations |
+//! | `integrations` | private-integration tokens: create, rotate, expire, revoke, status, usage; their webhook events, and the expiry notices | `admin` (its error and its error helpers, and `admin::plans::entitled`), `store`, `tokens`, foundations |
+//! | `webhooks` | webhook endpoints (create, rotate the signing secret, test, deliveries), Standard Webhooks signing, where deliveries may go (the SSRF policy and the HTTP client's resolver), and the delivery workers | `admin` (its error and its error helpers, and `admin::plans::entitled`), `store`, `tokens`, foundations |
+//! | `admin` | operator and administrator actions: organizations and their plans (`admin::plans::entitled`, the one feature check), users, scopes, clients, consents, first-run bootstrap | `store`, `tokens`, foundations |
 //! | `housekeeping` | periodic purges, key reloads and integration expiry notices | `integrations`, `admin` (its error), `keys`, `store`, `tokens`, foundations |
 //! | `keys` | signing keys over time: load into the signer, reload, rotate | `store`, `tokens`, foundations |
 //! | `revocation` | the revocation epoch, this instance's follower of the revocation feed (which acknowledges what it read, so that revokes are synchronous), and the decision cache every cache is built on | `store` |
 //! | [`store`] | diesel over SQLite and PostgreSQL: the pool, group commit, one module per table group, the webhook outbox (an event is written in the transaction of its change; deliveries are claimed with `FOR UPDATE SKIP LOCKED` under a lease), and the revocation feed's protocol (a call that recorded a revocation returns once every live instance acknowledged it, waiting at most 2 s); it persists digests, it knows no token format | foundations |
 //! | [`tokens`] | secret formats (prefix, checksum, SHA-256) and JWT signing and verifying from key material | nothing of the crate but its own files |
-//! | foundations | [`config`], `clock`, `duration`, [`events`] (the webhook event catalogue), `limits` (in-memory rate and failure limits, on governor), `roles`, `validate`, [`passwords`], `telemetry` (logs; `telemetry::metrics`: every Prometheus metric's name and the functions that record them, which the parts above call) | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
+//! | foundations | [`config`], `clock`, `duration`, [`events`] (the webhook event catalogue), `limits` (in-memory rate and failure limits, on governor), `plans` (the plan × feature matrix), `roles`, `validate`, [`passwords`], `telemetry` (logs; `telemetry::metrics`: every Prometheus metric's name and the functions that record them, which the parts above call) | each other; `config` reads the database URL type from `store` and the signing algorithm and brand check from `tokens`; `passwords` draws random text from `tokens` |
 //!
 //! The domain — `oauth`, `access`, `leaks`, `integrations`, `webhooks`, `admin` — never mentions
 //! actix: handlers in [`web`] extract, call it on the blocking pool (through `store::Db::run`; sign-in, which must
@@ -96,6 +96,7 @@ pub(crate) mod leaks;
 pub(crate) mod limits;
 pub(crate) mod oauth;
 pub mod passwords;
+pub(crate) mod plans;
 pub(crate) mod revocation;
 pub(crate) mod roles;
 pub mod store;

@@ -5,6 +5,7 @@
 pub(crate) mod clients;
 pub(crate) mod consents;
 pub(crate) mod orgs;
+pub(crate) mod plans;
 pub(crate) mod scopes;
 pub(crate) mod users;
 
@@ -25,6 +26,13 @@ pub enum AdminError {
     Store(StoreError),
     #[error("{0}")]
     Internal(String),
+    /// The organization's plan lacks the feature (`admin::plans`).
+    #[error("{feature} need the {required} plan or higher (this organization is on {plan})")]
+    PlanUpgradeRequired {
+        feature: plans::Feature,
+        plan: plans::Plan,
+        required: plans::Plan,
+    },
 }
 
 impl From<StoreError> for AdminError {
@@ -71,6 +79,7 @@ pub(crate) fn or_conflict<T>(
 pub(crate) fn bootstrap(
     conn: &mut DbConn,
     password: Option<String>,
+    plan: crate::plans::Plan,
 ) -> Result<Option<String>, AdminError> {
     if crate::store::orgs::Organization::count(conn)? > 0 {
         return Ok(None);
@@ -78,7 +87,7 @@ pub(crate) fn bootstrap(
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| crate::tokens::secret::random_base62(20));
     let actor = crate::store::audit::Actor::system();
-    orgs::create(conn, &actor, "default", Some("Default organization"))?;
+    orgs::create(conn, &actor, "default", Some("Default organization"), plan)?;
     users::create(
         conn,
         &actor,

@@ -1,4 +1,4 @@
-//! Organizations: create one.
+//! Organizations: create one (its plan: `admin::plans`).
 
 use super::{AdminError, or_conflict};
 use crate::store::audit::{self, Actor};
@@ -11,11 +11,12 @@ pub(crate) fn create(
     actor: &Actor,
     slug: &str,
     name: Option<&str>,
+    plan: crate::plans::Plan,
 ) -> Result<Organization, AdminError> {
     let slug = validate::slug(slug)?;
     let name = validate::name("name", name.unwrap_or(&slug))?;
     transaction(conn, |conn| {
-        let org = or_conflict(Organization::create(conn, &slug, &name), || {
+        let org = or_conflict(Organization::create(conn, &slug, &name, plan.as_str()), || {
             format!("organization {slug:?} already exists")
         })?;
         audit::record(conn, Some(org.id), actor, "org.create", Some(&slug), None)?;

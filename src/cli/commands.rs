@@ -104,22 +104,77 @@ fn org(json: bool, config: &Config, actor: &Actor, cmd: OrgCommand) -> Result<()
     let db = open(config)?;
     let mut conn = db.conn()?;
     match cmd {
-        OrgCommand::Create { slug, name } => {
-            let org = admin::orgs::create(&mut conn, actor, &slug, name.as_deref())?;
+        OrgCommand::Create { slug, name, plan } => {
+            let plan = match plan {
+                Some(p) => p.parse().map_err(|e: crate::plans::UnknownPlan| {
+                    CliError::Input(e.to_string())
+                })?,
+                None => config.default_plan,
+            };
+            let org = admin::orgs::create(&mut conn, actor, &slug, name.as_deref(), plan)?;
             emit(json, &org, || {
                 format!("created organization {} ({})", org.slug, org.name)
             })
+        }
+        OrgCommand::Plan { slug } => {
+            let org = admin::orgs::find(&mut conn, &slug)?;
+            let e = admin::plans::entitlements(&mut conn, &org)?;
+            emit(json, &e, || show_entitlements(&e))
+        }
+        OrgCommand::SetPlan { slug, plan } => {
+            let e = admin::plans::set_plan(&mut conn, actor, &slug, &plan)?;
+            emit(json, &e, || show_entitlements(&e))
+        }
+        OrgCommand::Feature {
+            slug,
+            feature,
+            state,
+            lasts,
+        } => {
+            let enabled = match state.as_str() {
+                "on" => Some(true),
+                "off" => Some(false),
+                "default" => None,
+                other => {
+                    return Err(CliError::Input(format!(
+                        "{other:?}: the state is on, off or default"
+                    )));
+                }
+            };
+            let until = lasts
+                .map(|d| crate::duration::parse(&d).map_err(|e| CliError::Input(e.to_string())))
+                .transpose()?
+                .map(|d| crate::clock::now() + d);
+            let e = admin::plans::set_override(&mut conn, actor, &slug, &feature, enabled, until)?;
+            emit(json, &e, || show_entitlements(&e))
         }
         OrgCommand::List => {
             let orgs = Organization::list(&mut conn)?;
             emit(json, &orgs, || {
                 orgs.iter()
-                    .map(|o| format!("{}\t{}", o.slug, o.name))
+                    .map(|o| format!("{}\t{}\t{}", o.slug, o.plan, o.name))
                     .collect::<Vec<_>>()
                     .join("\n")
             })
         }
     }
+}
+
+fn show_entitlements(e: &admin::plans::Entitlements) -> String {
+    let mut lines = vec![format!("{}: plan {}", e.org, e.plan)];
+    for f in &e.features {
+        let state = if f.enabled { "on" } else { "off" };
+        lines.push(format!("  {}\t{state}\t(from plan {})", f.feature, f.plan));
+    }
+    for o in &e.overrides {
+        let until = o
+            .expires_at
+            .map(|t| format!(" until {}", crate::clock::rfc3339(t)))
+            .unwrap_or_default();
+        let state = if o.enabled { "on" } else { "off" };
+        lines.push(format!("  override: {} {state}{until}", o.feature));
+    }
+    lines.join("\n")
 }
 
 fn scope(json: bool, config: &Config, actor: &Actor, cmd: ScopeCommand) -> Result<(), CliError> {

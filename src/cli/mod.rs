@@ -229,9 +229,28 @@ pub enum OrgCommand {
         /// Display name (defaults to the slug).
         #[arg(long)]
         name: Option<String>,
+        /// free, team or enterprise (default: TESSERA_DEFAULT_PLAN, else enterprise).
+        #[arg(long)]
+        plan: Option<String>,
     },
     /// List organizations.
     List,
+    /// An organization's plan and the features it has now.
+    Plan { slug: String },
+    /// Change an organization's plan (free, team, enterprise). Data and existing tokens stay;
+    /// what the new plan lacks can no longer be created.
+    SetPlan { slug: String, plan: String },
+    /// Turn one feature (integrations, webhooks) on or off for an organization whatever its
+    /// plan — a trial, an add-on — or back to what the plan says (`default`).
+    Feature {
+        slug: String,
+        feature: String,
+        /// on, off or default.
+        state: String,
+        /// The override ends after this long (e.g. 14d); for good by default.
+        #[arg(long = "for")]
+        lasts: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

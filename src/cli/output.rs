@@ -69,6 +69,9 @@ impl From<AdminError> for CliError {
             AdminError::Conflict(m) => CliError::Input(m),
             AdminError::Store(e) => e.into(),
             AdminError::Internal(m) => CliError::Internal(m),
+            refused @ AdminError::PlanUpgradeRequired { .. } => CliError::Input(format!(
+                "{refused} (tessera org set-plan, or tessera org feature)"
+            )),
         }
     }
 }

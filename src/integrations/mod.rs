@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::admin::plans::Feature;
 use crate::admin::{AdminError, or_not_found};
 use crate::clock;
 use crate::events::EventType;
@@ -395,6 +396,7 @@ pub(crate) fn create(
         .into());
     }
     check_scopes(conn, &scopes, creator)?;
+    crate::admin::plans::entitled(conn, org, Feature::Integrations)?;
     let now = clock::now();
     let id = format!("int_{}", secret::random_base62(16));
     let minted = secret::mint(brand, env.kind());
@@ -569,6 +571,9 @@ pub(crate) fn rotate(
     let i = find(conn, org, id)?;
     let now = clock::now();
     refuse_if_dead(&i, now)?;
+    // A new token is a new thing: a plan without integrations keeps the old ones working
+    // until they expire, and issues none.
+    crate::admin::plans::entitled(conn, org, Feature::Integrations)?;
     let env = Env::parse(&i.env)?;
     let minted = secret::mint(brand, env.kind());
     let old_until = now + crate::duration::to_chrono(grace);

@@ -33,6 +33,15 @@ impl Actor {
         }
     }
 
+    /// An integration token calling the management API: `integration:int_…`.
+    pub fn integration(id: &str, ip: Option<String>) -> Actor {
+        Actor {
+            label: format!("integration:{id}"),
+            user_id: None,
+            ip,
+        }
+    }
+
     pub fn user(user_id: i64, username: &str, ip: Option<String>) -> Actor {
         Actor {
             label: format!("user:{username}"),

@@ -7,6 +7,7 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> Timestamp,
+        plan -> Text,
     }
 }
 
@@ -86,6 +87,17 @@ diesel::table! {
         csrf_token -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        authenticated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    plan_overrides (org_id, feature) {
+        org_id -> BigInt,
+        feature -> Text,
+        enabled -> Bool,
+        expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
     }
 }
 
@@ -303,6 +315,7 @@ diesel::joinable!(clients -> organizations (org_id));
 diesel::joinable!(client_secrets -> clients (client_id));
 diesel::joinable!(audit_events -> organizations (org_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(plan_overrides -> organizations (org_id));
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(grants -> users (user_id));
 diesel::joinable!(grants -> organizations (org_id));
@@ -338,6 +351,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     revocations,
     instances,
     sign_in_failures,
+    plan_overrides,
     webhook_endpoints,
     webhook_secrets,
     webhook_events,

@@ -13,6 +13,9 @@ pub struct Session {
     /// Anti-forgery token embedded in the forms this session is shown.
     pub csrf_token: String,
     pub expires_at: NaiveDateTime,
+    /// When the user last typed their password in this session: at sign-in, or when asked
+    /// again before a secret is shown.
+    pub authenticated_at: NaiveDateTime,
 }
 
 impl Session {
@@ -37,7 +40,16 @@ impl Session {
 
     /// The session behind a cookie, if it exists and has not expired.
     pub fn find_live(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<Option<Session>> {
-        let row: Option<(Vec<u8>, i64, String, String, NaiveDateTime)> = sessions::table
+        type Row = (
+            Vec<u8>,
+            i64,
+            String,
+            String,
+            NaiveDateTime,
+            NaiveDateTime,
+            Option<NaiveDateTime>,
+        );
+        let row: Option<Row> = sessions::table
             .inner_join(users::table)
             .filter(sessions::token_hash.eq(hash.as_slice()))
             .filter(sessions::expires_at.gt(crate::clock::now()))
@@ -47,17 +59,40 @@ impl Session {
                 users::username,
                 sessions::csrf_token,
                 sessions::expires_at,
+                sessions::created_at,
+                sessions::authenticated_at,
             ))
             .get_result(conn)
             .optional()?;
         Ok(row
             .filter(|(stored, ..)| super::digest_matches(hash, stored))
-            .map(|(_, user_id, username, csrf_token, expires_at)| Session {
-                user_id,
-                username,
-                csrf_token,
-                expires_at,
-            }))
+            .map(
+                |(_, user_id, username, csrf_token, expires_at, created_at, authenticated_at)| {
+                    Session {
+                        user_id,
+                        username,
+                        csrf_token,
+                        expires_at,
+                        authenticated_at: authenticated_at.unwrap_or(created_at),
+                    }
+                },
+            ))
+    }
+
+    /// Records that the session's user has just typed their password again.
+    pub fn reauthenticated(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<()> {
+        diesel::update(sessions::table.filter(sessions::token_hash.eq(hash.as_slice())))
+            .set(sessions::authenticated_at.eq(Some(crate::clock::now())))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Ends every session of a user (sign out everywhere; a changed password).
+    pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> StoreResult<usize> {
+        Ok(
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
+                .execute(conn)?,
+        )
     }
 
     pub fn delete(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<()> {

@@ -5,7 +5,7 @@
 //! | layer | returns | becomes |
 //! |---|---|---|
 //! | `store` | [`StoreError`]: `NotFound`, `Conflict`, `Unavailable`, `Query` | 404, 409, 503, 500 under `/v1/orgs`; at the OAuth endpoints 503 `temporarily_unavailable` for `Unavailable`, 500 `server_error` otherwise; on `/v1/check` and the authorization pages any store failure is 503 (fail closed: never a guess) |
-//! | `admin`, `integrations` | [`AdminError`]: `Invalid`, `NotFound`, `Conflict`, `Store`, `Internal` | 422, 404, 409, as the store error, 500 |
+//! | `admin`, `integrations` | [`AdminError`]: `Invalid`, `NotFound`, `Conflict`, `Store`, `Internal`, `PlanUpgradeRequired` | 422, 404, 409, as the store error, 500, 403 `plan_upgrade_required` |
 //! | `access::caller` | [`CallerRefusal`] | 401 (`invalid_token` challenge), 404, 403 (`insufficient_scope`), 403 |
 //! | `access::checker` | a verdict, not an error | 401 / 403 on `/v1/check`, `active: false` on introspection |
 //! | `oauth` | [`Refusal`]: an [`OAuthError`] code and a description; a store failure as [`StoreError`] (a signing key that cannot be used, or a stored row that cannot be read, is reported as `Unavailable`) | 400; 401 for `invalid_client`; 500 for `server_error`; 503 for `temporarily_unavailable` |
@@ -223,6 +223,11 @@ impl From<AdminError> for ApiError {
                 tracing::error!(%cause, "internal error");
                 ApiError::internal()
             }
+            refused @ AdminError::PlanUpgradeRequired { .. } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "plan_upgrade_required",
+                refused.to_string(),
+            ),
         }
     }
 }
@@ -233,11 +238,6 @@ impl From<CallerRefusal> for ApiError {
             CallerRefusal::InvalidToken => {
                 ApiError::unauthorized("the access token is invalid, expired or revoked", true)
             }
-            CallerRefusal::IntegrationToken => ApiError::unauthorized(
-                "an integration token cannot call the management API: use an OAuth access token \
-                 of a member of the organization",
-                true,
-            ),
             CallerRefusal::OrgNotFound(org) => {
                 ApiError::not_found(format!("organization {org:?} not found"))
             }

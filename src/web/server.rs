@@ -97,7 +97,11 @@ impl Server {
         // The first organization and the first signing key, created by one instance when
         // several start at once on a fresh database.
         let (generated, signer) = db.exclusive("setup", |conn| -> Result<_, StartError> {
-            let generated = admin::bootstrap(conn, config.bootstrap_admin_password.clone())?;
+            let generated = admin::bootstrap(
+                conn,
+                config.bootstrap_admin_password.clone(),
+                config.default_plan,
+            )?;
             let signer = keys::load_signer(
                 conn,
                 config.signing_alg,

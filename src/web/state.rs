@@ -24,7 +24,7 @@ pub(crate) struct AppState {
     /// GitHub secret-scanning public keys, for leak reports.
     pub(crate) scanning_keys: Arc<ScanningKeys>,
     /// Management API requests per signed-in user (by user id), counted once authorised.
-    pub(crate) management_rate: RequestLimiter<i64>,
+    pub(crate) management_rate: RequestLimiter<crate::access::caller::CallerKey>,
     /// Failed bearer authentications at the management API, per source address.
     pub(crate) management_failures: FailureLimiter<std::net::IpAddr>,
     /// Leak reports whose signature does not verify, per source address.

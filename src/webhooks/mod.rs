@@ -246,6 +246,7 @@ pub(crate) fn create(
 ) -> Result<CreatedWebhook, AdminError> {
     let events = parse_events(&input.events)?;
     let description = validate::description(input.description.as_deref().unwrap_or(""))?;
+    crate::admin::plans::entitled(conn, org, crate::plans::Feature::Webhooks)?;
     let url = &input.url.0;
     let id = format!("wh_{}", crate::tokens::secret::random_base62(16));
     let secret = signing::new_secret();

@@ -209,7 +209,7 @@ on_both_backends! {
 
 #[test]
 fn a_bad_setting_is_a_clear_error_naming_the_variable() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let out = std::process::Command::new(crate::support::tessera_bin())
         .args(["org", "list"])
         .env("TESSERA_DATABASE_URL", "mysql://localhost/x")
         .output()

@@ -95,7 +95,7 @@ fn readiness_fails_when_postgresql_goes_away() {
 #[test]
 fn serve_binary_bootstraps_logs_safely_and_stops_on_sigterm() {
     let db = TestDb::sqlite();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let mut child = Command::new(crate::support::tessera_bin())
         .arg("serve")
         .env("TESSERA_DATABASE_URL", &db.url)
         .env("TESSERA_BIND", "127.0.0.1:0")

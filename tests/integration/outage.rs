@@ -160,7 +160,7 @@ struct Serve {
 
 impl Serve {
     fn spawn(db: &TestDb, startup_wait: &str) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        let mut child = Command::new(crate::support::tessera_bin())
             .arg("serve")
             .env("TESSERA_DATABASE_URL", &db.url)
             .env("TESSERA_BIND", "127.0.0.1:0")

@@ -12,6 +12,14 @@ use diesel::{Connection, RunQueryDsl};
 use serde_json::Value;
 use tessera::config::Config;
 
+/// The `tessera` binary the tests run: this build's, unless `TESSERA_TEST_BIN` names another
+/// (a build directory shared by several checkouts holds one `target/debug/tessera` for all).
+pub(crate) fn tessera_bin() -> std::path::PathBuf {
+    std::env::var_os("TESSERA_TEST_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_tessera").into())
+}
+
 pub(crate) const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
 /// A database of its own for one test; dropped (PostgreSQL) or deleted (SQLite) at the end.
@@ -92,7 +100,7 @@ impl TestDb {
         stdin: Option<&str>,
         env: &[(&str, &str)],
     ) -> CliOutput {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        let mut cmd = Command::new(tessera_bin());
         cmd.args(args)
             .envs(env.iter().copied())
             .env("TESSERA_DATABASE_URL", &self.url)
@@ -296,7 +304,7 @@ pub(crate) struct ServerProcess {
 impl ServerProcess {
     pub(crate) fn start(db: &TestDb, extra: &[(&str, &str)]) -> ServerProcess {
         use std::io::{BufRead, BufReader};
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        let mut cmd = Command::new(tessera_bin());
         cmd.arg("serve")
             .env("TESSERA_DATABASE_URL", &db.url)
             .env("TESSERA_BIND", "127.0.0.1:0")

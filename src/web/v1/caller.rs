@@ -1,4 +1,5 @@
-//! The management API's caller: the bearer, decided by [`crate::access::caller::authorize`].
+//! The management API's caller: the bearer (an OAuth access token or an integration token),
+//! decided by [`crate::access::caller::authorize`].
 
 use actix_web::HttpRequest;
 
@@ -29,7 +30,7 @@ pub(crate) async fn acting(
     if let Some(wait) = source.and_then(|ip| state.management_failures.blocked(&ip)) {
         return Err(ApiError::rate_limited(wait));
     }
-    let ip = address.map(|ip| ip.to_string());
+    let ip = address;
     let signer = state.oauth.signer.clone();
     let brand = state.config.token_brand.clone();
     let usage = state.usage.clone();
@@ -47,20 +48,14 @@ pub(crate) async fn acting(
         .await;
     match outcome {
         Ok(Ok(acting)) => {
-            // Per signed-in user, whichever of their tokens they use.
-            state
-                .management_rate
-                .check(&acting.user_id)
-                .map_err(|wait| {
-                    tracing::info!(
-                        user_id = acting.user_id,
-                        "management API rate limit reached"
-                    );
-                    ApiError::rate_limited(wait)
-                })?;
+            // Per signed-in user, whichever of their tokens they use; per integration.
+            state.management_rate.check(&acting.key).map_err(|wait| {
+                tracing::info!(caller = ?acting.key, "management API rate limit reached");
+                ApiError::rate_limited(wait)
+            })?;
             Ok(acting)
         }
-        Ok(Err(refusal @ (CallerRefusal::InvalidToken | CallerRefusal::IntegrationToken))) => {
+        Ok(Err(refusal @ CallerRefusal::InvalidToken)) => {
             if let Some(wait) = source.and_then(|ip| state.management_failures.failed(&ip)) {
                 return Err(ApiError::rate_limited(wait));
             }

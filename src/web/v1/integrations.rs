@@ -105,7 +105,7 @@ pub(crate) async fn create(
         .db
         .run(move |conn| {
             let creator = Creator {
-                user_id: Some(acting.user_id),
+                user_id: acting.user_id,
                 role: acting.role,
             };
             integrations::create(conn, &acting.actor, &acting.org, &creator, &brand, &input)

@@ -1,0 +1,3 @@
+ALTER TABLE sessions DROP COLUMN authenticated_at;
+DROP TABLE plan_overrides;
+ALTER TABLE organizations DROP COLUMN plan;
