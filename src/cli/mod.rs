@@ -74,9 +74,10 @@ pub enum WebhookCommand {
         /// https URL (http only where TESSERA_WEBHOOK_ALLOW_HTTP allows it).
         #[arg(long)]
         url: String,
-        /// Space-separated event types, e.g. "integration.revoked integration.leaked".
-        #[arg(long)]
-        events: String,
+        /// Event types, e.g. integration.revoked: repeat the option, or separate them with
+        /// spaces.
+        #[arg(long, required = true)]
+        events: Vec<String>,
         #[arg(long)]
         description: Option<String>,
     },
@@ -92,8 +93,9 @@ pub enum WebhookCommand {
         id: String,
         #[arg(long)]
         url: Option<String>,
+        /// Event types replacing the current ones (repeatable, or space-separated).
         #[arg(long)]
-        events: Option<String>,
+        events: Vec<String>,
         #[arg(long)]
         description: Option<String>,
     },
@@ -163,9 +165,9 @@ pub struct IntegrationCreateArgs {
     pub org: String,
     #[arg(long)]
     pub name: String,
-    /// Space-separated scopes.
-    #[arg(long)]
-    pub scope: String,
+    /// A scope: repeat the option, or separate several with spaces.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
     #[arg(long)]
     pub description: Option<String>,
     /// live (default) or test.
@@ -294,12 +296,30 @@ pub enum ClientCommand {
         #[arg(long)]
         org: String,
     },
+    /// Show one client (never its secret).
+    Show { client_id: String },
+    /// Change a client's name, redirect URIs, scopes or CORS origins; each list given
+    /// replaces the current one.
+    Update {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Exact redirect URI; repeat for several.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A scope: repeat the option, or separate several with spaces.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A browser origin allowed at the token and revocation endpoints (repeatable).
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
+    },
     /// Delete a client: its grants are revoked and every token of it stops working.
     Delete { client_id: String },
     /// Issue a new client secret; the old one stops now or after --grace.
     RotateSecret {
         client_id: String,
-        /// Keep the old secret working this long (e.g. 1h, 7d).
+        /// Keep the old secret working this long (e.g. 1h; at most 7d).
         #[arg(long)]
         grace: Option<String>,
     },
@@ -314,9 +334,9 @@ pub struct ClientCreateArgs {
     /// Exact redirect URI; repeat for several.
     #[arg(long = "redirect-uri", required = true)]
     pub redirect_uris: Vec<String>,
-    /// Space-separated scopes the client may ask for.
-    #[arg(long)]
-    pub scope: String,
+    /// A scope the client may ask for: repeat the option, or separate several with spaces.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
     /// A public client (SPA, native app): no secret, PKCE required.
     #[arg(long)]
     pub public: bool,
