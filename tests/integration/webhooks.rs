@@ -391,7 +391,7 @@ on_both_backends! {
         assert_eq!(updated["events"], json!(["integration.revoked", "integration.leaked"]));
         assert_eq!(w.db.cli(&["--json", "webhook", "disable", id]).json()["enabled"], false);
         assert_eq!(w.db.cli(&["--json", "webhook", "enable", id]).json()["enabled"], true);
-        assert_eq!(w.db.cli(&["--json", "webhook", "list", "--org", "globex"]).json().as_array().unwrap().len(), 1);
+        assert_eq!(w.db.cli(&["--json", "webhook", "list", "--org", "globex"]).json()["webhooks"].as_array().unwrap().len(), 1);
         w.db.cli(&["--json", "webhook", "delete", id]).json();
         w.db.cli(&["--json", "webhook", "show", id]).assert_input_error("not found");
     }
