@@ -139,7 +139,13 @@ on_both_backends! {
         assert_eq!(status, 200, "{rotated}");
         assert_eq!(check(&w, &target_token), 401, "rotated with no grace");
         assert_eq!(check(&w, rotated["token"].as_str().unwrap()), 200);
-        let (status, created) = call(&w, "POST", "/integrations", bot, Some(new_integration("made by a bot")));
+        // It grants no more than it holds: no scope of its own, no new integration.
+        let (status, body) = call(&w, "POST", "/integrations", bot, Some(new_integration("wider")));
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("not held"), "{body}");
+        let (status, created) = call(&w, "POST", "/integrations", bot, Some(json!({
+            "name": "made by a bot", "scopes": ["integrations:manage"],
+        })));
         assert_eq!(status, 201, "{created}");
         // The audit trail names the integration that acted, from where.
         let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
