@@ -5,28 +5,17 @@
 use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
+use crate::integrations::api;
 use crate::oauth_support::World;
 use crate::on_both_backends;
-use crate::support::TestDb;
 
 fn call(w: &World, method: &str, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
-    let http = w.app();
-    let url = w.server.url(&format!("/v1/orgs/acme{path}"));
-    let mut req = match method {
-        "GET" => http.get(&url),
-        "POST" => http.post(&url),
-        other => panic!("{other}"),
-    };
-    req = req.header(AUTHORIZATION, format!("Bearer {bearer}"));
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    api(
+        w,
+        method,
+        &format!("/v1/orgs/acme{path}"),
+        Some(bearer),
+        body,
     )
 }
 
