@@ -522,6 +522,7 @@ fn integration(
                     Creator {
                         user_id: None,
                         role: Role::Owner,
+                        held: None,
                     },
                     actor.clone(),
                 ),
@@ -546,6 +547,7 @@ fn integration(
                         Creator {
                             user_id: Some(user.id),
                             role,
+                            held: None,
                         },
                         actor,
                     )
