@@ -583,16 +583,23 @@ fn integration(
             let one = integ::show(conn, &org, &id)?;
             emit(json, &one, || show(&one))
         }
-        IntegrationCommand::Rename {
+        IntegrationCommand::Update {
             id,
             name,
             description,
+            allow_ips,
+            allow_anywhere,
         } => {
             let org = integ::org_of(conn, &id)?;
+            let allow_ips = if allow_anywhere {
+                Some(Vec::new())
+            } else {
+                (!allow_ips.is_empty()).then_some(allow_ips)
+            };
             let input = UpdateIntegration {
                 name,
                 description,
-                allow_ips: None,
+                allow_ips,
             };
             let one = integ::update(conn, actor, &org, &id, &input)?;
             emit(json, &one, || show(&one))

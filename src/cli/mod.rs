@@ -134,13 +134,20 @@ pub enum IntegrationCommand {
     },
     /// Show one integration.
     Show { id: String },
-    /// Rename an integration or change its description.
-    Rename {
+    /// Rename an integration, or change its description or IP allowlist (`rename` works too).
+    #[command(alias = "rename")]
+    Update {
         id: String,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         description: Option<String>,
+        /// Allow use only from this network (CIDR or address); repeatable; replaces the list.
+        #[arg(long = "allow-ip", conflicts_with = "allow_anywhere")]
+        allow_ips: Vec<String>,
+        /// Empty the allowlist: the token may be used from anywhere.
+        #[arg(long)]
+        allow_anywhere: bool,
     },
     /// Issue a new token. The old one stops now, or after --grace.
     Rotate {

@@ -359,6 +359,13 @@ on_both_backends! {
         // The empty expire body: now.
         let (status, expired) = api.send("POST", &format!("/acme/integrations/{iid}/expire"), None);
         assert_eq!((status, expired["status"].as_str()), (200, Some("expired")), "{expired}");
+        // The CLI edits the allowlist as PATCH does.
+        let updated = w.db.cli(&["--json", "integration", "update", &iid, "--allow-ip", "10.0.0.0/8", "--allow-ip", "192.0.2.0/24"]).json();
+        assert_eq!(updated["allow_ips"], json!(["10.0.0.0/8", "192.0.2.0/24"]));
+        let (_, shown) = api.send("GET", &format!("/acme/integrations/{iid}"), None);
+        assert_eq!(shown["allow_ips"], updated["allow_ips"]);
+        let updated = w.db.cli(&["--json", "integration", "update", &iid, "--allow-anywhere"]).json();
+        assert_eq!(updated["allow_ips"], json!([]));
         // HTTP answers and the CLI's --json carry the same fields.
         for (http_path, cli) in [
             (format!("/acme/integrations/{iid}"), vec!["--json", "integration", "show", iid.as_str()]),

@@ -313,9 +313,9 @@ on_both_backends! {
         // when a name resolves elsewhere later): a recorded failure, nothing sent.
         let w = w.restart(&LOCAL_RECEIVERS);
         let api = Api::new(&w, "ada", "webhooks:manage");
-        let later = create_webhook(&api, &rx.url("/ok"), json!("integration.created"));
-        let redirect = create_webhook(&api, &rx.url("/redirect"), json!("webhook.test"));
-        let gone = create_webhook(&api, &rx.url("/gone"), json!("webhook.test"));
+        let later = create_webhook(&api, &rx.url("/ok"), json!(["integration.created"]));
+        let redirect = create_webhook(&api, &rx.url("/redirect"), json!(["webhook.test"]));
+        let gone = create_webhook(&api, &rx.url("/gone"), json!(["webhook.test"]));
 
         // A redirect is a failure, never followed.
         let (status, tested) = api.send("POST", &format!("/webhooks/{}/test", redirect["id"].as_str().unwrap()), None);
