@@ -48,15 +48,17 @@ fn sign_in(
 ) -> String {
     let browser = w.browser();
     let pkce = Pkce::new();
-    let url = w.authorize_url(
-        &client.0,
-        &[
-            ("scope", scope),
-            ("state", "s"),
-            ("code_challenge", &pkce.challenge),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    let mut params = vec![
+        ("scope", scope),
+        ("state", "s"),
+        ("code_challenge", pkce.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    // A consent remembered for another organization must not answer for this one.
+    if org.is_some() {
+        params.push(("prompt", "consent"));
+    }
+    let url = w.authorize_url(&client.0, &params);
     let mut res = browser.get(&url).send().unwrap();
     let mut back = None;
     for _ in 0..4 {
