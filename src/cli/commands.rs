@@ -517,6 +517,7 @@ fn integration(
                     Creator {
                         user_id: None,
                         role: Role::Owner,
+                        held: None,
                     },
                     actor.clone(),
                 ),
@@ -541,6 +542,7 @@ fn integration(
                         Creator {
                             user_id: Some(user.id),
                             role,
+                            held: None,
                         },
                         actor,
                     )

@@ -78,6 +78,10 @@ pub(crate) enum Status {
 pub(crate) struct Creator {
     pub user_id: Option<i64>,
     pub role: Role,
+    /// An integration token creating an integration (through the management API) may grant
+    /// only the scopes it holds itself, so that a token with `integrations:manage` alone
+    /// cannot mint one with more. `None` for people.
+    pub held: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -374,6 +378,20 @@ fn check_scopes(conn: &mut DbConn, scopes: &[String], creator: &Creator) -> Resu
                 return Err(Invalid {
                     field: "scopes",
                     message: format!("unknown scope {name:?}"),
+                }
+                .into());
+            }
+            Some(_)
+                if creator
+                    .held
+                    .as_ref()
+                    .is_some_and(|held| !held.contains(name)) =>
+            {
+                return Err(Invalid {
+                    field: "scopes",
+                    message: format!(
+                        "scope {name:?} is not held by the integration token creating this one"
+                    ),
                 }
                 .into());
             }
