@@ -1,4 +1,5 @@
-//! Operator and administrator actions (organizations, users, scopes, OAuth clients), shared by
+//! Operator and administrator actions (organizations, users, members, scopes, OAuth clients,
+//! the audit listing), shared by
 //! the CLI and the HTTP management API. Each action validates its input, changes the store in
 //! one transaction and records an audit event in the same transaction.
 
