@@ -1,7 +1,7 @@
 //! Operator and administrator actions (organizations, users, members, scopes, OAuth clients,
-//! the audit listing), shared by
-//! the CLI and the HTTP management API. Each action validates its input, changes the store in
-//! one transaction and records an audit event in the same transaction.
+//! the audit listing), shared by the CLI and the HTTP management API. Each action validates its
+//! input, changes the store in one transaction and records an audit event in the same
+//! transaction.
 
 pub(crate) mod audit;
 pub(crate) mod clients;
