@@ -143,6 +143,12 @@ pub(crate) struct IntegrationView {
     pub last_used_ip: Option<String>,
     pub use_count: i64,
     pub tokens: Vec<TokenView>,
+    /// The username of the user who created it; `null` when the CLI or an integration token
+    /// created it.
+    pub created_by: Option<String>,
+    /// Its creator is no longer a member of the organization: the integration keeps working,
+    /// but whoever created it may still know its token — consider rotating.
+    pub created_by_former_member: bool,
 }
 
 /// An organization's integrations: the answer of `GET /v1/orgs/{org}/integrations` and of
@@ -205,12 +211,32 @@ pub(crate) fn last_use(t: &IntegrationToken, recent_use: Option<NaiveDateTime>) 
         .unwrap_or(t.created_at)
 }
 
+/// Of each creator (by user id): the username, and whether they are a member now.
+type Creators = [(i64, String, bool)];
+
+fn creators(
+    conn: &mut DbConn,
+    org_id: i64,
+    all: &[&Integration],
+) -> Result<Vec<(i64, String, bool)>, AdminError> {
+    let mut ids: Vec<i64> = all.iter().filter_map(|i| i.created_by).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(crate::store::users::names_and_membership(
+        conn, org_id, &ids,
+    )?)
+}
+
 fn view(
     i: &Integration,
     org: &str,
     tokens: &[IntegrationToken],
+    creators: &Creators,
     now: NaiveDateTime,
 ) -> IntegrationView {
+    let creator = i
+        .created_by
+        .and_then(|id| creators.iter().find(|(c, _, _)| *c == id));
     let mine: Vec<&IntegrationToken> = tokens.iter().filter(|t| t.integration_id == i.id).collect();
     let token_views: Vec<TokenView> = mine
         .iter()
@@ -268,6 +294,8 @@ fn view(
         last_used_ip: current.and_then(|t| t.last_used_ip.clone()),
         use_count: current.map(|t| t.use_count).unwrap_or(0),
         tokens: shown,
+        created_by: creator.map(|(_, name, _)| name.clone()),
+        created_by_former_member: creator.is_some_and(|(_, _, member)| !member),
     }
 }
 
@@ -314,7 +342,8 @@ fn publish_updated(
 
 fn load_view(conn: &mut DbConn, i: &Integration, org: &str) -> Result<IntegrationView, AdminError> {
     let tokens = IntegrationToken::for_integrations(conn, std::slice::from_ref(&i.id))?;
-    Ok(view(i, org, &tokens, clock::now()))
+    let creators = creators(conn, i.org_id, &[i])?;
+    Ok(view(i, org, &tokens, &creators, clock::now()))
 }
 
 fn parse_networks(raw: &[String]) -> Result<Vec<IpNet>, Invalid> {
@@ -482,10 +511,11 @@ pub(crate) fn list(
     let all = Integration::list_for_org(conn, org.id)?;
     let ids: Vec<String> = all.iter().map(|i| i.id.clone()).collect();
     let tokens = IntegrationToken::for_integrations(conn, &ids)?;
+    let creators = creators(conn, org.id, &all.iter().collect::<Vec<_>>())?;
     let now = clock::now();
     Ok(all
         .iter()
-        .map(|i| view(i, &org.slug, &tokens, now))
+        .map(|i| view(i, &org.slug, &tokens, &creators, now))
         .collect())
 }
 
