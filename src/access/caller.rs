@@ -42,6 +42,18 @@ pub(crate) struct Acting {
     pub(crate) held_scopes: Option<Vec<String>>,
 }
 
+impl Acting {
+    /// The caller as the creator (or rotator) of an integration: their role caps its scopes,
+    /// and an integration token's own scopes cap them too.
+    pub(crate) fn creator(&self) -> crate::integrations::Creator {
+        crate::integrations::Creator {
+            user_id: self.user_id,
+            role: self.role,
+            held: self.held_scopes.clone(),
+        }
+    }
+}
+
 /// Why a management call is refused. The web layer answers 401, 404 or 403 in the `/v1`
 /// envelope with the RFC 6750 challenge where one applies.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -359,9 +359,12 @@ pub(crate) fn update(
             client.name = name.clone();
             changed.push("name");
         }
-        if let Some(uris) = &uris {
+        if let Some(uris) = uris.as_ref().filter(|u| **u != client.redirect_uris) {
             client.redirect_uris = uris.clone();
             changed.push("redirect_uris");
+            // Whoever approved this client approved it sending codes to the old addresses: a
+            // remembered approval must not send them silently to new ones.
+            crate::store::consents::forget_client(conn, client.id)?;
         }
         if let Some(scopes) = &wanted_scopes {
             client.scopes = scopes.clone();

@@ -133,6 +133,15 @@ fn acting_role_now(
     actor: &Actor,
     acting_role: Role,
 ) -> Result<Role, AdminError> {
+    // Members are people's business: an integration token may list them, never change them
+    // (it could otherwise make a person an admin and leave its own allowlist and scopes
+    // behind).
+    if actor.is_integration() {
+        return Err(AdminError::Forbidden(
+            "changing members needs a person signed in; an integration token may only list them"
+                .into(),
+        ));
+    }
     let role = match actor.user_id {
         Some(user_id) => User::role_in(conn, user_id, org.id)?.ok_or_else(|| {
             AdminError::Forbidden(format!("you are not a member of {}", org.slug))
@@ -276,13 +285,23 @@ pub(crate) fn set_role(
             owner_only(acting, "grant the owner role")?;
         }
         User::set_role(conn, member.user_id, org.id, role)?;
+        // Scopes were granted for the old role: a lower one takes effect at once, for tokens
+        // too — the grants in this organization end, and the next sign-in asks anew.
+        let mut detail = format!("from={} to={role}", member.role);
+        if role < member.role {
+            AuthorizationCode::void_unused_in_org(conn, member.user_id, org.id)?;
+            consents::forget_in_org(conn, member.user_id, org.id)?;
+            let grants =
+                Grant::revoke_for_user_in_org(conn, member.user_id, org.id, "role lowered")?;
+            detail.push_str(&format!(" grants_revoked={}", grants.len()));
+        }
         audit::record(
             conn,
             Some(org.id),
             actor,
             "member.role_changed",
             Some(&username),
-            Some(&format!("from={} to={role}", member.role)),
+            Some(&detail),
         )?;
         find_member(conn, org, &username)
     })

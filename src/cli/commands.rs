@@ -12,7 +12,6 @@ use super::{
 };
 use crate::admin;
 use crate::config::Config;
-use crate::roles::Role;
 use crate::store::Db;
 use crate::store::audit::Actor;
 use crate::store::orgs::Organization;
@@ -543,14 +542,7 @@ fn integration(
         IntegrationCommand::Create(args) => {
             let org = admin::orgs::find(conn, &args.org)?;
             let (creator, actor) = match &args.created_by {
-                None => (
-                    Creator {
-                        user_id: None,
-                        role: Role::Owner,
-                        held: None,
-                    },
-                    actor.clone(),
-                ),
+                None => (Creator::operator(), actor.clone()),
                 Some(name) => {
                     let username = crate::validate::username(name)
                         .map_err(|e| CliError::Input(e.to_string()))?;
@@ -626,13 +618,21 @@ fn integration(
                 description,
                 allow_ips,
             };
-            let one = integ::update(conn, actor, &org, &id, &input)?;
+            let one = integ::update(conn, actor, &Creator::operator(), &org, &id, &input)?;
             emit(json, &one, || show(&one))
         }
         IntegrationCommand::Rotate { id, grace } => {
             let org = integ::org_of(conn, &id)?;
             let grace = optional_duration(grace)?.unwrap_or_default();
-            let issued = integ::rotate(conn, actor, &org, &id, grace, &config.token_brand)?;
+            let issued = integ::rotate(
+                conn,
+                actor,
+                &Creator::operator(),
+                &org,
+                &id,
+                grace,
+                &config.token_brand,
+            )?;
             emit(json, &issued, || issued_text(&issued))
         }
         IntegrationCommand::Expire { id, after } => {

@@ -84,6 +84,17 @@ pub(crate) struct Creator {
     pub held: Option<Vec<String>>,
 }
 
+impl Creator {
+    /// The operator CLI without `--created-by`: an owner's authority.
+    pub(crate) fn operator() -> Creator {
+        Creator {
+            user_id: None,
+            role: Role::Owner,
+            held: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CreateIntegration {
     pub name: String,
@@ -545,11 +556,15 @@ pub(crate) fn org_of(conn: &mut DbConn, id: &str) -> Result<Organization, AdminE
 pub(crate) fn update(
     conn: &mut DbConn,
     actor: &Actor,
+    creator: &Creator,
     org: &Organization,
     id: &str,
     input: &UpdateIntegration,
 ) -> Result<IntegrationView, AdminError> {
     let i = find(conn, org, id)?;
+    if input.allow_ips.is_some() {
+        may_hold(conn, &i, creator)?;
+    }
     let mut changes = IntegrationChanges {
         updated_at: Some(clock::now()),
         ..Default::default()
@@ -607,19 +622,50 @@ fn refuse_if_dead(i: &Integration, now: NaiveDateTime) -> Result<(), AdminError>
     Ok(())
 }
 
-/// Issues a new token. The old one stops now, or after `grace` (it then works alongside the
-/// new one until the grace period ends).
+/// The longest a rotated-out token keeps working (Stripe's cap on a rolled key's overlap).
+pub(crate) const MAX_ROTATION_GRACE: Duration = Duration::from_secs(7 * 86400);
+
+/// Refuses (403) when `creator` could not have created `i`: a scope above their role, or, for
+/// an integration token acting, a scope it does not hold. Rotating hands out a token with
+/// those scopes, and widening its allowlist lets it be used from anywhere.
+fn may_hold(conn: &mut DbConn, i: &Integration, creator: &Creator) -> Result<(), AdminError> {
+    let scopes: Vec<String> = i
+        .scopes
+        .split_ascii_whitespace()
+        .map(str::to_string)
+        .collect();
+    check_scopes(conn, &scopes, creator).map_err(|e| match e {
+        AdminError::Invalid(invalid) => AdminError::Forbidden(format!(
+            "you may not rotate or re-fence this integration: {}",
+            invalid.message
+        )),
+        other => other,
+    })
+}
+
+/// Issues a new token. The old one stops now, or after `grace` (at most
+/// [`MAX_ROTATION_GRACE`]; it then works alongside the new one until the grace period ends).
 pub(crate) fn rotate(
     conn: &mut DbConn,
     actor: &Actor,
+    creator: &Creator,
     org: &Organization,
     id: &str,
     grace: Duration,
     brand: &str,
 ) -> Result<IssuedIntegration, AdminError> {
+    if grace > MAX_ROTATION_GRACE {
+        return Err(Invalid {
+            field: "grace",
+            message: "the old token may keep working at most 7d".into(),
+        }
+        .into());
+    }
     let i = find(conn, org, id)?;
     let now = clock::now();
     refuse_if_dead(&i, now)?;
+    // Whoever receives the new token must be someone who could have created it.
+    may_hold(conn, &i, creator)?;
     // A new token is a new thing: a plan without integrations keeps the old ones working
     // until they expire, and issues none.
     crate::admin::plans::entitled(conn, org, Feature::Integrations)?;

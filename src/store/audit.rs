@@ -33,6 +33,11 @@ impl Actor {
         }
     }
 
+    /// Whether this is an integration token acting (see [`Actor::integration`]).
+    pub fn is_integration(&self) -> bool {
+        self.label.starts_with("integration:")
+    }
+
     /// An integration token calling the management API: `integration:int_…`.
     pub fn integration(id: &str, ip: Option<String>) -> Actor {
         Actor {

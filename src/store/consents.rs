@@ -93,6 +93,12 @@ pub fn forget(conn: &mut DbConn, user_id: i64, client_pk: i64) -> StoreResult<us
     .execute(conn)?)
 }
 
+/// Forgets what every user approved for a client (its redirect URIs changed: an approval was
+/// given to the app at the old ones).
+pub fn forget_client(conn: &mut DbConn, client_pk: i64) -> StoreResult<usize> {
+    Ok(diesel::delete(consents::table.filter(consents::client_id.eq(client_pk))).execute(conn)?)
+}
+
 /// Forgets what `user_id` approved for any client in organization `org_id` (the user left it).
 pub fn forget_in_org(conn: &mut DbConn, user_id: i64, org_id: i64) -> StoreResult<usize> {
     Ok(diesel::delete(

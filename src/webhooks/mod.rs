@@ -311,6 +311,10 @@ pub(crate) fn update(
     input: &UpdateWebhook,
 ) -> Result<WebhookView, AdminError> {
     let e = find(conn, org, id)?;
+    if input.url.is_some() {
+        // A new destination is a new endpoint in all but name.
+        crate::admin::plans::entitled(conn, org, crate::plans::Feature::Webhooks)?;
+    }
     let mut changes = EndpointChanges {
         updated_at: Some(clock::now()),
         ..Default::default()
@@ -361,6 +365,10 @@ pub(crate) fn set_enabled(
     enabled: bool,
 ) -> Result<WebhookView, AdminError> {
     let e = find(conn, org, id)?;
+    if enabled {
+        // After a downgrade, endpoints may be stopped, not started again.
+        crate::admin::plans::entitled(conn, org, crate::plans::Feature::Webhooks)?;
+    }
     transaction(conn, |conn| {
         let reason = (!enabled).then(|| format!("disabled by {}", actor.label));
         if Endpoint::set_enabled(conn, &e.id, enabled, reason.as_deref())? {
@@ -417,6 +425,7 @@ pub(crate) fn rotate_secret(
         .into());
     }
     let e = find(conn, org, id)?;
+    crate::admin::plans::entitled(conn, org, crate::plans::Feature::Webhooks)?;
     let secret = signing::new_secret();
     let previous_expires_at = clock::now() + crate::duration::to_chrono(grace);
     transaction(conn, |conn| {

@@ -386,35 +386,31 @@ on_both_backends! {
         }
     }
 
-    fn an_integration_token_with_the_scope_manages_integrations(db: TestDb) {
+    fn new_redirect_uris_forget_what_users_approved(db: TestDb) {
         let w = World::new(db);
-        let ada = Api::new(&w, "ada", "integrations:manage");
-        let token_of = |name: &str, scopes: Value, allow: Value| {
-            let (status, body) = ada.send("POST", "/acme/integrations", Some(json!({
-                "name": name, "scopes": scopes, "allow_ips": allow,
-            })));
-            assert_eq!(status, 201, "{body}");
-            body["token"].as_str().unwrap().to_string()
+        allow_clients_manage(&w);
+        let api = Api::new(&w, "ada", "clients:manage");
+        let (console, _) = &w.console;
+        let approved = |w: &World| -> i64 {
+            let mut conn = w.db.conn();
+            diesel::sql_query(format!(
+                "SELECT COUNT(*) AS n FROM consents c JOIN clients k ON k.id = c.client_id WHERE k.client_id = '{console}'"
+            ))
+            .get_result::<Count>(&mut *conn)
+            .unwrap()
+            .n
         };
-        let robot = token_of("Rotation robot", json!(["integrations:manage"]), json!(["127.0.0.0/8"]));
-        let weak = token_of("Reader", json!(["claims:read"]), json!([]));
-        let elsewhere = token_of("Elsewhere", json!(["integrations:manage"]), json!(["192.0.2.0/24"]));
-        let (target, first) = w.create_integration("Rotated by the robot", &[]);
-        let as_token = |bearer: &str| Api { base: w.server.base.clone(), bearer: bearer.to_string() };
-        let path = format!("/acme/integrations/{target}/rotate");
-        let (status, rotated) = as_token(&robot).send("POST", &path, Some(json!({"grace": "1h"})));
-        assert_eq!(status, 200, "{rotated}");
-        assert!(rotated["token"].as_str().unwrap().starts_with("tsr_live_"));
-        assert_eq!(w.introspect(&first)["active"], true, "within its grace");
-        let (status, body) = as_token(&weak).send("POST", &path, None);
-        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden_scope")), "{body}");
-        let (status, body) = as_token(&elsewhere).send("POST", &path, None);
-        assert_eq!(status, 401, "outside its allowlist: {body}");
-        // The audit trail names the integration that acted.
-        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
-        let rotation = audit.as_array().unwrap().iter()
-            .find(|e| e["action"] == "integration.rotate" && e["target"] == json!(target)).unwrap();
-        assert_ne!(rotation["actor"], "user:ada", "{rotation}");
+        assert_eq!(approved(&w), 1, "ada's approval is remembered");
+        // Renaming keeps it; new redirect URIs forget it: a remembered approval must not send
+        // codes silently to an address nobody approved.
+        let (status, body) = api.send("PATCH", &format!("/acme/clients/{console}"), Some(json!({"name": "Console (renamed)"})));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(approved(&w), 1);
+        let (status, body) = api.send("PATCH", &format!("/acme/clients/{console}"), Some(json!({
+            "redirect_uris": [REDIRECT, "https://elsewhere.example/cb"],
+        })));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(approved(&w), 0);
     }
 }
 

@@ -116,24 +116,42 @@ on_both_backends! {
         let w = World::new(db);
         let robot = w.db.cli(&[
             "--json", "integration", "create", "--org", "acme", "--name", "rotation bot",
-            "--scope", "integrations:manage", "--allow-ip", "127.0.0.0/8", "--created-by", "ada",
+            "--scope", "integrations:manage claims:read", "--allow-ip", "127.0.0.0/8", "--created-by", "ada",
         ]).json();
         let bot = robot["token"].as_str().unwrap();
         let (_, target_token) = w.create_integration("payments", &[]);
         let (status, list) = call(&w, "GET", "/integrations", bot, None);
         assert_eq!(status, 200, "{list}");
-        let target = list["integrations"].as_array().unwrap().iter()
-            .find(|i| i["name"] == "payments").unwrap()["id"].as_str().unwrap().to_string();
-        let (status, rotated) = call(&w, "POST", &format!("/integrations/{target}/rotate"), bot, None);
+        let id_of = |list: &Value, name: &str| list["integrations"].as_array().unwrap().iter()
+            .find(|i| i["name"] == name).unwrap()["id"].as_str().unwrap().to_string();
+        let target = id_of(&list, "payments");
+        let (status, rotated) = call(&w, "POST", &format!("/integrations/{target}/rotate"), bot, Some(json!({"grace": "1h"})));
         assert_eq!(status, 200, "{rotated}");
-        assert_eq!(check(&w, &target_token), 401, "rotated with no grace");
+        assert_eq!(check(&w, &target_token), 200, "within its grace");
         assert_eq!(check(&w, rotated["token"].as_str().unwrap()), 200);
-        // It grants no more than it holds: no scope of its own, no new integration.
-        let (status, body) = call(&w, "POST", "/integrations", bot, Some(new_integration("wider")));
+        // The grace is capped at 7 days.
+        let (status, body) = call(&w, "POST", &format!("/integrations/{target}/rotate"), bot, Some(json!({"grace": "8d"})));
+        assert_eq!(status, 422, "{body}");
+        // It grants no more than it holds: not by creating, not by rotating, not by lifting
+        // an allowlist.
+        let (status, body) = call(&w, "POST", "/integrations", bot, Some(json!({
+            "name": "wider", "scopes": ["audit:read"],
+        })));
         assert_eq!(status, 422, "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains("not held"), "{body}");
+        let wide = w.db.cli(&[
+            "--json", "integration", "create", "--org", "acme", "--name", "auditor",
+            "--scope", "audit:read", "--allow-ip", "10.0.0.0/8",
+        ]).json();
+        let wide_id = wide["id"].as_str().unwrap();
+        let (status, body) = call(&w, "POST", &format!("/integrations/{wide_id}/rotate"), bot, None);
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
+        let (status, body) = call(&w, "PATCH", &format!("/integrations/{wide_id}"), bot, Some(json!({"allow_ips": []})));
+        assert_eq!(status, 403, "{body}");
+        let (status, body) = call(&w, "PATCH", &format!("/integrations/{wide_id}"), bot, Some(json!({"name": "auditor (old)"})));
+        assert_eq!(status, 200, "renaming hands out nothing: {body}");
         let (status, created) = call(&w, "POST", "/integrations", bot, Some(json!({
-            "name": "made by a bot", "scopes": ["integrations:manage"],
+            "name": "made by a bot", "scopes": ["claims:read"],
         })));
         assert_eq!(status, 201, "{created}");
         // The audit trail names the integration that acted, from where.
@@ -158,10 +176,65 @@ on_both_backends! {
         ]).json();
         let (status, body) = call(&w, "GET", "/integrations", globex["token"].as_str().unwrap(), None);
         assert_eq!(status, 404, "{body}");
+        // Members are people's business: a token with members:manage may list, not change.
+        let people = w.db.cli(&[
+            "--json", "integration", "create", "--org", "acme", "--name", "people bot",
+            "--scope", "members:manage",
+        ]).json();
+        let people = people["token"].as_str().unwrap();
+        let (status, body) = call(&w, "GET", "/members", people, None);
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = call(&w, "POST", "/members", people, Some(json!({
+            "username": "sneaky", "role": "admin", "create": true,
+        })));
+        assert_eq!(status, 403, "{body}");
+        assert!(body.get("initial_password").is_none());
+        let (status, body) = call(&w, "PATCH", "/members/alice", people, Some(json!({"role": "admin"})));
+        assert_eq!(status, 403, "{body}");
         // A revoked bot is refused at once.
         let (status, _) = call(&w, "POST", &format!("/integrations/{}/revoke", robot["id"].as_str().unwrap()), bot, None);
         assert_eq!(status, 200);
         let (status, _) = call(&w, "GET", "/integrations", bot, None);
         assert_eq!(status, 401);
+    }
+
+    fn a_lowered_role_ends_the_grants_given_for_the_higher_one(db: TestDb) {
+        let w = World::new(db);
+        let ada = w.management_token("ada", "integrations:manage");
+        assert_eq!(check(&w, &ada), 200);
+        w.db.cli(&["member", "set-role", "ada", "--org", "acme", "--role", "manager"]);
+        assert_eq!(check(&w, &ada), 401, "the grant made for an admin ended");
+        let (status, _) = call(&w, "GET", "/integrations", &ada, None);
+        assert_eq!(status, 401);
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme", "--action", "member.role_changed"]).json();
+        let detail = audit[0]["detail"].as_str().unwrap();
+        assert!(detail.contains("grants_revoked=1"), "{detail}");
+        // Raising a role ends nothing.
+        let mona = w.management_token("mona", "webhooks:manage");
+        w.db.cli(&["member", "set-role", "mona", "--org", "acme", "--role", "admin"]);
+        assert_eq!(check(&w, &mona), 200);
+    }
+
+    fn after_a_downgrade_webhook_endpoints_may_stop_but_not_start_or_move(db: TestDb) {
+        let w = World::with_config(db, &[
+            ("TESSERA_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8"), ("TESSERA_WEBHOOK_ALLOW_HTTP", "true"),
+        ]);
+        let ada = w.management_token("ada", "webhooks:manage");
+        let (status, hook) = call(&w, "POST", "/webhooks", &ada, Some(json!({
+            "url": "http://127.0.0.1:9/hook", "events": ["integration.revoked"],
+        })));
+        assert_eq!(status, 201, "{hook}");
+        let id = hook["id"].as_str().unwrap();
+        w.db.cli(&["org", "set-plan", "acme", "team"]);
+        let (status, body) = call(&w, "POST", &format!("/webhooks/{id}/disable"), &ada, None);
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = call(&w, "POST", &format!("/webhooks/{id}/enable"), &ada, None);
+        assert_upgrade(status, &body, "enterprise");
+        let (status, body) = call(&w, "POST", &format!("/webhooks/{id}/rotate-secret"), &ada, None);
+        assert_upgrade(status, &body, "enterprise");
+        let (status, body) = call(&w, "PATCH", &format!("/webhooks/{id}"), &ada, Some(json!({"url": "http://127.0.0.1:10/elsewhere"})));
+        assert_upgrade(status, &body, "enterprise");
+        let (status, body) = call(&w, "PATCH", &format!("/webhooks/{id}"), &ada, Some(json!({"description": "kept"})));
+        assert_eq!(status, 200, "{body}");
     }
 }

@@ -12,8 +12,8 @@ use super::caller;
 use crate::access::caller::Acting;
 use crate::admin::AdminError;
 use crate::integrations::{
-    self, CreateIntegration, Creator, Expiring, IntegrationList, IntegrationView,
-    IssuedIntegration, UpdateIntegration,
+    self, CreateIntegration, Expiring, IntegrationList, IntegrationView, IssuedIntegration,
+    UpdateIntegration,
 };
 use crate::roles::Role;
 use crate::store::DbConn;
@@ -100,11 +100,7 @@ pub(crate) async fn create(
     let issued = state
         .db
         .run(move |conn| {
-            let creator = Creator {
-                user_id: acting.user_id,
-                role: acting.role,
-                held: acting.held_scopes.clone(),
-            };
+            let creator = acting.creator();
             integrations::create(conn, &acting.actor, &acting.org, &creator, &brand, &input)
         })
         .await?;
@@ -212,7 +208,14 @@ pub(crate) async fn update(
         allow_ips: body.allow_ips,
     };
     let one = change(&state, move |conn| {
-        integrations::update(conn, &acting.actor, &acting.org, &id, &input)
+        integrations::update(
+            conn,
+            &acting.actor,
+            &acting.creator(),
+            &acting.org,
+            &id,
+            &input,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(one))
@@ -258,7 +261,15 @@ pub(crate) async fn rotate(
         .unwrap_or_default();
     let brand = state.config.token_brand.clone();
     let issued = change(&state, move |conn| {
-        integrations::rotate(conn, &acting.actor, &acting.org, &id, grace, &brand)
+        integrations::rotate(
+            conn,
+            &acting.actor,
+            &acting.creator(),
+            &acting.org,
+            &id,
+            grace,
+            &brand,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok()

@@ -209,6 +209,8 @@ pub(crate) async fn set_role(
             )
         })
         .await?;
+    // A lowered role revoked the member's grants here: no cached decision may outlive them.
+    state.checker.invalidate();
     Ok(HttpResponse::Ok().json(member))
 }
 
