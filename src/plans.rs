@@ -144,7 +144,11 @@ mod tests {
             (Plan::Enterprise, Feature::Webhooks, true),
         ];
         for (plan, feature, included) in expected {
-            assert_eq!(plan.features().contains(&feature), included, "{plan} {feature}");
+            assert_eq!(
+                plan.features().contains(&feature),
+                included,
+                "{plan} {feature}"
+            );
             assert_eq!(plans_with(feature).contains(&plan), included);
         }
         assert_eq!(cheapest_with(Feature::Integrations), Plan::Team);

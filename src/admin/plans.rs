@@ -167,7 +167,11 @@ mod tests {
             enabled: true,
             expires_at: None,
         };
-        assert!(has(Plan::Free, std::slice::from_ref(&on), Feature::Webhooks));
+        assert!(has(
+            Plan::Free,
+            std::slice::from_ref(&on),
+            Feature::Webhooks
+        ));
         assert!(!has(Plan::Free, &[on], Feature::Integrations));
         let off = PlanOverride {
             feature: "integrations".into(),

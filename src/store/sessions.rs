@@ -89,10 +89,18 @@ impl Session {
 
     /// Ends every session of a user (sign out everywhere; a changed password).
     pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> StoreResult<usize> {
-        Ok(
-            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
-                .execute(conn)?,
+        Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
+    }
+
+    /// Ends every session of a user but the one whose hash is `keep` (a password changed in
+    /// that session); returns how many ended.
+    pub fn delete_others(conn: &mut DbConn, user_id: i64, keep: &[u8; 32]) -> StoreResult<usize> {
+        Ok(diesel::delete(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::token_hash.ne(keep.as_slice())),
         )
+        .execute(conn)?)
     }
 
     pub fn delete(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<()> {

@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod concurrency;
 mod consent_pages;
+mod console;
 mod contract;
 mod cors;
 mod gateway;
