@@ -34,7 +34,11 @@ pub(crate) fn plan_of(org: &Organization) -> Result<Plan, AdminError> {
 }
 
 /// Refuses with [`AdminError::PlanUpgradeRequired`] unless `org` has `feature` now.
-pub(crate) fn entitled(conn: &mut DbConn, org: &Organization, feature: Feature) -> Result<(), AdminError> {
+pub(crate) fn entitled(
+    conn: &mut DbConn,
+    org: &Organization,
+    feature: Feature,
+) -> Result<(), AdminError> {
     let plan = plan_of(org)?;
     let overrides = Organization::overrides(conn, org.id, crate::clock::now())?;
     if has(plan, &overrides, feature) {
@@ -66,7 +70,10 @@ pub(crate) struct FeatureState {
     pub plan: Plan,
 }
 
-pub(crate) fn entitlements(conn: &mut DbConn, org: &Organization) -> Result<Entitlements, AdminError> {
+pub(crate) fn entitlements(
+    conn: &mut DbConn,
+    org: &Organization,
+) -> Result<Entitlements, AdminError> {
     let plan = plan_of(org)?;
     let overrides = Organization::overrides(conn, org.id, crate::clock::now())?;
     let features = Feature::ALL

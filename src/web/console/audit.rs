@@ -81,7 +81,7 @@ pub(crate) async fn list(
         Ok(v) => v,
         Err(answer) => return answer,
     };
-    if let Err(answer) = visit.require(Role::Admin, "Reading the audit log", false) {
+    if let Err(answer) = visit.require(Role::Admin, ("Audit log", "Reading the audit log"), false) {
         return answer;
     }
     let query = query.into_inner();

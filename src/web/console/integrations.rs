@@ -36,8 +36,8 @@ use crate::store::scopes::ScopeDef;
 use crate::store::users::User;
 use crate::web::state::AppState;
 
-/// What the role check names.
-const MANAGING: &str = "Managing integration tokens";
+/// The section's name, and what the role check names.
+const MANAGING: (&str, &str) = ("Integrations", "Managing integration tokens");
 /// Who may manage integrations, as the management API asks (`integrations:manage`).
 const NEEDED: Role = Role::Admin;
 /// The longest grace period of a rotation.

@@ -224,6 +224,7 @@ pub(crate) fn refusal_page(nav: Nav<'_>, e: AdminError) -> HttpResponse {
 pub(crate) fn role_needed(
     visit: &OrgVisit,
     status: StatusCode,
+    title: &str,
     what: &str,
     needed: Role,
 ) -> HttpResponse {
@@ -236,11 +237,11 @@ pub(crate) fn role_needed(
     page(
         status,
         layout(
-            what,
+            title,
             Some(visit.nav()),
             Section::None,
             html! {
-                h1 { (what) }
+                h1 { (title) }
                 p role=(if status == StatusCode::OK { "status" } else { "alert" }) {
                     (what) " needs the " strong { (roles) } " role in " (visit.org.name)
                     ". Your role here is " strong { (visit.role) } "."

@@ -138,12 +138,13 @@ impl OrgVisit {
         )
     }
 
-    /// `Ok` when the user's role here is at least `needed`; otherwise the page that explains
-    /// it: 200 for a page view (not a broken page), 403 for a change.
+    /// `Ok` when the user's role here is at least `needed`; otherwise the page (titled
+    /// `title`, the section's name) that explains that `what` needs it: 200 for a page view (not
+    /// a broken page), 403 for a change.
     pub(crate) fn require(
         &self,
         needed: Role,
-        what: &str,
+        (title, what): (&str, &str),
         change: bool,
     ) -> Result<(), HttpResponse> {
         if self.role >= needed {
@@ -154,7 +155,7 @@ impl OrgVisit {
         } else {
             StatusCode::OK
         };
-        Err(layout::role_needed(self, status, what, needed))
+        Err(layout::role_needed(self, status, title, what, needed))
     }
 }
 
