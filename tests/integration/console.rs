@@ -494,6 +494,9 @@ on_both_backends! {
         assert_eq!(short.status, 422);
         let changed = ada.post("/console/account/password", &[("csrf_token", &csrf), ("current_password", PASSWORD), ("new_password", "a-new-password-1")]);
         assert_eq!(changed.status, 303, "{}", changed.html);
+        let audit = ada.get("/console/orgs/acme/audit?action=user.password_changed");
+        assert_eq!(audit.select_all("tbody tr").len(), 1, "{}", audit.html);
+        assert!(!audit.html.contains("a-new-password-1"));
         // This session goes on; the other one has ended.
         assert_eq!(ada.get(INTEGRATIONS).status, 200);
         assert_eq!(elsewhere.get(INTEGRATIONS).status, 303);
@@ -523,6 +526,34 @@ on_both_backends! {
         let mut names = home.select_all("main li a");
         names.sort();
         assert_eq!(names, ["Acme Inc", "globex"]);
+    }
+
+    fn wrong_confirmations_count_against_the_account_like_failed_sign_ins(db: TestDb) {
+        let w = World::with_config(db, &[
+            ("TESSERA_REAUTH_WINDOW", "0s"),
+            ("TESSERA_SIGN_IN_FREE_FAILURES", "2"),
+            ("TESSERA_SIGN_IN_FIRST_DELAY", "60s"),
+        ]);
+        let ada = Browser::signed_in(&w, "ada");
+        let csrf = ada.get("/console/account").csrf();
+        let path = format!("{INTEGRATIONS}/new");
+        let create = |password: &str| {
+            ada.post(&path, &[("csrf_token", csrf.as_str()), ("name", "Guessed"), ("scopes", "claims:read"), ("password", password)])
+        };
+        assert_eq!(create("guess-one-1").status, 401);
+        assert_eq!(create("guess-two-2").status, 401);
+        // The account must now wait: the right password is not even checked, here or at the
+        // sign-in form, and the answer says when to come back.
+        let waiting = create(PASSWORD);
+        assert_eq!(waiting.status, 429, "{}", waiting.html);
+        assert!(waiting.headers.contains_key("retry-after"));
+        assert_eq!(waiting.select_all("[role=alert]").len(), 1);
+        let other = Browser::new(&w).sign_in("ada", PASSWORD);
+        assert_eq!(other.status, 429);
+        // Each refusal while told to wait counts too, so the wait has grown past the first.
+        let secs: u64 = other.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(secs > 60, "{secs}");
+        assert!(integrations(&w).is_empty());
     }
 
     fn the_assets_are_served_from_the_binary(db: TestDb) {
