@@ -95,6 +95,13 @@ fn table() -> Table {
         post("/webhooks/{id}/test").to(v1::webhooks::test),
         get("/webhooks/{id}/deliveries").to(v1::webhooks::deliveries),
         post("/webhooks/{id}/deliveries/{delivery}/redeliver").to(v1::webhooks::redeliver),
+        get("/members")
+            .to(v1::members::list)
+            .also_post(v1::members::add),
+        get("/members/{username}")
+            .to(v1::members::show)
+            .also_patch(v1::members::set_role)
+            .also_delete(v1::members::remove),
         get("/audit").to(v1::audit::list),
     ];
     // The console: HTML pages for people, under `/console` (and `/`, which leads there).
