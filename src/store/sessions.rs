@@ -90,7 +90,6 @@ impl Session {
     /// Ends every session of a user (sign out everywhere; a changed password).
     pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> StoreResult<usize> {
         Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
-<<<<<<< HEAD
     }
 
     /// Ends every session of a user but the one whose hash is `keep` (a password changed in
@@ -102,8 +101,6 @@ impl Session {
                 .filter(sessions::token_hash.ne(keep.as_slice())),
         )
         .execute(conn)?)
-=======
->>>>>>> main
     }
 
     pub fn delete(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<()> {

@@ -201,6 +201,12 @@ pub(crate) fn refusal_page(nav: Nav<'_>, e: AdminError) -> HttpResponse {
             "Cannot do that now",
             &format!("{message}."),
         ),
+        AdminError::Forbidden(message) => error_page(
+            StatusCode::FORBIDDEN,
+            Some(nav),
+            "Not allowed",
+            &format!("{message}."),
+        ),
         refused @ AdminError::PlanUpgradeRequired { .. } => error_page(
             StatusCode::FORBIDDEN,
             Some(nav),
