@@ -134,6 +134,13 @@ fn table() -> Table {
         get("/console/orgs/{org}/integrations/{id}/edit")
             .to(console::integrations::edit_page)
             .also_post(console::integrations::edit),
+        get("/console/orgs/{org}/members")
+            .to(console::members::list)
+            .also_post(console::members::add),
+        post("/console/orgs/{org}/members/{username}/role").to(console::members::set_role),
+        get("/console/orgs/{org}/members/{username}/remove")
+            .to(console::members::remove_page)
+            .also_post(console::members::remove),
         get("/console/orgs/{org}/audit").to(console::audit::list),
         // Last: any other console path is an HTML 404, not the API's JSON one.
         get("/console/{rest:.*}").to(console::not_found),

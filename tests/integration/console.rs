@@ -556,6 +556,57 @@ on_both_backends! {
         assert!(integrations(&w).is_empty());
     }
 
+    fn admins_add_create_promote_and_remove_members(db: TestDb) {
+        let w = World::new(db);
+        let members = "/console/orgs/acme/members";
+        let ada = Browser::signed_in(&w, "ada");
+        let page = ada.get(members);
+        assert_eq!(page.h1(), "Members");
+        let listed: Vec<String> = page.select_all("tbody tr td:first-child");
+        assert_eq!(listed, ["ada", "alice", "mona"]);
+        let csrf = page.csrf();
+        // An existing user of another organization.
+        let added = ada.post(members, &[("csrf_token", &csrf), ("username", "gina"), ("role", "member")]);
+        assert_eq!(added.status, 303, "{}", added.html);
+        assert_eq!(added.location(), format!("{members}?done=added"));
+        // A new user, whose initial password is shown once.
+        let created = ada.post(members, &[("csrf_token", &csrf), ("username", "newbie"), ("role", "member"), ("create", "yes")]);
+        assert_eq!(created.status, 200, "{}", created.html);
+        assert_eq!(created.h1(), "Copy the initial password now");
+        assert_eq!(created.attr("label[for=secret]", "for").as_deref(), Some("secret"));
+        assert!(created.select_all("label").iter().any(|l| l == "Initial password"));
+        let password = secret(&created);
+        let listed = ada.get(members);
+        assert!(!listed.html.contains(&password));
+        let newbie = Browser::new(&w);
+        assert_eq!(newbie.sign_in("newbie", &password).status, 303);
+        assert_eq!(newbie.get(INTEGRATIONS).status, 200);
+        // An admin may not grant owner; the domain's rule, answered as a page.
+        let owner = ada.post(&format!("{members}/newbie/role"), &[("csrf_token", &csrf), ("role", "owner")]);
+        assert_eq!(owner.status, 403);
+        let promoted = ada.post(&format!("{members}/newbie/role"), &[("csrf_token", &csrf), ("role", "admin")]);
+        assert_eq!(promoted.status, 303);
+        // Removing ends their access to the organization at the next request.
+        let confirm = ada.get(&format!("{members}/newbie/remove"));
+        assert_eq!(confirm.h1(), "Remove newbie?");
+        let removed = ada.post(&format!("{members}/newbie/remove"), &[("csrf_token", &csrf)]);
+        assert_eq!(removed.status, 303);
+        assert_eq!(newbie.get(INTEGRATIONS).status, 404);
+        let audit = ada.get("/console/orgs/acme/audit?integration=newbie");
+        let actions = audit.select_all("tbody td code");
+        assert_eq!(actions, ["member.removed", "member.role_changed", "member.created"]);
+        assert!(!audit.html.contains(&password));
+        // A manager sees why, and cannot add anyone.
+        let mona = Browser::signed_in(&w, "mona");
+        let page = mona.get(members);
+        assert_eq!(page.status, 200);
+        assert!(page.html.contains("admin or owner"));
+        let csrf = mona.get("/console/account").csrf();
+        let refused = mona.post(members, &[("csrf_token", &csrf), ("username", "intruder"), ("role", "admin"), ("create", "yes")]);
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.attr("input#secret", "value"), None);
+    }
+
     fn the_assets_are_served_from_the_binary(db: TestDb) {
         let w = World::new(db);
         let page = Browser::new(&w).get("/console");

@@ -8,6 +8,7 @@
 //!   (`oauth::login`, `web::cookies`, `store::sessions`);
 //! - [`integrations`]: `/console/orgs/{org}/integrations…`, over the domain in
 //!   `crate::integrations`, called as the management API calls it;
+//! - [`members`]: `/console/orgs/{org}/members…`, over `crate::admin::members`;
 //! - [`audit`]: `/console/orgs/{org}/audit`; [`account`]: `/console/account`;
 //! - [`layout`]: the page around every page, its security headers, and the error pages.
 //!
@@ -27,6 +28,7 @@ pub(crate) mod assets;
 pub(crate) mod audit;
 pub(crate) mod integrations;
 pub(crate) mod layout;
+pub(crate) mod members;
 pub(crate) mod sign_in;
 
 use std::net::IpAddr;
