@@ -115,6 +115,7 @@ fn table() -> Table {
         post("/console/account/sign-out-everywhere").to(console::account::sign_out_everywhere),
         get(CONSOLE_ASSETS_SCRIPT_PATH).to(console::assets::script),
         get(CONSOLE_ASSETS_STYLE_PATH).to(console::assets::style),
+        get(CONSOLE_ASSETS_ICON_PATH).to(console::assets::icon),
         get("/console/orgs/{org}").to(console::org_home),
         get("/console/orgs/{org}/integrations").to(console::integrations::list),
         // Before `{id}`, which would match it.

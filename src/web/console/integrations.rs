@@ -657,7 +657,7 @@ pub(crate) async fn show(
                         @for t in &v.tokens {
                             tr {
                                 td { (key(&t.prefix, &t.last4)) }
-                                td { (token_status(t.status)) }
+                                td { (token_status(t)) }
                                 td { (when(t.created_at)) }
                                 td { (t.expires_at.map_or_else(|| "Never".to_string(), when)) }
                                 td { (last_used(t.last_used_at, t.last_used_ip.as_deref())) }
@@ -672,11 +672,14 @@ pub(crate) async fn show(
     )
 }
 
-fn token_status(s: Status) -> &'static str {
-    match s {
-        Status::Active => "Active",
-        Status::Expired => "Expired",
-        Status::Revoked => "Revoked",
+/// One token's status: "Active", "Expiring <date>" (a rotation's grace period, or the
+/// integration's expiry), "Expired" or "Revoked".
+fn token_status(t: &crate::integrations::TokenView) -> String {
+    match (t.status, t.expires_at) {
+        (Status::Active, Some(at)) => format!("Expiring {}", when(at)),
+        (Status::Active, None) => "Active".into(),
+        (Status::Expired, _) => "Expired".into(),
+        (Status::Revoked, _) => "Revoked".into(),
     }
 }
 

@@ -54,6 +54,7 @@ pub(crate) fn layout(title: &str, nav: Option<Nav<'_>>, section: Section, body: 
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Tessera console" }
+                link rel="icon" href=(assets::icon_url()) type="image/svg+xml";
                 link rel="stylesheet" href=(assets::style_url());
                 script src=(assets::script_url()) defer {}
             }
