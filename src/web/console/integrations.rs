@@ -40,7 +40,7 @@ const NEEDED: Role = Role::Admin;
 /// The longest grace period of a rotation.
 const MAX_GRACE: Duration = Duration::from_secs(7 * 86400);
 /// The rotate page's choices: (value, text).
-const GRACE_CHOICES: [(&str, &str); 5] = [
+pub(crate) const GRACE_CHOICES: [(&str, &str); 5] = [
     ("0s", "Stop now"),
     ("1h", "1 hour"),
     ("24h", "24 hours"),
@@ -284,7 +284,7 @@ fn optional_duration(label: &str, raw: &str) -> Result<Option<Duration>, String>
 }
 
 /// One entry per line (or separated by spaces or commas), empty ones dropped.
-fn lines(raw: &str) -> Vec<String> {
+pub(crate) fn lines(raw: &str) -> Vec<String> {
     raw.split(|c: char| c.is_whitespace() || c == ',')
         .filter(|s| !s.is_empty())
         .map(str::to_string)
@@ -373,7 +373,7 @@ fn upgrade_page(visit: &OrgVisit, u: &Upgrade, status: StatusCode) -> HttpRespon
 }
 
 /// The "Confirm your password" field, when the last password entry is too old.
-fn password_field(ask: bool) -> Markup {
+pub(crate) fn password_field(ask: bool) -> Markup {
     html! {
         @if ask {
             label for="password" { "Confirm your password" }
@@ -697,35 +697,37 @@ async fn find(
         .map_err(|e| refusal_page(visit.nav(), e))
 }
 
-/// One action's page: what it is about and its form.
-struct ActionForm {
+/// One action's page: what it is about and its form (shared with the other sections' actions).
+pub(crate) struct ActionForm {
     /// The last segment of the action's path (`rotate`, `expire`, …).
-    action: &'static str,
+    pub(crate) action: &'static str,
     /// The `h1`, naming the integration.
-    title: String,
-    intro: Markup,
+    pub(crate) title: String,
+    pub(crate) intro: Markup,
     /// The form's fields, before its submit button.
-    fields: Markup,
-    button: &'static str,
+    pub(crate) fields: Markup,
+    pub(crate) button: &'static str,
     /// A destructive action's button is shown as such.
-    danger: bool,
+    pub(crate) danger: bool,
+    /// Where the navigation says the page is.
+    pub(crate) section: Section,
 }
 
-/// An action's page, with `error` in an alert above the form when a submission was refused.
-fn action_page(
+/// An action's page about the thing at `here` (its page; the form posts to `here/<action>`),
+/// with `error` in an alert above the form when a submission was refused.
+pub(crate) fn action_page(
     visit: &OrgVisit,
-    v: &IntegrationView,
+    here: &str,
     form: ActionForm,
     error: Option<&str>,
     status: StatusCode,
 ) -> HttpResponse {
-    let here = one(&visit.org.slug, &v.id);
     page(
         status,
         layout(
             &form.title,
             Some(visit.nav()),
-            Section::Integrations,
+            form.section,
             html! {
                 h1 { (form.title) }
                 @if let Some(error) = error { p.alert role="alert" { (error) } }
@@ -778,7 +780,7 @@ fn rotate_form(
 ) -> HttpResponse {
     action_page(
         visit,
-        v,
+        &one(&visit.org.slug, &v.id),
         ActionForm {
             action: "rotate",
             title: format!("Rotate {}", v.name),
@@ -797,6 +799,7 @@ fn rotate_form(
             },
             button: "Rotate token",
             danger: false,
+            section: Section::Integrations,
         },
         error,
         status,
@@ -820,7 +823,7 @@ pub(crate) async fn rotate_page(
 }
 
 /// The grace period chosen: one of the page's choices, or any duration up to 7 days.
-fn grace(raw: &str) -> Result<Duration, String> {
+pub(crate) fn grace(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     if raw.is_empty() || raw == "0" || raw == "0s" {
         return Ok(Duration::ZERO);
@@ -912,7 +915,7 @@ fn expire_form(
 ) -> HttpResponse {
     action_page(
         visit,
-        v,
+        &one(&visit.org.slug, &v.id),
         ActionForm {
             action: "expire",
             title: format!("Expire {}", v.name),
@@ -928,6 +931,7 @@ fn expire_form(
             },
             button: "Expire",
             danger: true,
+            section: Section::Integrations,
         },
         error,
         status,
@@ -1027,7 +1031,7 @@ pub(crate) async fn revoke_page(
     };
     action_page(
         &visit,
-        &v,
+        &one(&visit.org.slug, &v.id),
         ActionForm {
             action: "revoke",
             title: format!("Revoke {}?", v.name),
@@ -1038,6 +1042,7 @@ pub(crate) async fn revoke_page(
             fields: html! {},
             button: "Revoke integration",
             danger: true,
+            section: Section::Integrations,
         },
         None,
         StatusCode::OK,
@@ -1084,7 +1089,7 @@ fn edit_form(
 ) -> HttpResponse {
     action_page(
         visit,
-        v,
+        &one(&visit.org.slug, &v.id),
         ActionForm {
             action: "edit",
             title: format!("Edit {}", v.name),
@@ -1100,6 +1105,7 @@ fn edit_form(
             },
             button: "Save",
             danger: false,
+            section: Section::Integrations,
         },
         error,
         status,
