@@ -6,7 +6,7 @@
 //! role (`admin` or `owner`, as the management API asks), and for a change the Fetch Metadata
 //! check and the form's anti-forgery token ([`super::post_form`]). The domain is called as
 //! `web::v1::integrations` calls it — the same [`Creator`], an actor naming the user and their
-//! address — and changes go through [`AppState::change_integrations`]. A token's text appears
+//! address — and changes go through [`AppState::run_change`]. A token's text appears
 //! only in the answer to the POST that made it (create, rotate): `no-store`, never in a URL,
 //! never kept; listings show `prefix…last4`.
 
@@ -501,9 +501,7 @@ pub(crate) async fn create(
     };
     let brand = state.config.token_brand.clone();
     let issued = state
-        .change_integrations(move |conn| {
-            integrations::create(conn, &actor, &org, &creator, &brand, &parsed)
-        })
+        .run_change(move |conn| integrations::create(conn, &actor, &org, &creator, &brand, &parsed))
         .await;
     match issued {
         Ok(issued) => {
@@ -880,9 +878,7 @@ pub(crate) async fn rotate(
     let brand = state.config.token_brand.clone();
     let id = v.id.clone();
     let issued = state
-        .change_integrations(move |conn| {
-            integrations::rotate(conn, &actor, &org, &id, grace, &brand)
-        })
+        .run_change(move |conn| integrations::rotate(conn, &actor, &org, &id, grace, &brand))
         .await;
     match issued {
         Ok(issued) => {
@@ -1003,7 +999,7 @@ pub(crate) async fn expire(
     let org = visit.org.clone();
     let id = v.id.clone();
     let done = state
-        .change_integrations(move |conn| integrations::expire(conn, &actor, &org, &id, after))
+        .run_change(move |conn| integrations::expire(conn, &actor, &org, &id, after))
         .await;
     match done {
         Ok(expiring) => {
@@ -1065,7 +1061,7 @@ pub(crate) async fn revoke(
     let org = visit.org.clone();
     let id = v.id.clone();
     let done = state
-        .change_integrations(move |conn| integrations::revoke(conn, &actor, &org, &id))
+        .run_change(move |conn| integrations::revoke(conn, &actor, &org, &id))
         .await;
     match done {
         Ok(_) => redirect(&format!("{}?done=revoked", base(&visit.org.slug))),
@@ -1157,7 +1153,7 @@ pub(crate) async fn edit(
     let org = visit.org.clone();
     let id = v.id.clone();
     let done = state
-        .change_integrations(move |conn| integrations::update(conn, &actor, &org, &id, &change))
+        .run_change(move |conn| integrations::update(conn, &actor, &org, &id, &change))
         .await;
     match done {
         Ok(_) => redirect(&format!("{}?done=saved", one(&visit.org.slug, &v.id))),

@@ -23,12 +23,12 @@ use crate::web::state::AppState;
 
 const SCOPE: &str = "integrations:manage";
 
-/// Runs a change to an integration ([`AppState::change_integrations`]).
+/// Runs a change to an integration ([`AppState::run_change`]).
 async fn change<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&mut DbConn) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    Ok(state.change_integrations(f).await?)
+    Ok(state.run_change(f).await?)
 }
 
 /// The organization's integrations.
