@@ -82,6 +82,14 @@ fn table() -> Table {
         post("/integrations/{id}/rotate").to(v1::integrations::rotate),
         post("/integrations/{id}/expire").to(v1::integrations::expire),
         post("/integrations/{id}/revoke").to(v1::integrations::revoke),
+        get("/clients")
+            .to(v1::clients::list)
+            .also_post(v1::clients::create),
+        get("/clients/{client_id}")
+            .to(v1::clients::show)
+            .also_patch(v1::clients::update)
+            .also_delete(v1::clients::delete),
+        post("/clients/{client_id}/rotate-secret").to(v1::clients::rotate_secret),
         get("/webhooks")
             .to(v1::webhooks::list)
             .also_post(v1::webhooks::create),

@@ -7,6 +7,7 @@ mod support;
 
 mod check;
 mod cli;
+mod clients_api;
 mod concurrency;
 mod consent_pages;
 mod console;
