@@ -143,6 +143,21 @@ fn table() -> Table {
         get("/console/orgs/{org}/integrations/{id}/edit")
             .to(console::integrations::edit_page)
             .also_post(console::integrations::edit),
+        get("/console/orgs/{org}/clients").to(console::clients::list),
+        // Before `{client_id}`, which would match it.
+        get("/console/orgs/{org}/clients/new")
+            .to(console::clients::new)
+            .also_post(console::clients::create),
+        get("/console/orgs/{org}/clients/{client_id}").to(console::clients::show),
+        get("/console/orgs/{org}/clients/{client_id}/rotate-secret")
+            .to(console::clients::rotate_page)
+            .also_post(console::clients::rotate),
+        get("/console/orgs/{org}/clients/{client_id}/edit")
+            .to(console::clients::edit_page)
+            .also_post(console::clients::edit),
+        get("/console/orgs/{org}/clients/{client_id}/delete")
+            .to(console::clients::delete_page)
+            .also_post(console::clients::delete),
         get("/console/orgs/{org}/members")
             .to(console::members::list)
             .also_post(console::members::add),

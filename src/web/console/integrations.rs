@@ -84,7 +84,7 @@ fn status_text(v: &IntegrationView, now: NaiveDateTime) -> String {
         Status::Expired => {
             let current_ends = v.tokens.first().and_then(|t| t.expires_at);
             let ended_by_time = current_ends.is_some_and(|e| e <= now);
-            if v.inactive_after_seconds.is_some() && !ended_by_time {
+            if v.inactive_after.is_some() && !ended_by_time {
                 "Inactive".into()
             } else {
                 "Expired".into()
@@ -621,9 +621,7 @@ pub(crate) async fn show(
                     dt { "Key" } dd { (key(&v.prefix, &v.last4)) }
                     dt { "Expires" } dd { (v.expires_at.map_or_else(|| "Never".to_string(), when)) }
                     dt { "Stops working after unused for" } dd {
-                        (v.inactive_after_seconds.map_or_else(|| "Never".to_string(), |s| {
-                            humantime::format_duration(Duration::from_secs(s.max(0) as u64)).to_string()
-                        }))
+                        (v.inactive_after.as_deref().unwrap_or("Never"))
                     }
                     dt { "Allowed IP addresses" } dd {
                         @if v.allow_ips.is_empty() { "Anywhere" } @else { @for ip in &v.allow_ips { code { (ip) } " " } }
@@ -963,9 +961,11 @@ fn expire_after(raw: &str, now: NaiveDateTime) -> Result<Duration, String> {
         let d = (at - now)
             .to_std()
             .map_err(|_| "That date cannot be used.".to_string())?;
-        return crate::duration::from_seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .map(|_| d)
-            .map_err(|_| "That date is more than ten years away.".to_string());
+        // The bound of every duration (`duration::parse`): ten years.
+        if d > Duration::from_secs(10 * 365 * 86400) {
+            return Err("That date is more than ten years away.".to_string());
+        }
+        return Ok(d);
     }
     crate::duration::parse(raw).map_err(|e| format!("{e}, or a date as YYYY-MM-DD."))
 }
