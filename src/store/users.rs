@@ -98,6 +98,17 @@ impl User {
             .collect()
     }
 
+    /// Replaces the user's argon2 password hash (the caller hashed it; see `oauth::login`).
+    pub fn set_password_hash(conn: &mut DbConn, id: i64, password_hash: &str) -> StoreResult<()> {
+        let changed = diesel::update(users::table.filter(users::id.eq(id)))
+            .set(users::password_hash.eq(password_hash))
+            .execute(conn)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Changes the user's role in one organization; `false` when they are not a member.
     pub fn set_role(conn: &mut DbConn, user_id: i64, org_id: i64, role: Role) -> StoreResult<bool> {
         let n = diesel::update(

@@ -8,7 +8,7 @@ use crate::integrations::usage::UsageRecorder;
 use crate::leaks::ScanningKeys;
 use crate::limits::{FailureLimiter, RequestLimiter};
 use crate::oauth::OAuthContext;
-use crate::store::Db;
+use crate::store::{Db, DbConn, StoreError};
 use crate::webhooks::delivery::{Sender, Waker};
 
 pub(crate) struct AppState {
@@ -29,4 +29,25 @@ pub(crate) struct AppState {
     pub(crate) management_failures: FailureLimiter<std::net::IpAddr>,
     /// Leak reports whose signature does not verify, per source address.
     pub(crate) secret_scanning_failures: FailureLimiter<std::net::IpAddr>,
+}
+
+impl AppState {
+    /// Runs a change that may end tokens or publish events (an integration created, rotated,
+    /// expired or revoked; a client's secret rotated, a client deleted) on the blocking pool,
+    /// then — when it succeeded — drops the check decisions cached before it (they must not be
+    /// served after it) and wakes the delivery workers for the events it published. Shared by
+    /// the management API and the console.
+    pub(crate) async fn run_change<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let changed = self.db.run(f).await?;
+        self.checker.invalidate();
+        self.webhook_waker.wake();
+        Ok(changed)
+    }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod clients_api;
 mod concurrency;
 mod consent_pages;
+mod console;
 mod contract;
 mod cors;
 mod gateway;

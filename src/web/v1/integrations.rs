@@ -23,15 +23,12 @@ use crate::web::state::AppState;
 
 const SCOPE: &str = "integrations:manage";
 
-/// Runs a change to an integration. Check decisions cached before it must not be served after.
+/// Runs a change to an integration ([`AppState::run_change`]).
 async fn change<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&mut DbConn) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let changed = state.db.run(f).await?;
-    state.checker.invalidate();
-    state.webhook_waker.wake();
-    Ok(changed)
+    Ok(state.run_change(f).await?)
 }
 
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
