@@ -25,9 +25,7 @@ use super::layout::{
 use super::{Fields, NotConfirmed, OrgVisit, post_form, reauth, source, visit};
 use crate::admin::AdminError;
 use crate::admin::plans::{Feature, Plan};
-use crate::integrations::{
-    self, CreateIntegration, Creator, IntegrationView, Status, UpdateIntegration,
-};
+use crate::integrations::{self, CreateIntegration, IntegrationView, Status, UpdateIntegration};
 use crate::roles::Role;
 use crate::store::DbConn;
 use crate::store::scopes::ScopeDef;
@@ -493,12 +491,7 @@ pub(crate) async fn create(
     };
     let actor = visit.actor(source(&req, &state));
     let org = visit.org.clone();
-    let creator = Creator {
-        user_id: Some(visit.user.session.user_id),
-        role: visit.role,
-        // A person: their role is the cap.
-        held: None,
-    };
+    let creator = visit.creator();
     let brand = state.config.token_brand.clone();
     let issued = state
         .run_change(move |conn| integrations::create(conn, &actor, &org, &creator, &brand, &parsed))
@@ -872,11 +865,14 @@ pub(crate) async fn rotate(
         }
     };
     let actor = visit.actor(source(&req, &state));
+    let creator = visit.creator();
     let org = visit.org.clone();
     let brand = state.config.token_brand.clone();
     let id = v.id.clone();
     let issued = state
-        .run_change(move |conn| integrations::rotate(conn, &actor, &org, &id, grace, &brand))
+        .run_change(move |conn| {
+            integrations::rotate(conn, &actor, &creator, &org, &id, grace, &brand)
+        })
         .await;
     match issued {
         Ok(issued) => {
@@ -1150,10 +1146,11 @@ pub(crate) async fn edit(
         allow_ips: Some(lines(&input.allow_ips)),
     };
     let actor = visit.actor(source(&req, &state));
+    let creator = visit.creator();
     let org = visit.org.clone();
     let id = v.id.clone();
     let done = state
-        .run_change(move |conn| integrations::update(conn, &actor, &org, &id, &change))
+        .run_change(move |conn| integrations::update(conn, &actor, &creator, &org, &id, &change))
         .await;
     match done {
         Ok(_) => redirect(&format!("{}?done=saved", one(&visit.org.slug, &v.id))),

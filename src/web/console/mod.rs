@@ -142,6 +142,15 @@ impl OrgVisit {
         )
     }
 
+    /// The user as the creator (or rotator) of an integration: a person, capped by their role.
+    pub(crate) fn creator(&self) -> crate::integrations::Creator {
+        crate::integrations::Creator {
+            user_id: Some(self.user.session.user_id),
+            role: self.role,
+            held: None,
+        }
+    }
+
     /// `Ok` when the user's role here is at least `needed`; otherwise the page (titled
     /// `title`, the section's name) that explains that `what` needs it: 200 for a page view (not
     /// a broken page), 403 for a change.
