@@ -703,5 +703,9 @@ on_both_backends! {
         let missing = Browser::new(&w).get("/console/nowhere");
         assert_eq!(missing.status, 404);
         assert_eq!(missing.h1(), "Page not found");
+        // A path that is no slug is no organization: a page, never a header it cannot carry.
+        let odd = Browser::new(&w).get("/console/orgs/%C3%A9");
+        assert_eq!(odd.status, 404);
+        odd.assert_secure();
     }
 }

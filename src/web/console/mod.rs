@@ -415,7 +415,11 @@ pub(crate) fn source(req: &HttpRequest, state: &AppState) -> Option<IpAddr> {
 
 /// `GET /console/orgs/{org}`: the organization's first page.
 pub(crate) async fn org_home(path: web::Path<String>) -> HttpResponse {
-    redirect(&format!("{}/integrations", layout::org_path(&path)))
+    // Only a slug goes into the Location header (anything else is no organization).
+    match crate::validate::slug(&path) {
+        Ok(slug) => redirect(&format!("{}/integrations", layout::org_path(&slug))),
+        Err(_) => not_found().await,
+    }
 }
 
 /// Any other `GET` under `/console/`: a page that says so (not the API's JSON).
