@@ -16,6 +16,17 @@ use crate::tokens::jwt::AccessTokenSigner;
 
 use std::net::IpAddr;
 
+/// The scopes of the management API (`/v1/orgs/{org}/…`). The authorization endpoint asks
+/// for the password again before issuing a token with one of them when it was typed longer
+/// ago than `TESSERA_REAUTH_WINDOW` (`oauth::authorize::signed_in`).
+pub(crate) const MANAGEMENT_SCOPES: [&str; 5] = [
+    "integrations:manage",
+    "clients:manage",
+    "members:manage",
+    "webhooks:manage",
+    "audit:read",
+];
+
 /// The role an integration token acts with: the management scopes it may carry need an
 /// `admin` to grant them, and it can do no more than such an admin (never what needs `owner`).
 pub(crate) const INTEGRATION_ROLE: Role = Role::Admin;

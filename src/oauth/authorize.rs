@@ -6,7 +6,9 @@
 //!    (RFC 7636 §4.4, [`super::pkce`]), the scope registered for the client. An unknown client or
 //!    URI gets an error page and is never redirected to (§4.1.2.1: that would make Tessera an
 //!    open redirector); any other error redirects with `error`, `state` and `iss` (RFC 9207).
-//! 2. [`signed_in`]: no live session means the sign-in page (`prompt=none`: `login_required`).
+//! 2. [`signed_in`]: no live session means the sign-in page (`prompt=none`: `login_required`);
+//!    so does a session whose password was typed longer ago than `TESSERA_REAUTH_WINDOW` when
+//!    a management scope is asked for.
 //! 3. [`what_each_org_allows`]: the requested scopes, capped by the user's role in each of
 //!    their organizations.
 //! 4. [`consent`]: a remembered consent covering the scopes (and no `prompt=consent`) goes on at
@@ -523,8 +525,20 @@ fn signed_in(
         Some(hash) => Session::find_live(conn, &hash.0)?,
         None => None,
     };
+    // A token that may manage the organization (keys, clients, members, audit) is a secret
+    // as much as the console's are: it needs a password typed within the re-authentication
+    // window, as the console asks before it shows one.
+    let manages = valid
+        .pre_grant
+        .scope
+        .iter()
+        .any(|s| crate::access::caller::MANAGEMENT_SCOPES.contains(&s));
+    // In whole seconds, so that the sign-in that answers this request is never stale itself.
+    let window = i64::try_from(ctx.config.reauth_window.as_secs()).unwrap_or(i64::MAX);
+    let stale =
+        |s: &Session| manages && (crate::clock::now() - s.authenticated_at).num_seconds() > window;
     match session {
-        Some(s) if !params.prompts("login") || submitted => Ok(Ok(s)),
+        Some(s) if !stale(&s) && (submitted || !params.prompts("login")) => Ok(Ok(s)),
         _ if params.prompts("none") => Ok(Err(valid.refuse(
             ctx,
             OAuthError::LoginRequired,

@@ -343,6 +343,47 @@ on_both_backends! {
         let (_, intro) = exchange_and_introspect(&w, &back, &pkce);
         assert_eq!(intro["org"], "acme");
     }
+
+    fn a_management_scope_asks_for_the_password_again_after_the_window(db: TestDb) {
+        let w = World::new(db);
+        let (client_id, secret) = w.console.clone();
+        let browser = w.browser();
+        w.tokens_for_client(&browser, "ada", "integrations:manage", &client_id, &secret);
+        // The password was typed an hour ago (TESSERA_REAUTH_WINDOW is 10 minutes).
+        let hour_ago = (chrono::Utc::now().naive_utc() - chrono::TimeDelta::hours(1))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string();
+        diesel::sql_query(format!(
+            "UPDATE sessions SET authenticated_at = '{hour_ago}'"
+        ))
+        .execute(&mut *w.db.conn())
+        .unwrap();
+        let pkce = Pkce::new();
+        let page_for = |scope: &str| {
+            let url = w.authorize_url(
+                &client_id,
+                &[
+                    ("scope", scope),
+                    ("state", "s"),
+                    ("code_challenge", &pkce.challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+            );
+            let res = browser.get(&url).send().unwrap();
+            (res.status().as_u16(), res.text().unwrap())
+        };
+        // An app's ordinary scope: the session goes on (here to the consent page).
+        let (status, html) = page_for("claims:read");
+        assert_eq!(status, 200);
+        assert_eq!(Form::parse(&html).action, "/oauth/authorize", "{html}");
+        // A management scope, approved before: not silently — sign in again first.
+        let (status, html) = page_for("integrations:manage");
+        assert_eq!(status, 200);
+        assert_eq!(Form::parse(&html).action, "/oauth/login", "{html}");
+        // Signing in again gives the code.
+        let body = w.tokens_for_client(&browser, "ada", "integrations:manage", &client_id, &secret);
+        assert!(body["access_token"].is_string());
+    }
 }
 
 impl Form {
