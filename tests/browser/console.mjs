@@ -237,7 +237,9 @@ function last4(token) {
 
 async function main() {
   mkdirSync(SHOTS, { recursive: true });
-  const args = ['--disable-dev-shm-usage'];
+  // Playwright already turns off background networking, sync and component updates (this machine's
+  // network is closed); QUIC and the GPU are not wanted either.
+  const args = ['--disable-dev-shm-usage', '--disable-gpu', '--disable-quic'];
   if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
   log(`Chromium ${browser.version()} from ${CHROMIUM}; console at ${BASE}`);
