@@ -194,10 +194,10 @@ async function readOneTimeToken(page, name) {
     (await page.locator('main').innerText()).includes('will not be shown again'),
     'the one-time page does not say the token "will not be shown again"',
   );
-  expect((await page.getByRole('link', { name: 'Done', exact: true }).count()) === 1, 'no "Done" link');
+  expect((await page.getByRole('main').getByRole('link', { name: 'Done', exact: true }).count()) === 1, 'no "Done" link');
   await visit(page, name);
 
-  await page.getByRole('button', { name: 'Copy', exact: true }).click();
+  await page.getByRole('main').getByRole('button', { name: 'Copy', exact: true }).click();
   const status = page.getByRole('status').filter({ hasText: 'Copied' });
   await status.first().waitFor({ timeout: 5000 }).catch(() => fail('clicking "Copy" showed no role="status" "Copied"'));
   expect(
@@ -256,12 +256,23 @@ async function main() {
   // Anything the browser refused or the page threw (an inline script or style blocked by the CSP
   // shows up here), and a console answer without the contract's headers.
   page.on('console', (msg) => {
-    if (msg.type() === 'error') pageProblems.push(`${step}: browser console error: ${msg.text()}`);
+    // A page answered with 4xx (a wrong password) is logged as a failed load: not a problem by
+    // itself; failed subresources are caught below.
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) {
+      pageProblems.push(`${step}: browser console error: ${msg.text()}`);
+    }
+  });
+  page.on('requestfailed', (req) => {
+    pageProblems.push(`${step}: ${req.resourceType()} ${req.url()} failed: ${req.failure()?.errorText}`);
   });
   page.on('pageerror', (err) => pageProblems.push(`${step}: page error: ${err.message}`));
   page.on('response', (res) => {
     const url = new URL(res.url());
-    if (res.request().resourceType() !== 'document' || !url.pathname.startsWith('/console')) return;
+    if (res.request().resourceType() !== 'document') {
+      if (res.status() >= 400) pageProblems.push(`${step}: ${url.pathname} answered ${res.status()}`);
+      return;
+    }
+    if (!url.pathname.startsWith('/console')) return;
     if (res.status() >= 300 && res.status() < 400) return;
     const headers = res.headers();
     for (const [name, ok] of Object.entries(CONSOLE_HEADERS)) {
@@ -337,7 +348,7 @@ async function main() {
     await expectCheck(oldToken, 200, 'the new token');
 
     begin('list shows it active, without the token');
-    await follow(page, page.getByRole('link', { name: 'Done', exact: true }));
+    await follow(page, page.getByRole('main').getByRole('link', { name: 'Done', exact: true }));
     await page.goto(`${orgBase}/integrations`);
     await heading(page, 'Integrations');
     const created = row(page, integrationName);
@@ -377,7 +388,7 @@ async function main() {
     await expectCheck(oldToken, 200, 'the old token during its grace period');
 
     begin('the old token is shown expiring');
-    await follow(page, page.getByRole('link', { name: 'Done', exact: true }));
+    await follow(page, page.getByRole('main').getByRole('link', { name: 'Done', exact: true }));
     await page.goto(`${orgBase}/integrations`);
     rowText = await row(page, integrationName).innerText();
     expect(/\bActive\b/.test(rowText), `after rotation the row says ${JSON.stringify(rowText)}, not "Active"`);
@@ -477,7 +488,9 @@ async function main() {
     await visit(page, 'account');
 
     begin('sign out');
-    await follow(page, page.getByRole('button', { name: 'Sign out', exact: true }));
+    const signOut = page.getByRole('main').getByRole('button', { name: 'Sign out', exact: true });
+    expect((await signOut.count()) === 1, 'the account page has no "Sign out" button');
+    await follow(page, signOut);
     await page.goto(`${orgBase}/integrations`);
     await heading(page, 'Sign in to Tessera');
     await screenshot(page, 'signed-out');
