@@ -67,10 +67,7 @@ fn peers_available() -> bool {
             missing.join("; ")
         );
     }
-    eprintln!(
-        "browser test skipped; missing: {}",
-        missing.join("; ")
-    );
+    eprintln!("browser test skipped; missing: {}", missing.join("; "));
     false
 }
 
@@ -123,13 +120,13 @@ fn run_console_script(w: &World, user: &str, org_name: &str, shots: &Path) {
     println!("--- tests/browser/console.mjs ---\n{stdout}{stderr}--- end ---");
     let Some(status) = status else {
         panic!(
-            "the browser test did not finish within {DEADLINE:?}; screenshots in {}\n{stdout}{stderr}",
+            "the browser test did not finish within {DEADLINE:?} (its output is above); screenshots in {}",
             shots.display()
         );
     };
     assert!(
         status.success(),
-        "the browser test failed ({status}); screenshots in {}\n{stdout}{stderr}",
+        "the browser test failed ({status}; its output is above); screenshots in {}",
         shots.display()
     );
     assert!(
