@@ -296,7 +296,10 @@ impl Config {
         let default_plan = vars.parse(
             "TESSERA_DEFAULT_PLAN",
             crate::plans::Plan::Enterprise,
-            |raw| raw.parse().map_err(|e: crate::plans::UnknownPlan| e.to_string()),
+            |raw| {
+                raw.parse()
+                    .map_err(|e: crate::plans::UnknownPlan| e.to_string())
+            },
         )?;
         let check_cache_ttl =
             vars.parse("TESSERA_CHECK_CACHE_TTL", Duration::from_secs(30), |raw| {

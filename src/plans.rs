@@ -113,7 +113,7 @@ impl FromStr for Feature {
 }
 
 /// The plans that include `feature`, cheapest first (the reverse of [`Plan::features`]).
-pub fn plans_with(feature: Feature) -> Vec<Plan> {
+pub(crate) fn plans_with(feature: Feature) -> Vec<Plan> {
     Plan::ALL
         .into_iter()
         .filter(|p| p.features().contains(&feature))
@@ -121,7 +121,7 @@ pub fn plans_with(feature: Feature) -> Vec<Plan> {
 }
 
 /// The cheapest plan that includes `feature`.
-pub fn cheapest_with(feature: Feature) -> Plan {
+pub(crate) fn cheapest_with(feature: Feature) -> Plan {
     plans_with(feature)
         .first()
         .copied()
@@ -144,7 +144,11 @@ mod tests {
             (Plan::Enterprise, Feature::Webhooks, true),
         ];
         for (plan, feature, included) in expected {
-            assert_eq!(plan.features().contains(&feature), included, "{plan} {feature}");
+            assert_eq!(
+                plan.features().contains(&feature),
+                included,
+                "{plan} {feature}"
+            );
             assert_eq!(plans_with(feature).contains(&plan), included);
         }
         assert_eq!(cheapest_with(Feature::Integrations), Plan::Team);

@@ -16,9 +16,10 @@ pub(crate) fn create(
     let slug = validate::slug(slug)?;
     let name = validate::name("name", name.unwrap_or(&slug))?;
     transaction(conn, |conn| {
-        let org = or_conflict(Organization::create(conn, &slug, &name, plan.as_str()), || {
-            format!("organization {slug:?} already exists")
-        })?;
+        let org = or_conflict(
+            Organization::create(conn, &slug, &name, plan.as_str()),
+            || format!("organization {slug:?} already exists"),
+        )?;
         audit::record(conn, Some(org.id), actor, "org.create", Some(&slug), None)?;
         Ok(org)
     })

@@ -27,14 +27,18 @@ fn has(plan: Plan, overrides: &[PlanOverride], feature: Feature) -> bool {
 }
 
 /// An organization's plan as stored.
-pub fn plan_of(org: &Organization) -> Result<Plan, AdminError> {
+pub(crate) fn plan_of(org: &Organization) -> Result<Plan, AdminError> {
     org.plan
         .parse()
         .map_err(|e: UnknownPlan| AdminError::Internal(e.to_string()))
 }
 
 /// Refuses with [`AdminError::PlanUpgradeRequired`] unless `org` has `feature` now.
-pub fn entitled(conn: &mut DbConn, org: &Organization, feature: Feature) -> Result<(), AdminError> {
+pub(crate) fn entitled(
+    conn: &mut DbConn,
+    org: &Organization,
+    feature: Feature,
+) -> Result<(), AdminError> {
     let plan = plan_of(org)?;
     let overrides = Organization::overrides(conn, org.id, crate::clock::now())?;
     if has(plan, &overrides, feature) {
@@ -50,7 +54,7 @@ pub fn entitled(conn: &mut DbConn, org: &Organization, feature: Feature) -> Resu
 
 /// An organization's plan and what it gives, for the console, the CLI and the API.
 #[derive(Debug, Serialize)]
-pub struct Entitlements {
+pub(crate) struct Entitlements {
     pub org: String,
     pub plan: Plan,
     /// Every feature and whether the organization has it now.
@@ -59,14 +63,17 @@ pub struct Entitlements {
 }
 
 #[derive(Debug, Serialize)]
-pub struct FeatureState {
+pub(crate) struct FeatureState {
     pub feature: Feature,
     pub enabled: bool,
     /// The cheapest plan that includes it.
     pub plan: Plan,
 }
 
-pub fn entitlements(conn: &mut DbConn, org: &Organization) -> Result<Entitlements, AdminError> {
+pub(crate) fn entitlements(
+    conn: &mut DbConn,
+    org: &Organization,
+) -> Result<Entitlements, AdminError> {
     let plan = plan_of(org)?;
     let overrides = Organization::overrides(conn, org.id, crate::clock::now())?;
     let features = Feature::ALL
@@ -87,7 +94,7 @@ pub fn entitlements(conn: &mut DbConn, org: &Organization) -> Result<Entitlement
 
 /// Sets an organization's plan (audited `org.plan_changed`). Data and existing tokens stay;
 /// what the new plan lacks can no longer be created.
-pub fn set_plan(
+pub(crate) fn set_plan(
     conn: &mut DbConn,
     actor: &Actor,
     slug: &str,
@@ -120,7 +127,7 @@ pub fn set_plan(
 
 /// Turns one feature on or off for an organization whatever its plan, until `until` if given;
 /// `enabled: None` removes the override (audited `org.feature_override`).
-pub fn set_override(
+pub(crate) fn set_override(
     conn: &mut DbConn,
     actor: &Actor,
     slug: &str,
@@ -167,7 +174,11 @@ mod tests {
             enabled: true,
             expires_at: None,
         };
-        assert!(has(Plan::Free, std::slice::from_ref(&on), Feature::Webhooks));
+        assert!(has(
+            Plan::Free,
+            std::slice::from_ref(&on),
+            Feature::Webhooks
+        ));
         assert!(!has(Plan::Free, &[on], Feature::Integrations));
         let off = PlanOverride {
             feature: "integrations".into(),

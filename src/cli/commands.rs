@@ -106,9 +106,9 @@ fn org(json: bool, config: &Config, actor: &Actor, cmd: OrgCommand) -> Result<()
     match cmd {
         OrgCommand::Create { slug, name, plan } => {
             let plan = match plan {
-                Some(p) => p.parse().map_err(|e: crate::plans::UnknownPlan| {
-                    CliError::Input(e.to_string())
-                })?,
+                Some(p) => p
+                    .parse()
+                    .map_err(|e: crate::plans::UnknownPlan| CliError::Input(e.to_string()))?,
                 None => config.default_plan,
             };
             let org = admin::orgs::create(&mut conn, actor, &slug, name.as_deref(), plan)?;

@@ -89,10 +89,7 @@ impl Session {
 
     /// Ends every session of a user (sign out everywhere; a changed password).
     pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> StoreResult<usize> {
-        Ok(
-            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
-                .execute(conn)?,
-        )
+        Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
     }
 
     pub fn delete(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<()> {

@@ -21,6 +21,7 @@ mod limits;
 mod metrics;
 mod oauth_flow;
 mod outage;
+mod plans;
 mod python_client;
 mod text_inputs;
 mod webhooks;

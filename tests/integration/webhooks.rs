@@ -362,16 +362,26 @@ on_both_backends! {
         let manager = Api::new(&w, "mona", "webhooks:manage");
         let (status, body) = manager.send("GET", "/webhooks", None);
         assert_eq!(status, 200, "{body}");
-        // An integration token, even one carrying the scope, is not a management credential.
-        let (_, integration_token) = w.create_integration("not a person", &[]);
+        // An integration token is a management credential only with the scope.
+        let (_, integration_token) = w.create_integration("no management scope", &[]);
         let res = Client::new()
             .get(w.server.url("/v1/orgs/acme/webhooks"))
             .bearer_auth(&integration_token)
             .send()
             .unwrap();
-        assert_eq!(res.status(), 401);
+        assert_eq!(res.status(), 403);
         let body: Value = res.json().unwrap();
-        assert!(body["error"]["message"].as_str().unwrap().contains("integration token"), "{body}");
+        assert_eq!(body["error"]["code"], "forbidden_scope", "{body}");
+        let robot = w.db.cli(&[
+            "--json", "integration", "create", "--org", "acme", "--name", "robot",
+            "--scope", "webhooks:manage",
+        ]).json();
+        let res = Client::new()
+            .get(w.server.url("/v1/orgs/acme/webhooks"))
+            .bearer_auth(robot["token"].as_str().unwrap())
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 200);
         // Another organization's endpoint does not exist for acme's callers.
         let other = webhook_cli(&w.db, &[
             "--json", "webhook", "create", "--org", "globex", "--url", "http://127.0.0.1:9/x",

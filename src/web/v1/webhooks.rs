@@ -136,6 +136,13 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let acting = acting(&req, &state, &path).await?;
     let body = body.into_inner();
+    // A plan without webhooks is refused before the URL is resolved (`webhooks::create`
+    // checks again, in its transaction).
+    let org = acting.org.clone();
+    state
+        .db
+        .run(move |conn| crate::admin::plans::entitled(conn, &org, crate::plans::Feature::Webhooks))
+        .await?;
     let input = CreateWebhook {
         url: vet(&state, body.url).await?,
         description: body.description,

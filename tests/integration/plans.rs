@@ -1,0 +1,172 @@
+//! Plans gate what is *new* (integrations, their tokens, webhook endpoints) over the HTTP API
+//! and the CLI; a downgrade keeps what exists working. And integration tokens that carry a
+//! management scope call the management API. Both backends.
+
+use reqwest::header::AUTHORIZATION;
+use serde_json::{Value, json};
+
+use crate::oauth_support::World;
+use crate::on_both_backends;
+use crate::support::TestDb;
+
+fn call(w: &World, method: &str, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
+    let http = w.app();
+    let url = w.server.url(&format!("/v1/orgs/acme{path}"));
+    let mut req = match method {
+        "GET" => http.get(&url),
+        "POST" => http.post(&url),
+        other => panic!("{other}"),
+    };
+    req = req.header(AUTHORIZATION, format!("Bearer {bearer}"));
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn check(w: &World, token: &str) -> u16 {
+    w.app()
+        .get(w.server.url("/v1/check"))
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn new_integration(name: &str) -> Value {
+    json!({ "name": name, "scopes": ["claims:read"] })
+}
+
+fn assert_upgrade(status: u16, body: &Value, plan: &str) {
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "plan_upgrade_required", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("the {plan} plan")), "{message}");
+}
+
+on_both_backends! {
+    fn a_plan_without_a_feature_refuses_new_things_and_keeps_old_ones_working(db: TestDb) {
+        let w = World::new(db);
+        let ada = w.management_token("ada", "integrations:manage webhooks:manage");
+        // Every organization keeps every feature it had: enterprise unless told otherwise.
+        let plan = w.db.cli(&["--json", "org", "plan", "acme"]).json();
+        assert_eq!(plan["plan"], "enterprise");
+        let (status, created) = call(&w, "POST", "/integrations", &ada, Some(new_integration("before")));
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        let token = created["token"].as_str().unwrap().to_string();
+
+        let free = w.db.cli(&["--json", "org", "set-plan", "acme", "free"]).json();
+        assert_eq!(free["plan"], "free");
+        assert_eq!(free["features"][0], json!({"feature": "integrations", "enabled": false, "plan": "team"}));
+
+        // Nothing new: no integration, no token, no webhook endpoint — each naming the plan.
+        let (status, body) = call(&w, "POST", "/integrations", &ada, Some(new_integration("after")));
+        assert_upgrade(status, &body, "team");
+        let (status, body) = call(&w, "POST", &format!("/integrations/{id}/rotate"), &ada, None);
+        assert_upgrade(status, &body, "team");
+        let (status, body) = call(&w, "POST", "/webhooks", &ada, Some(json!({
+            "url": "https://hooks.example.com/tessera", "events": ["integration.revoked"],
+        })));
+        assert_upgrade(status, &body, "enterprise");
+        w.db.cli(&["integration", "create", "--org", "acme", "--name", "cli", "--scope", "claims:read"])
+            .assert_input_error("need the team plan or higher");
+
+        // What exists keeps working, can be read, and can be ended.
+        assert_eq!(check(&w, &token), 200);
+        let (status, list) = call(&w, "GET", "/integrations", &ada, None);
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["integrations"].as_array().unwrap().len(), 1);
+
+        // An operator's override turns one feature on whatever the plan, and off again.
+        w.db.cli(&["org", "feature", "acme", "integrations", "on", "--for", "14d"]);
+        let (status, body) = call(&w, "POST", "/integrations", &ada, Some(new_integration("trial")));
+        assert_eq!(status, 201, "{body}");
+        w.db.cli(&["org", "feature", "acme", "integrations", "default"]);
+        let (status, body) = call(&w, "POST", "/integrations", &ada, Some(new_integration("after trial")));
+        assert_upgrade(status, &body, "team");
+
+        // Team has integrations and not webhooks.
+        w.db.cli(&["org", "set-plan", "acme", "team"]);
+        let (status, body) = call(&w, "POST", &format!("/integrations/{id}/rotate"), &ada, None);
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = call(&w, "POST", "/webhooks", &ada, Some(json!({
+            "url": "https://hooks.example.com/tessera", "events": ["integration.revoked"],
+        })));
+        assert_upgrade(status, &body, "enterprise");
+        let (status, body) = call(&w, "POST", &format!("/integrations/{id}/revoke"), &ada, None);
+        assert_eq!(status, 200, "{body}");
+
+        // Each change of plan or override is audited.
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
+        let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+        assert_eq!(actions.iter().filter(|a| **a == "org.plan_changed").count(), 2, "{actions:?}");
+        assert_eq!(actions.iter().filter(|a| **a == "org.feature_override").count(), 2, "{actions:?}");
+        // Bad names are input errors.
+        w.db.cli(&["org", "set-plan", "acme", "gold"]).assert_input_error("not a plan");
+        w.db.cli(&["org", "feature", "acme", "sso", "on"]).assert_input_error("not a feature");
+    }
+
+    fn new_organizations_take_the_configured_default_plan(db: TestDb) {
+        let out = db.cli_with_env(&["--json", "org", "create", "startup"], None, &[("TESSERA_DEFAULT_PLAN", "free")]).json();
+        assert_eq!(out["plan"], "free");
+        let out = db.cli(&["--json", "org", "create", "bigco"]).json();
+        assert_eq!(out["plan"], "enterprise");
+        let out = db.cli(&["--json", "org", "create", "mid", "--plan", "team"]).json();
+        assert_eq!(out["plan"], "team");
+    }
+
+    fn an_integration_token_with_the_management_scope_manages_integrations(db: TestDb) {
+        let w = World::new(db);
+        let robot = w.db.cli(&[
+            "--json", "integration", "create", "--org", "acme", "--name", "rotation bot",
+            "--scope", "integrations:manage", "--allow-ip", "127.0.0.0/8", "--created-by", "ada",
+        ]).json();
+        let bot = robot["token"].as_str().unwrap();
+        let (_, target_token) = w.create_integration("payments", &[]);
+        let (status, list) = call(&w, "GET", "/integrations", bot, None);
+        assert_eq!(status, 200, "{list}");
+        let target = list["integrations"].as_array().unwrap().iter()
+            .find(|i| i["name"] == "payments").unwrap()["id"].as_str().unwrap().to_string();
+        let (status, rotated) = call(&w, "POST", &format!("/integrations/{target}/rotate"), bot, None);
+        assert_eq!(status, 200, "{rotated}");
+        assert_eq!(check(&w, &target_token), 401, "rotated with no grace");
+        assert_eq!(check(&w, rotated["token"].as_str().unwrap()), 200);
+        let (status, created) = call(&w, "POST", "/integrations", bot, Some(new_integration("made by a bot")));
+        assert_eq!(status, 201, "{created}");
+        // The audit trail names the integration that acted, from where.
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
+        let rotate = audit.as_array().unwrap().iter().find(|e| e["action"] == "integration.rotate").unwrap();
+        assert_eq!(rotate["actor"], format!("integration:{}", robot["id"].as_str().unwrap()));
+        assert_eq!(rotate["ip"], "127.0.0.1");
+
+        // Without the scope: 403; from outside its allowlist: 401; another organization: 404.
+        let (_, plain) = w.create_integration("plain", &[]);
+        let (status, body) = call(&w, "GET", "/integrations", &plain, None);
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden_scope")), "{body}");
+        let fenced = w.db.cli(&[
+            "--json", "integration", "create", "--org", "acme", "--name", "fenced bot",
+            "--scope", "integrations:manage", "--allow-ip", "10.0.0.0/8", "--created-by", "ada",
+        ]).json();
+        let (status, body) = call(&w, "GET", "/integrations", fenced["token"].as_str().unwrap(), None);
+        assert_eq!(status, 401, "{body}");
+        let globex = w.db.cli(&[
+            "--json", "integration", "create", "--org", "globex", "--name", "globex bot",
+            "--scope", "integrations:manage", "--created-by", "gina",
+        ]).json();
+        let (status, body) = call(&w, "GET", "/integrations", globex["token"].as_str().unwrap(), None);
+        assert_eq!(status, 404, "{body}");
+        // A revoked bot is refused at once.
+        let (status, _) = call(&w, "POST", &format!("/integrations/{}/revoke", robot["id"].as_str().unwrap()), bot, None);
+        assert_eq!(status, 200);
+        let (status, _) = call(&w, "GET", "/integrations", bot, None);
+        assert_eq!(status, 401);
+    }
+}
