@@ -246,6 +246,210 @@ fn over_address(client_name: String, retry_after: Duration) -> SignIn {
     }
 }
 
+/// What typing the password again (before a secret is shown, or to change it) led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Confirm {
+    /// The password is right: the session's `authenticated_at` is now.
+    Confirmed,
+    /// Wrong password (counted against the account as a failed sign-in).
+    Refused,
+    /// Refused unchecked, as a sign-in would be: come back after `retry_after`; `locked` when
+    /// the account is locked out.
+    Throttled { retry_after: Duration, locked: bool },
+    /// Too many password checks are already waiting: try again in a second.
+    Busy,
+}
+
+/// Someone signed in who types their password again: the session (its hash) and its user.
+pub(crate) struct Confirmation {
+    pub(crate) session_hash: SecretHash,
+    pub(crate) username: String,
+    pub(crate) password: String,
+    pub(crate) source: Option<IpAddr>,
+}
+
+/// Re-authentication: the signed-in user types their password again before the console shows
+/// a new secret. It passes the same gate as [`sign_in`] — the address's budget, the
+/// username's wait and lockout, the attempt counted before argon2 runs on the bounded path —
+/// so a stolen session cannot guess the password faster than the sign-in form could. On
+/// success the count is cleared and the session's `authenticated_at` set
+/// (`Session::reauthenticated`), in one transaction, unless a lockout began meanwhile.
+pub(crate) async fn reauthenticate(
+    db: &Db,
+    config: &Config,
+    guard: &SignInGuard,
+    confirmation: Confirmation,
+) -> Result<Confirm, StoreError> {
+    let digest = confirmation.session_hash.0;
+    confirm(db, config, guard, confirmation, move |conn, _user| {
+        Session::reauthenticated(conn, &digest)
+    })
+    .await
+}
+
+/// What a password change led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PasswordChange {
+    /// Changed; every other session of the user has ended.
+    Changed,
+    /// The new password is not acceptable (`validate::password`); nothing was checked.
+    Invalid(String),
+    /// The current password was not confirmed.
+    NotConfirmed(Confirm),
+}
+
+/// Changes the signed-in user's password: the current one is confirmed as in
+/// [`reauthenticate`] (and counted alike), the new one hashed with argon2 on the same bounded
+/// path (never on an async worker); then, in one transaction, the hash is replaced, every
+/// other session of the user ends (`Session::delete_others`), this one counts as just
+/// authenticated, and `user.password_changed` is audited in each of the user's organizations.
+/// Neither password is ever logged.
+pub(crate) async fn change_password(
+    db: &Db,
+    config: &Config,
+    guard: &SignInGuard,
+    confirmation: Confirmation,
+    new_password: String,
+) -> Result<PasswordChange, StoreError> {
+    if let Err(invalid) = validate::password(&new_password) {
+        return Ok(PasswordChange::Invalid(invalid.message));
+    }
+    // Hashed first, so that the change itself is one short transaction after the check.
+    let Some(hashed) = hash_password(guard, new_password).await else {
+        return Ok(PasswordChange::NotConfirmed(Confirm::Busy));
+    };
+    let hashed = hashed.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let digest = confirmation.session_hash.0;
+    let ip = confirmation.source.map(|ip| address_key(ip).to_string());
+    let outcome = confirm(db, config, guard, confirmation, move |conn, user| {
+        User::set_password_hash(conn, user.id, &hashed)?;
+        let ended = Session::delete_others(conn, user.id, &digest)?;
+        Session::reauthenticated(conn, &digest)?;
+        let detail = format!("{ended} other sessions ended");
+        audit_user(
+            conn,
+            user.id,
+            &user.username,
+            ip,
+            "user.password_changed",
+            &detail,
+        )
+    })
+    .await?;
+    Ok(match outcome {
+        Confirm::Confirmed => PasswordChange::Changed,
+        other => PasswordChange::NotConfirmed(other),
+    })
+}
+
+/// The password check of [`reauthenticate`] and [`change_password`]: the sign-in gate, then
+/// argon2, then — on success, under the username's lock and unless a lockout began meanwhile —
+/// the count cleared and `then` run, in one transaction.
+async fn confirm(
+    db: &Db,
+    config: &Config,
+    guard: &SignInGuard,
+    confirmation: Confirmation,
+    then: impl FnOnce(&mut DbConn, &User) -> Result<(), StoreError> + Send + 'static,
+) -> Result<Confirm, StoreError> {
+    let Confirmation {
+        username,
+        password,
+        source,
+        ..
+    } = confirmation;
+    let source = source.map(address_key);
+    if let Some(wait) = source.and_then(|ip| guard.per_ip.blocked(&ip)) {
+        return Ok(Confirm::Throttled {
+            retry_after: wait,
+            locked: false,
+        });
+    }
+    let charged = source.and_then(|ip| guard.per_ip.failed(&ip));
+    if password.len() > MAX_PASSWORD_LEN {
+        return Ok(Confirm::Refused);
+    }
+    let limits = config.limits.clone();
+    let (user, gate) = db
+        .run(move |conn| {
+            let user = User::find_by_username(conn, &username)?;
+            let gate = pass_gate(conn, &limits, &user.username, Some(&user), source)?;
+            Ok::<_, StoreError>((user, gate))
+        })
+        .await?;
+    if let Gate::Wait(wait, locked) = gate {
+        return Ok(Confirm::Throttled {
+            retry_after: to_std(wait),
+            locked,
+        });
+    }
+    if let Some(wait) = charged {
+        return Ok(Confirm::Throttled {
+            retry_after: wait,
+            locked: false,
+        });
+    }
+    let Some(verified) = check_password(guard, Some(&user), password).await else {
+        return Ok(Confirm::Busy);
+    };
+    let (user_id, name) = (user.id, user.username.clone());
+    if !verified {
+        crate::telemetry::metrics::sign_in_failed();
+        let ip = source.map(|ip| ip.to_string());
+        db.run(move |conn| {
+            write(conn, move |conn| {
+                let failures = sign_in_failures::find(conn, &name)?.map_or(0, |f| f.failures);
+                let detail =
+                    format!("wrong password when asked again; {failures} consecutive failures");
+                audit_user(conn, user_id, &name, ip, "user.sign_in_failed", &detail)
+            })
+        })
+        .await?;
+        tracing::info!(user = %user.username, "password confirmation refused");
+        return Ok(Confirm::Refused);
+    }
+    let confirmed = db
+        .run(move |conn| {
+            write(conn, move |conn| {
+                lock_entity(conn, "sign_in", &name)?;
+                let now = clock::now();
+                let locked = sign_in_failures::find(conn, &name)?
+                    .and_then(|f| f.locked_until)
+                    .filter(|until| *until > now);
+                if let Some(until) = locked {
+                    return Ok(Err(until - now));
+                }
+                sign_in_failures::clear(conn, &name)?;
+                then(conn, &user)?;
+                Ok::<_, StoreError>(Ok(()))
+            })
+        })
+        .await?;
+    Ok(match confirmed {
+        Ok(()) => Confirm::Confirmed,
+        Err(wait) => Confirm::Throttled {
+            retry_after: to_std(wait),
+            locked: true,
+        },
+    })
+}
+
+/// argon2 hashing of a new password on the blocking pool, behind the same permits as
+/// [`check_password`] (`None`: too many are waiting).
+async fn hash_password(
+    guard: &SignInGuard,
+    password: String,
+) -> Option<Result<String, passwords::HashError>> {
+    let _queued = guard.queue.clone().try_acquire_owned().ok()?;
+    let permit = guard.checks.clone().acquire_owned().await.ok()?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        passwords::hash(&password)
+    })
+    .await
+    .ok()
+}
+
 /// One transaction under the username's lock: what its counts allow, and the attempt counted.
 /// A lockout in force refuses without counting (so it ends when it says); a lockout that has
 /// ended starts the count afresh; a wait in force refuses and counts (guessing on while told to

@@ -92,6 +92,17 @@ impl Session {
         Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
     }
 
+    /// Ends every session of a user but the one whose hash is `keep` (a password changed in
+    /// that session); returns how many ended.
+    pub fn delete_others(conn: &mut DbConn, user_id: i64, keep: &[u8; 32]) -> StoreResult<usize> {
+        Ok(diesel::delete(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::token_hash.ne(keep.as_slice())),
+        )
+        .execute(conn)?)
+    }
+
     pub fn delete(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<()> {
         diesel::delete(sessions::table.filter(sessions::token_hash.eq(hash.as_slice())))
             .execute(conn)?;

@@ -98,6 +98,17 @@ impl User {
             .collect()
     }
 
+    /// Replaces the user's argon2 password hash (the caller hashed it; see `oauth::login`).
+    pub fn set_password_hash(conn: &mut DbConn, id: i64, password_hash: &str) -> StoreResult<()> {
+        let changed = diesel::update(users::table.filter(users::id.eq(id)))
+            .set(users::password_hash.eq(password_hash))
+            .execute(conn)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// The user's role in one organization, if they belong to it.
     pub fn role_in(conn: &mut DbConn, user_id: i64, org_id: i64) -> StoreResult<Option<Role>> {
         let role: Option<String> = memberships::table

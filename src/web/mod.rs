@@ -9,7 +9,8 @@
 //!   metrics listener's `GET /metrics`);
 //! - [`error`]: every error answer — the `/v1` envelope, RFC 6749's, and the HTML error pages;
 //! - handlers, arranged by URL: [`well_known`], [`oauth`] (`/oauth/…`), [`v1`] (`/v1/…`),
-//!   and the HTML of the sign-in and consent pages in [`pages`].
+//!   [`console`] (`/console/…`, the organization admins' pages in the browser), and the HTML
+//!   of the sign-in and consent pages in [`pages`] (whose security headers the console shares).
 //!
 //! Handlers stay thin: extract → call the domain (`oauth`, `access`, `integrations`,
 //! `webhooks`, `leaks`, `admin`) → map its answer. Nothing below this layer imports it.
@@ -17,6 +18,7 @@
 pub(crate) mod bearer;
 pub(crate) mod body;
 pub(crate) mod client_ip;
+pub(crate) mod console;
 pub(crate) mod cookies;
 pub(crate) mod cors;
 pub(crate) mod error;

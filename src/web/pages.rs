@@ -11,20 +11,31 @@ use maud::{DOCTYPE, Markup, html};
 use crate::oauth::authorize::{ConsentData, OrgChoice};
 use crate::web::paths::{AUTHORIZE_PATH, LOGIN_PATH, LOGOUT_PATH};
 
-/// Security headers for every page.
+/// The authorization pages' Content-Security-Policy: no script at all, their one inline style.
+const CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+
+/// An authorization page with its security headers ([`secure`]).
 pub(crate) fn page(status: StatusCode, markup: Markup) -> HttpResponse {
-    HttpResponse::build(status)
+    secure(&mut HttpResponse::build(status), CSP)
         .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(markup.into_string())
+}
+
+/// The headers every page carries, the authorization pages' and the console's (which passes
+/// its own `csp`): never cached (a page may show a secret or a form's anti-forgery token),
+/// never framed (clickjacking), no referrer (a URL may name an organization or a client), no
+/// content sniffing.
+pub(crate) fn secure<'b>(
+    res: &'b mut actix_web::HttpResponseBuilder,
+    csp: &'static str,
+) -> &'b mut actix_web::HttpResponseBuilder {
+    res.insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(markup.into_string())
 }
 
 const STYLE: &str = "

@@ -1,6 +1,8 @@
 //! The paths of Tessera's HTTP surface, which the route table, discovery metadata, the pages'
 //! forms and the log filter share.
 
+/// The front page: it leads to the console.
+pub(crate) const ROOT_PATH: &str = "/";
 pub(crate) const HEALTHZ_PATH: &str = "/healthz";
 pub(crate) const READYZ_PATH: &str = "/readyz";
 /// The OpenAPI 3.1 document of this surface (`web::openapi`).
@@ -19,3 +21,11 @@ pub(crate) const CHECK_PATH: &str = "/v1/check";
 pub(crate) const SECRET_SCANNING_GITHUB_PATH: &str = "/v1/secret-scanning/github";
 /// The management API: one organization's integrations, webhooks and audit trail.
 pub(crate) const ORG_SCOPE: &str = "/v1/orgs/{org}";
+/// The console: organization admins' pages in the browser (`web::console`).
+pub(crate) const CONSOLE_PATH: &str = "/console";
+pub(crate) const CONSOLE_SIGN_IN_PATH: &str = "/console/sign-in";
+/// Ends the sign-in session, which the console and the authorization pages share.
+pub(crate) const CONSOLE_SIGN_OUT_PATH: &str = "/console/sign-out";
+pub(crate) const CONSOLE_ACCOUNT_PATH: &str = "/console/account";
+pub(crate) const CONSOLE_ASSETS_SCRIPT_PATH: &str = "/console/assets/console.js";
+pub(crate) const CONSOLE_ASSETS_STYLE_PATH: &str = "/console/assets/console.css";

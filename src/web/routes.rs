@@ -1,11 +1,12 @@
 //! Every route of Tessera, in one table: the whole HTTP surface at a glance. The OpenAPI
-//! document (`web::openapi`) is held to it by a test.
+//! document (`web::openapi`) is held to it by a test — all but the console's HTML pages, which
+//! are not the JSON API.
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 
 use super::paths::*;
-use super::{body, cors, error, health, oauth, openapi, v1, well_known};
+use super::{body, console, cors, error, health, oauth, openapi, v1, well_known};
 
 /// The whole HTTP surface of Tessera.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -18,8 +19,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     .app_data(web::PayloadConfig::default().limit(body::JSON_LIMIT))
     .app_data(web::PathConfig::default().error_handler(error::path_error))
     .app_data(web::QueryConfig::default().error_handler(error::query_error));
-    let Table { top, org } = table();
-    for resource in top {
+    let Table { top, org, console } = table();
+    for resource in top.into_iter().chain(console) {
         cfg.service(resource);
     }
     let mut scope = web::scope(ORG_SCOPE);
@@ -29,10 +30,12 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(scope);
 }
 
-/// The resources: those at the top, and the management API's under [`ORG_SCOPE`].
+/// The resources: those at the top, the management API's under [`ORG_SCOPE`], and the
+/// console's HTML pages (`web::console`).
 struct Table {
     top: Vec<Methods>,
     org: Vec<Methods>,
+    console: Vec<Methods>,
 }
 
 fn table() -> Table {
@@ -94,14 +97,54 @@ fn table() -> Table {
         post("/webhooks/{id}/deliveries/{delivery}/redeliver").to(v1::webhooks::redeliver),
         get("/audit").to(v1::audit::list),
     ];
-    Table { top, org }
+    // The console: HTML pages for people, under `/console` (and `/`, which leads there).
+    let console = vec![
+        get(ROOT_PATH).to(console::sign_in::root),
+        get(CONSOLE_PATH).to(console::sign_in::home),
+        post(CONSOLE_SIGN_IN_PATH).to(console::sign_in::sign_in),
+        post(CONSOLE_SIGN_OUT_PATH).to(console::sign_in::sign_out),
+        get(CONSOLE_ACCOUNT_PATH).to(console::account::show),
+        post("/console/account/password").to(console::account::change_password),
+        post("/console/account/sign-out-everywhere").to(console::account::sign_out_everywhere),
+        get(CONSOLE_ASSETS_SCRIPT_PATH).to(console::assets::script),
+        get(CONSOLE_ASSETS_STYLE_PATH).to(console::assets::style),
+        get("/console/orgs/{org}").to(console::org_home),
+        get("/console/orgs/{org}/integrations").to(console::integrations::list),
+        // Before `{id}`, which would match it.
+        get("/console/orgs/{org}/integrations/new")
+            .to(console::integrations::new)
+            .also_post(console::integrations::create),
+        get("/console/orgs/{org}/integrations/{id}").to(console::integrations::show),
+        get("/console/orgs/{org}/integrations/{id}/rotate")
+            .to(console::integrations::rotate_page)
+            .also_post(console::integrations::rotate),
+        get("/console/orgs/{org}/integrations/{id}/expire")
+            .to(console::integrations::expire_page)
+            .also_post(console::integrations::expire),
+        get("/console/orgs/{org}/integrations/{id}/revoke")
+            .to(console::integrations::revoke_page)
+            .also_post(console::integrations::revoke),
+        get("/console/orgs/{org}/integrations/{id}/edit")
+            .to(console::integrations::edit_page)
+            .also_post(console::integrations::edit),
+        get("/console/orgs/{org}/audit").to(console::audit::list),
+        // Last: any other console path is an HTML 404, not the API's JSON one.
+        get("/console/{rest:.*}").to(console::not_found),
+    ];
+    Table { top, org, console }
 }
 
 /// Every route the table registers, as (method, full path template) — `HEAD` and `OPTIONS`
 /// included — for the test that holds the OpenAPI document (`web::openapi`) to the table.
+/// The console's routes are left out: they are HTML pages for people (`web::console`), not
+/// the JSON API the document describes.
 #[cfg(test)]
 pub(crate) fn operations() -> Vec<(&'static str, String)> {
-    let Table { top, org } = table();
+    let Table {
+        top,
+        org,
+        console: _,
+    } = table();
     let top = top.iter().map(|m| (m, m.path.to_string()));
     let org = org.iter().map(|m| (m, format!("{ORG_SCOPE}{}", m.path)));
     top.chain(org)

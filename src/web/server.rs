@@ -114,7 +114,9 @@ impl Server {
         if let Some(generated) = generated {
             println!(
                 "\nFirst start: created owner \"admin\" in organization \"default\".\n\
-                 Password (shown only this once): {generated}\n"
+                 Password (shown only this once): {generated}\n\
+                 Console: {}/ (sign in as admin)\n",
+                config.issuer
             );
         }
         let config = Arc::new(config);

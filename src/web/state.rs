@@ -8,7 +8,7 @@ use crate::integrations::usage::UsageRecorder;
 use crate::leaks::ScanningKeys;
 use crate::limits::{FailureLimiter, RequestLimiter};
 use crate::oauth::OAuthContext;
-use crate::store::Db;
+use crate::store::{Db, DbConn, StoreError};
 use crate::webhooks::delivery::{Sender, Waker};
 
 pub(crate) struct AppState {
@@ -29,4 +29,24 @@ pub(crate) struct AppState {
     pub(crate) management_failures: FailureLimiter<std::net::IpAddr>,
     /// Leak reports whose signature does not verify, per source address.
     pub(crate) secret_scanning_failures: FailureLimiter<std::net::IpAddr>,
+}
+
+impl AppState {
+    /// Runs a change to integrations (create, update, rotate, expire, revoke) on the blocking
+    /// pool, then — when it succeeded — drops the check decisions cached before it (they must
+    /// not be served after it) and wakes the delivery workers for the events it published.
+    /// Shared by the management API (`v1::integrations`) and the console.
+    pub(crate) async fn change_integrations<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let changed = self.db.run(f).await?;
+        self.checker.invalidate();
+        self.webhook_waker.wake();
+        Ok(changed)
+    }
 }

@@ -151,6 +151,11 @@ fn serve_binary_bootstraps_logs_safely_and_stops_on_sigterm() {
         stdout.contains("Password (shown only this once)"),
         "{stdout}"
     );
+    // Where to use it: the console, at the address the server listens on.
+    assert!(
+        stdout.contains(&format!("Console: http://{addr}/")),
+        "{stdout}"
+    );
     assert!(
         !log.contains("Password"),
         "the generated password must not reach the logs"

@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod concurrency;
 mod consent_pages;
+mod console;
 mod contract;
 mod cors;
 mod gateway;

@@ -155,7 +155,23 @@ impl std::fmt::Debug for LoginForm {
 }
 
 /// How late a throttled sign-in is answered (at most its `Retry-After`).
-const THROTTLED_ANSWER_DELAY: Duration = Duration::from_millis(500);
+pub(crate) const THROTTLED_ANSWER_DELAY: Duration = Duration::from_millis(500);
+
+/// A throttled sign-in's `Retry-After` in whole seconds, and what the page tells the person.
+/// Shared with the console's sign-in and password confirmation.
+pub(crate) fn throttled(retry_after: Duration, locked: bool) -> (u64, String) {
+    let secs = retry_after_secs(retry_after);
+    let wait = humantime::format_duration(Duration::from_secs(secs));
+    let message = if locked {
+        format!(
+            "Too many failed sign-ins: this account is locked for {wait}. \
+             An administrator can unlock it sooner."
+        )
+    } else {
+        format!("Too many failed sign-ins. Wait {wait} before trying again.")
+    };
+    (secs, message)
+}
 
 /// Only our own authorization endpoint is a valid place to return to after signing in or out.
 fn safe_return_to(raw: Option<&str>) -> Option<&str> {
@@ -236,19 +252,7 @@ pub(crate) async fn login(
             if per_address {
                 actix_web::rt::time::sleep(retry_after.min(THROTTLED_ANSWER_DELAY)).await;
             }
-            let secs = retry_after_secs(retry_after);
-            let message = if locked {
-                format!(
-                    "Too many failed sign-ins: this account is locked for {}. \
-                     An administrator can unlock it sooner.",
-                    humantime::format_duration(Duration::from_secs(secs))
-                )
-            } else {
-                format!(
-                    "Too many failed sign-ins. Wait {} before trying again.",
-                    humantime::format_duration(Duration::from_secs(secs))
-                )
-            };
+            let (secs, message) = throttled(retry_after, locked);
             let mut res = login_page(
                 &req,
                 &state,

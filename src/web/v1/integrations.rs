@@ -23,15 +23,12 @@ use crate::web::state::AppState;
 
 const SCOPE: &str = "integrations:manage";
 
-/// Runs a change to an integration. Check decisions cached before it must not be served after.
+/// Runs a change to an integration ([`AppState::change_integrations`]).
 async fn change<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&mut DbConn) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let changed = state.db.run(f).await?;
-    state.checker.invalidate();
-    state.webhook_waker.wake();
-    Ok(changed)
+    Ok(state.change_integrations(f).await?)
 }
 
 /// The organization's integrations.

@@ -1,0 +1,58 @@
+//! The console's script and stylesheet, compiled into the binary. Pages link them with a
+//! `?v=` of their content's digest, so they can be cached for a year and still change with
+//! each release.
+
+use std::sync::LazyLock;
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use sha2::{Digest, Sha256};
+
+use super::layout::CSP;
+use crate::web::paths::{CONSOLE_ASSETS_SCRIPT_PATH, CONSOLE_ASSETS_STYLE_PATH};
+
+const SCRIPT: &str = include_str!("assets/console.js");
+const STYLE: &str = include_str!("assets/console.css");
+
+/// The first 16 hex digits of the SHA-256 of `content`.
+fn digest(content: &str) -> String {
+    Sha256::digest(content.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+static SCRIPT_URL: LazyLock<String> =
+    LazyLock::new(|| format!("{CONSOLE_ASSETS_SCRIPT_PATH}?v={}", digest(SCRIPT)));
+static STYLE_URL: LazyLock<String> =
+    LazyLock::new(|| format!("{CONSOLE_ASSETS_STYLE_PATH}?v={}", digest(STYLE)));
+
+/// The script's URL as pages link it.
+pub(crate) fn script_url() -> &'static str {
+    &SCRIPT_URL
+}
+
+/// The stylesheet's URL as pages link it.
+pub(crate) fn style_url() -> &'static str {
+    &STYLE_URL
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .body(body)
+}
+
+/// `GET /console/assets/console.js`: the copy button.
+pub(crate) async fn script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// `GET /console/assets/console.css`.
+pub(crate) async fn style() -> HttpResponse {
+    asset("text/css; charset=utf-8", STYLE)
+}
