@@ -438,22 +438,6 @@ async function main() {
     await assertNoSecret(page, [oldToken, newToken], 'the list after revoking');
     await visit(page, 'integrations-revoked');
 
-    begin('OAuth clients');
-    await nav(page, 'OAuth clients');
-    await heading(page, 'OAuth clients');
-    await orgChrome(page, ORG_NAME);
-    expect((await page.getByRole('link', { name: 'Register client', exact: true }).count()) === 1, 'no "Register client" link');
-    await visit(page, 'oauth-clients');
-
-    begin('Members');
-    await nav(page, 'Members');
-    await heading(page, 'Members');
-    await orgChrome(page, ORG_NAME);
-    const members = await page.getByRole('main').innerText();
-    expect(members.includes(USERNAME), `the members page does not list ${USERNAME}`);
-    expect(/Add member/.test(members) || (await page.getByRole('form', { name: 'Add member' }).count()) === 1, 'no "Add member" form');
-    await visit(page, 'members');
-
     begin('Audit log');
     await nav(page, 'Audit log');
     await heading(page, 'Audit log');
@@ -484,6 +468,22 @@ async function main() {
       'filtering by integration.rotate still lists other actions',
     );
     await visit(page, 'audit-log-filtered');
+
+    begin('OAuth clients');
+    await nav(page, 'OAuth clients');
+    await heading(page, 'OAuth clients');
+    await orgChrome(page, ORG_NAME);
+    expect((await page.getByRole('link', { name: 'Register client', exact: true }).count()) === 1, 'no "Register client" link');
+    await visit(page, 'oauth-clients');
+
+    begin('Members');
+    await nav(page, 'Members');
+    await heading(page, 'Members');
+    await orgChrome(page, ORG_NAME);
+    const members = await page.getByRole('main').innerText();
+    expect(members.includes(USERNAME), `the members page does not list ${USERNAME}`);
+    expect(/Add member/.test(members) || (await page.getByRole('form', { name: 'Add member' }).count()) === 1, 'no "Add member" form');
+    await visit(page, 'members');
 
     begin('Account');
     await nav(page, 'Account');
