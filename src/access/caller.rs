@@ -37,6 +37,9 @@ pub(crate) struct Acting {
     pub(crate) role: Role,
     pub(crate) actor: Actor,
     pub(crate) key: CallerKey,
+    /// An integration token's scopes (what an integration it creates may have at most);
+    /// `None` for a person.
+    pub(crate) held_scopes: Option<Vec<String>>,
 }
 
 /// Why a management call is refused. The web layer answers 401, 404 or 403 in the `/v1`
@@ -109,6 +112,7 @@ pub(crate) fn authorize(
         role,
         actor: Actor::user(user_id, &user.username, ip.map(|ip| ip.to_string())),
         key: CallerKey::User(user_id),
+        held_scopes: None,
     }))
 }
 
@@ -149,5 +153,6 @@ fn integration(
         role: INTEGRATION_ROLE,
         actor: Actor::integration(&id, ip.map(|ip| ip.to_string())),
         key: CallerKey::Integration(id),
+        held_scopes: Some(principal.scopes),
     }))
 }

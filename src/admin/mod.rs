@@ -1,9 +1,12 @@
-//! Operator and administrator actions (organizations, users, scopes, OAuth clients), shared by
-//! the CLI and the HTTP management API. Each action validates its input, changes the store in
-//! one transaction and records an audit event in the same transaction.
+//! Operator and administrator actions (organizations, users, members, scopes, OAuth clients,
+//! the audit listing), shared by the CLI and the HTTP management API. Each action validates its
+//! input, changes the store in one transaction and records an audit event in the same
+//! transaction.
 
+pub(crate) mod audit;
 pub(crate) mod clients;
 pub(crate) mod consents;
+pub(crate) mod members;
 pub(crate) mod orgs;
 pub(crate) mod plans;
 pub(crate) mod scopes;
@@ -22,6 +25,9 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The acting role may not do this (e.g. an admin touching an owner).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(StoreError),
     #[error("{0}")]

@@ -70,7 +70,28 @@ fn dispatch(json: bool, config: Config, actor: &Actor, command: Command) -> Resu
             let mut conn = db.conn()?;
             integration(&mut conn, &config, actor, json, cmd)
         }
-        Command::Audit(AuditCommand::List { org, limit }) => list_audit(json, &config, &org, limit),
+        Command::Audit(AuditCommand::List {
+            org,
+            limit,
+            before,
+            target,
+            actor,
+            action,
+        }) => {
+            let filter = crate::store::audit::AuditFilter {
+                target,
+                actor,
+                action,
+                before,
+                limit,
+            };
+            list_audit(json, &config, &org, filter)
+        }
+        Command::Member(cmd) => {
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            super::members::run(&mut conn, actor, json, cmd)
+        }
         Command::Webhook(cmd) => {
             let db = open(&config)?;
             super::webhooks::run(&db, &config, actor, json, cmd)
@@ -415,14 +436,18 @@ fn purge(json: bool, config: &Config) -> Result<(), CliError> {
     emit(json, &purged, || format!("{purged:?}"))
 }
 
-fn list_audit(json: bool, config: &Config, org: &str, limit: i64) -> Result<(), CliError> {
-    if !(1..=10_000).contains(&limit) {
-        return Err(CliError::Input("--limit must be from 1 to 10000".into()));
-    }
+/// `tessera audit list`: with `--json`, the events as an array, newest first (a page of the
+/// `GET /v1/orgs/{org}/audit` answer's `events`; the next page is `--before` the last id).
+fn list_audit(
+    json: bool,
+    config: &Config,
+    org: &str,
+    filter: crate::store::audit::AuditFilter,
+) -> Result<(), CliError> {
     let db = open(config)?;
     let mut conn = db.conn()?;
     let org = admin::orgs::find(&mut conn, org)?;
-    let events = crate::store::audit::list_for_org(&mut conn, org.id, limit, None)?;
+    let events = admin::audit::page(&mut conn, &org, filter)?.events;
     emit(json, &events, || {
         events
             .iter()
@@ -443,7 +468,7 @@ fn list_audit(json: bool, config: &Config, org: &str, limit: i64) -> Result<(), 
 
 /// The first line of stdin, without its line ending. Passwords never travel in argv, where
 /// any local user could read them from the process list.
-fn read_password_line() -> Result<String, CliError> {
+pub(super) fn read_password_line() -> Result<String, CliError> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -492,6 +517,7 @@ fn integration(
                     Creator {
                         user_id: None,
                         role: Role::Owner,
+                        held: None,
                     },
                     actor.clone(),
                 ),
@@ -516,6 +542,7 @@ fn integration(
                         Creator {
                             user_id: Some(user.id),
                             role,
+                            held: None,
                         },
                         actor,
                     )

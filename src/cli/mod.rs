@@ -4,6 +4,7 @@
 
 mod commands;
 mod input;
+mod members;
 mod output;
 mod webhooks;
 
@@ -57,6 +58,9 @@ pub enum Command {
     /// Private-integration tokens.
     #[command(subcommand)]
     Integration(IntegrationCommand),
+    /// Members of an organization and their roles.
+    #[command(subcommand)]
+    Member(MemberCommand),
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -187,12 +191,72 @@ pub struct IntegrationCreateArgs {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Newest events first.
+    /// Newest events first; each filter given must match exactly.
     List {
         #[arg(long)]
         org: String,
+        /// At most this many events (1 to 1000).
         #[arg(long, default_value_t = 100)]
         limit: i64,
+        /// Only events older than this event id (pages back).
+        #[arg(long)]
+        before: Option<i64>,
+        /// Only events about this target: an integration id, a client id, a username.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only events by this actor, e.g. user:ada, cli, integration:int_….
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events of this action, e.g. integration.rotate.
+        #[arg(long)]
+        action: Option<String>,
+    },
+}
+
+/// The same actions as `/v1/orgs/{org}/members…`, by the operator (who acts as an owner; the
+/// last owner still cannot be demoted or removed).
+#[derive(Subcommand)]
+pub enum MemberCommand {
+    /// List an organization's members and their roles.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Add an existing user to an organization.
+    Add {
+        username: String,
+        #[arg(long)]
+        org: String,
+        /// owner, admin, manager or member.
+        #[arg(long)]
+        role: String,
+    },
+    /// Create a user and add them; prints the generated initial password once.
+    Create {
+        username: String,
+        #[arg(long)]
+        org: String,
+        /// owner, admin, manager or member.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of stdin instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a member's role.
+    SetRole {
+        username: String,
+        #[arg(long)]
+        org: String,
+        /// owner, admin, manager or member.
+        #[arg(long)]
+        role: String,
+    },
+    /// Remove a member: their OAuth grants bound to the organization are revoked.
+    Remove {
+        username: String,
+        #[arg(long)]
+        org: String,
     },
 }
 

@@ -67,6 +67,7 @@ impl From<AdminError> for CliError {
             AdminError::Invalid(i) => CliError::Input(i.to_string()),
             AdminError::NotFound(what) => CliError::Input(format!("{what} not found")),
             AdminError::Conflict(m) => CliError::Input(m),
+            AdminError::Forbidden(m) => CliError::Input(m),
             AdminError::Store(e) => e.into(),
             AdminError::Internal(m) => CliError::Internal(m),
             refused @ AdminError::PlanUpgradeRequired { .. } => CliError::Input(format!(

@@ -78,6 +78,10 @@ pub(crate) enum Status {
 pub(crate) struct Creator {
     pub user_id: Option<i64>,
     pub role: Role,
+    /// An integration token creating an integration (through the management API) may grant
+    /// only the scopes it holds itself, so that a token with `integrations:manage` alone
+    /// cannot mint one with more. `None` for people.
+    pub held: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -138,6 +142,12 @@ pub(crate) struct IntegrationView {
     pub last_used_ip: Option<String>,
     pub use_count: i64,
     pub tokens: Vec<TokenView>,
+    /// The username of the user who created it; `null` when the CLI or an integration token
+    /// created it.
+    pub created_by: Option<String>,
+    /// Its creator is no longer a member of the organization: the integration keeps working,
+    /// but whoever created it may still know its token — consider rotating.
+    pub created_by_former_member: bool,
 }
 
 /// The answer to create and rotate: the only time the token's text is ever shown.
@@ -193,12 +203,32 @@ pub(crate) fn last_use(t: &IntegrationToken, recent_use: Option<NaiveDateTime>) 
         .unwrap_or(t.created_at)
 }
 
+/// Of each creator (by user id): the username, and whether they are a member now.
+type Creators = [(i64, String, bool)];
+
+fn creators(
+    conn: &mut DbConn,
+    org_id: i64,
+    all: &[&Integration],
+) -> Result<Vec<(i64, String, bool)>, AdminError> {
+    let mut ids: Vec<i64> = all.iter().filter_map(|i| i.created_by).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(crate::store::users::names_and_membership(
+        conn, org_id, &ids,
+    )?)
+}
+
 fn view(
     i: &Integration,
     org: &str,
     tokens: &[IntegrationToken],
+    creators: &Creators,
     now: NaiveDateTime,
 ) -> IntegrationView {
+    let creator = i
+        .created_by
+        .and_then(|id| creators.iter().find(|(c, _, _)| *c == id));
     let mine: Vec<&IntegrationToken> = tokens.iter().filter(|t| t.integration_id == i.id).collect();
     let token_views: Vec<TokenView> = mine
         .iter()
@@ -256,6 +286,8 @@ fn view(
         last_used_ip: current.and_then(|t| t.last_used_ip.clone()),
         use_count: current.map(|t| t.use_count).unwrap_or(0),
         tokens: shown,
+        created_by: creator.map(|(_, name, _)| name.clone()),
+        created_by_former_member: creator.is_some_and(|(_, _, member)| !member),
     }
 }
 
@@ -302,7 +334,8 @@ fn publish_updated(
 
 fn load_view(conn: &mut DbConn, i: &Integration, org: &str) -> Result<IntegrationView, AdminError> {
     let tokens = IntegrationToken::for_integrations(conn, std::slice::from_ref(&i.id))?;
-    Ok(view(i, org, &tokens, clock::now()))
+    let creators = creators(conn, i.org_id, &[i])?;
+    Ok(view(i, org, &tokens, &creators, clock::now()))
 }
 
 fn parse_networks(raw: &[String]) -> Result<Vec<IpNet>, Invalid> {
@@ -345,6 +378,20 @@ fn check_scopes(conn: &mut DbConn, scopes: &[String], creator: &Creator) -> Resu
                 return Err(Invalid {
                     field: "scopes",
                     message: format!("unknown scope {name:?}"),
+                }
+                .into());
+            }
+            Some(_)
+                if creator
+                    .held
+                    .as_ref()
+                    .is_some_and(|held| !held.contains(name)) =>
+            {
+                return Err(Invalid {
+                    field: "scopes",
+                    message: format!(
+                        "scope {name:?} is not held by the integration token creating this one"
+                    ),
                 }
                 .into());
             }
@@ -463,10 +510,11 @@ pub(crate) fn list(
     let all = Integration::list_for_org(conn, org.id)?;
     let ids: Vec<String> = all.iter().map(|i| i.id.clone()).collect();
     let tokens = IntegrationToken::for_integrations(conn, &ids)?;
+    let creators = creators(conn, org.id, &all.iter().collect::<Vec<_>>())?;
     let now = clock::now();
     Ok(all
         .iter()
-        .map(|i| view(i, &org.slug, &tokens, now))
+        .map(|i| view(i, &org.slug, &tokens, &creators, now))
         .collect())
 }
 

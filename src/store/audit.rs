@@ -87,23 +87,41 @@ pub fn record(
     Ok(())
 }
 
-/// Newest first, at most `limit`; `before` pages back by id.
-pub fn list_for_org(
-    conn: &mut DbConn,
-    org_id: i64,
-    limit: i64,
-    before: Option<i64>,
-) -> StoreResult<Vec<AuditEvent>> {
+/// Which events of an organization to list: each filter given must match exactly; newest
+/// first, at most `limit` (callers bound it), older than event id `before`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// What the event is about: an integration id, a client id, a username.
+    pub target: Option<String>,
+    /// Who acted: `user:ada`, `integration:int_…`, `cli`, `system`.
+    pub actor: Option<String>,
+    /// What was done: `integration.rotate`, `member.removed`, ….
+    pub action: Option<String>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// The events of organization `org_id` that `filter` selects, newest first.
+pub fn list(conn: &mut DbConn, org_id: i64, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
     let mut query = audit_events::table
         .left_join(organizations::table)
         .filter(audit_events::org_id.eq(org_id))
         .into_boxed();
-    if let Some(before) = before {
+    if let Some(target) = &filter.target {
+        query = query.filter(audit_events::target.eq(target));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_events::actor.eq(actor));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_events::action.eq(action));
+    }
+    if let Some(before) = filter.before {
         query = query.filter(audit_events::id.lt(before));
     }
     query
         .order(audit_events::id.desc())
-        .limit(limit)
+        .limit(filter.limit)
         .select((
             audit_events::id,
             organizations::slug.nullable(),

@@ -92,3 +92,13 @@ pub fn forget(conn: &mut DbConn, user_id: i64, client_pk: i64) -> StoreResult<us
     )
     .execute(conn)?)
 }
+
+/// Forgets what `user_id` approved for any client in organization `org_id` (the user left it).
+pub fn forget_in_org(conn: &mut DbConn, user_id: i64, org_id: i64) -> StoreResult<usize> {
+    Ok(diesel::delete(
+        consents::table
+            .filter(consents::user_id.eq(user_id))
+            .filter(consents::org_id.eq(org_id)),
+    )
+    .execute(conn)?)
+}

@@ -116,6 +116,23 @@ impl Grant {
         Self::revoke_all(conn, ids, reason)
     }
 
+    /// Revokes every live grant of `user_id` bound to organization `org_id` (the user left it),
+    /// recording each in the revocation feed; returns their ids.
+    pub fn revoke_for_user_in_org(
+        conn: &mut DbConn,
+        user_id: i64,
+        org_id: i64,
+        reason: &str,
+    ) -> StoreResult<Vec<String>> {
+        let ids: Vec<String> = grants::table
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::org_id.eq(org_id))
+            .filter(grants::revoked_at.is_null())
+            .select(grants::id)
+            .load(conn)?;
+        Self::revoke_all(conn, ids, reason)
+    }
+
     /// Revokes the grants `ids` (found live a moment ago), recording each in the revocation
     /// feed; returns them.
     fn revoke_all(conn: &mut DbConn, ids: Vec<String>, reason: &str) -> StoreResult<Vec<String>> {
@@ -249,6 +266,19 @@ impl AuthorizationCode {
             authorization_codes::table
                 .filter(authorization_codes::user_id.eq(user_id))
                 .filter(authorization_codes::client_id.eq(client_pk))
+                .filter(authorization_codes::consumed_at.is_null()),
+        )
+        .set(authorization_codes::consumed_at.eq(Some(crate::clock::now())))
+        .execute(conn)?)
+    }
+
+    /// Voids every unused code `user_id` has for organization `org_id` (the user left it),
+    /// before their grants there are revoked — for the reason given at [`Self::void_unused`].
+    pub fn void_unused_in_org(conn: &mut DbConn, user_id: i64, org_id: i64) -> StoreResult<usize> {
+        Ok(diesel::update(
+            authorization_codes::table
+                .filter(authorization_codes::user_id.eq(user_id))
+                .filter(authorization_codes::org_id.eq(org_id))
                 .filter(authorization_codes::consumed_at.is_null()),
         )
         .set(authorization_codes::consumed_at.eq(Some(crate::clock::now())))

@@ -218,6 +218,9 @@ impl From<AdminError> for ApiError {
             AdminError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
+            AdminError::Forbidden(message) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
             AdminError::Store(e) => e.into(),
             AdminError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");

@@ -29,3 +29,4 @@ pub(crate) const CONSOLE_SIGN_OUT_PATH: &str = "/console/sign-out";
 pub(crate) const CONSOLE_ACCOUNT_PATH: &str = "/console/account";
 pub(crate) const CONSOLE_ASSETS_SCRIPT_PATH: &str = "/console/assets/console.js";
 pub(crate) const CONSOLE_ASSETS_STYLE_PATH: &str = "/console/assets/console.css";
+pub(crate) const CONSOLE_ASSETS_ICON_PATH: &str = "/console/assets/favicon.svg";

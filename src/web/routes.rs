@@ -95,6 +95,13 @@ fn table() -> Table {
         post("/webhooks/{id}/test").to(v1::webhooks::test),
         get("/webhooks/{id}/deliveries").to(v1::webhooks::deliveries),
         post("/webhooks/{id}/deliveries/{delivery}/redeliver").to(v1::webhooks::redeliver),
+        get("/members")
+            .to(v1::members::list)
+            .also_post(v1::members::add),
+        get("/members/{username}")
+            .to(v1::members::show)
+            .also_patch(v1::members::set_role)
+            .also_delete(v1::members::remove),
         get("/audit").to(v1::audit::list),
     ];
     // The console: HTML pages for people, under `/console` (and `/`, which leads there).
@@ -108,6 +115,7 @@ fn table() -> Table {
         post("/console/account/sign-out-everywhere").to(console::account::sign_out_everywhere),
         get(CONSOLE_ASSETS_SCRIPT_PATH).to(console::assets::script),
         get(CONSOLE_ASSETS_STYLE_PATH).to(console::assets::style),
+        get(CONSOLE_ASSETS_ICON_PATH).to(console::assets::icon),
         get("/console/orgs/{org}").to(console::org_home),
         get("/console/orgs/{org}/integrations").to(console::integrations::list),
         // Before `{id}`, which would match it.
@@ -127,6 +135,13 @@ fn table() -> Table {
         get("/console/orgs/{org}/integrations/{id}/edit")
             .to(console::integrations::edit_page)
             .also_post(console::integrations::edit),
+        get("/console/orgs/{org}/members")
+            .to(console::members::list)
+            .also_post(console::members::add),
+        post("/console/orgs/{org}/members/{username}/role").to(console::members::set_role),
+        get("/console/orgs/{org}/members/{username}/remove")
+            .to(console::members::remove_page)
+            .also_post(console::members::remove),
         get("/console/orgs/{org}/audit").to(console::audit::list),
         // Last: any other console path is an HTML 404, not the API's JSON one.
         get("/console/{rest:.*}").to(console::not_found),

@@ -391,7 +391,7 @@ on_both_backends! {
             assert_eq!(revoke.status, 403);
             let rotate = b.post(&format!("{INTEGRATIONS}/{id}/rotate"), &[("csrf_token", &csrf), ("grace", "0s")]);
             assert_eq!(rotate.status, 403);
-            assert!(!rotate.html.contains("tsr_live_"));
+            assert_eq!(rotate.attr("input#secret", "value"), None);
         }
         assert_eq!(integrations(&w).len(), 1);
         assert_eq!(check(&w, &token), 200);
@@ -469,7 +469,7 @@ on_both_backends! {
         assert!(rotate.html.contains("Confirm your password"));
         let refused = ada.post(&format!("{INTEGRATIONS}/{id}/rotate"), &[("csrf_token", &csrf), ("grace", "0s")]);
         assert_eq!(refused.status, 401);
-        assert!(!refused.html.contains("tsr_live_"));
+        assert_eq!(refused.attr("input#secret", "value"), None);
         // The wrong password was counted and audited like a failed sign-in.
         let audit = ada.get("/console/orgs/acme/audit?action=user.sign_in_failed");
         assert_eq!(audit.select_all("tbody tr").len(), 1, "{}", audit.html);
@@ -494,6 +494,9 @@ on_both_backends! {
         assert_eq!(short.status, 422);
         let changed = ada.post("/console/account/password", &[("csrf_token", &csrf), ("current_password", PASSWORD), ("new_password", "a-new-password-1")]);
         assert_eq!(changed.status, 303, "{}", changed.html);
+        let audit = ada.get("/console/orgs/acme/audit?action=user.password_changed");
+        assert_eq!(audit.select_all("tbody tr").len(), 1, "{}", audit.html);
+        assert!(!audit.html.contains("a-new-password-1"));
         // This session goes on; the other one has ended.
         assert_eq!(ada.get(INTEGRATIONS).status, 200);
         assert_eq!(elsewhere.get(INTEGRATIONS).status, 303);
@@ -523,6 +526,85 @@ on_both_backends! {
         let mut names = home.select_all("main li a");
         names.sort();
         assert_eq!(names, ["Acme Inc", "globex"]);
+    }
+
+    fn wrong_confirmations_count_against_the_account_like_failed_sign_ins(db: TestDb) {
+        let w = World::with_config(db, &[
+            ("TESSERA_REAUTH_WINDOW", "0s"),
+            ("TESSERA_SIGN_IN_FREE_FAILURES", "2"),
+            ("TESSERA_SIGN_IN_FIRST_DELAY", "60s"),
+        ]);
+        let ada = Browser::signed_in(&w, "ada");
+        let csrf = ada.get("/console/account").csrf();
+        let path = format!("{INTEGRATIONS}/new");
+        let create = |password: &str| {
+            ada.post(&path, &[("csrf_token", csrf.as_str()), ("name", "Guessed"), ("scopes", "claims:read"), ("password", password)])
+        };
+        assert_eq!(create("guess-one-1").status, 401);
+        assert_eq!(create("guess-two-2").status, 401);
+        // The account must now wait: the right password is not even checked, here or at the
+        // sign-in form, and the answer says when to come back.
+        let waiting = create(PASSWORD);
+        assert_eq!(waiting.status, 429, "{}", waiting.html);
+        assert!(waiting.headers.contains_key("retry-after"));
+        assert_eq!(waiting.select_all("[role=alert]").len(), 1);
+        let other = Browser::new(&w).sign_in("ada", PASSWORD);
+        assert_eq!(other.status, 429);
+        // Each refusal while told to wait counts too, so the wait has grown past the first.
+        let secs: u64 = other.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(secs > 60, "{secs}");
+        assert!(integrations(&w).is_empty());
+    }
+
+    fn admins_add_create_promote_and_remove_members(db: TestDb) {
+        let w = World::new(db);
+        let members = "/console/orgs/acme/members";
+        let ada = Browser::signed_in(&w, "ada");
+        let page = ada.get(members);
+        assert_eq!(page.h1(), "Members");
+        let listed: Vec<String> = page.select_all("tbody tr td:first-child");
+        assert_eq!(listed, ["ada", "alice", "mona"]);
+        let csrf = page.csrf();
+        // An existing user of another organization.
+        let added = ada.post(members, &[("csrf_token", &csrf), ("username", "gina"), ("role", "member")]);
+        assert_eq!(added.status, 303, "{}", added.html);
+        assert_eq!(added.location(), format!("{members}?done=added"));
+        // A new user, whose initial password is shown once.
+        let created = ada.post(members, &[("csrf_token", &csrf), ("username", "newbie"), ("role", "member"), ("create", "yes")]);
+        assert_eq!(created.status, 200, "{}", created.html);
+        assert_eq!(created.h1(), "Copy the initial password now");
+        assert_eq!(created.attr("label[for=secret]", "for").as_deref(), Some("secret"));
+        assert!(created.select_all("label").iter().any(|l| l == "Initial password"));
+        let password = secret(&created);
+        let listed = ada.get(members);
+        assert!(!listed.html.contains(&password));
+        let newbie = Browser::new(&w);
+        assert_eq!(newbie.sign_in("newbie", &password).status, 303);
+        assert_eq!(newbie.get(INTEGRATIONS).status, 200);
+        // An admin may not grant owner; the domain's rule, answered as a page.
+        let owner = ada.post(&format!("{members}/newbie/role"), &[("csrf_token", &csrf), ("role", "owner")]);
+        assert_eq!(owner.status, 403);
+        let promoted = ada.post(&format!("{members}/newbie/role"), &[("csrf_token", &csrf), ("role", "admin")]);
+        assert_eq!(promoted.status, 303);
+        // Removing ends their access to the organization at the next request.
+        let confirm = ada.get(&format!("{members}/newbie/remove"));
+        assert_eq!(confirm.h1(), "Remove newbie?");
+        let removed = ada.post(&format!("{members}/newbie/remove"), &[("csrf_token", &csrf)]);
+        assert_eq!(removed.status, 303);
+        assert_eq!(newbie.get(INTEGRATIONS).status, 404);
+        let audit = ada.get("/console/orgs/acme/audit?integration=newbie");
+        let actions = audit.select_all("tbody td code");
+        assert_eq!(actions, ["member.removed", "member.role_changed", "member.created"]);
+        assert!(!audit.html.contains(&password));
+        // A manager sees why, and cannot add anyone.
+        let mona = Browser::signed_in(&w, "mona");
+        let page = mona.get(members);
+        assert_eq!(page.status, 200);
+        assert!(page.html.contains("admin or owner"));
+        let csrf = mona.get("/console/account").csrf();
+        let refused = mona.post(members, &[("csrf_token", &csrf), ("username", "intruder"), ("role", "admin"), ("create", "yes")]);
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.attr("input#secret", "value"), None);
     }
 
     fn the_assets_are_served_from_the_binary(db: TestDb) {

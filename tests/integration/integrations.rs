@@ -9,7 +9,7 @@ use crate::on_both_backends;
 use crate::support::TestDb;
 
 /// Calls the management API with a bearer token; returns status and JSON body.
-fn api(
+pub(crate) fn api(
     w: &World,
     method: &str,
     path: &str,

@@ -19,6 +19,7 @@ mod instances;
 mod integrations;
 mod leaks;
 mod limits;
+mod members;
 mod metrics;
 mod oauth_flow;
 mod outage;

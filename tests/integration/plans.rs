@@ -5,28 +5,17 @@
 use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
+use crate::integrations::api;
 use crate::oauth_support::World;
 use crate::on_both_backends;
-use crate::support::TestDb;
 
 fn call(w: &World, method: &str, path: &str, bearer: &str, body: Option<Value>) -> (u16, Value) {
-    let http = w.app();
-    let url = w.server.url(&format!("/v1/orgs/acme{path}"));
-    let mut req = match method {
-        "GET" => http.get(&url),
-        "POST" => http.post(&url),
-        other => panic!("{other}"),
-    };
-    req = req.header(AUTHORIZATION, format!("Bearer {bearer}"));
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    api(
+        w,
+        method,
+        &format!("/v1/orgs/acme{path}"),
+        Some(bearer),
+        body,
     )
 }
 
@@ -139,7 +128,13 @@ on_both_backends! {
         assert_eq!(status, 200, "{rotated}");
         assert_eq!(check(&w, &target_token), 401, "rotated with no grace");
         assert_eq!(check(&w, rotated["token"].as_str().unwrap()), 200);
-        let (status, created) = call(&w, "POST", "/integrations", bot, Some(new_integration("made by a bot")));
+        // It grants no more than it holds: no scope of its own, no new integration.
+        let (status, body) = call(&w, "POST", "/integrations", bot, Some(new_integration("wider")));
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("not held"), "{body}");
+        let (status, created) = call(&w, "POST", "/integrations", bot, Some(json!({
+            "name": "made by a bot", "scopes": ["integrations:manage"],
+        })));
         assert_eq!(status, 201, "{created}");
         // The audit trail names the integration that acted, from where.
         let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();

@@ -1,4 +1,4 @@
-//! The console's script and stylesheet, compiled into the binary. Pages link them with a
+//! The console's script, stylesheet and icon, compiled into the binary. Pages link them with a
 //! `?v=` of their content's digest, so they can be cached for a year and still change with
 //! each release.
 
@@ -9,10 +9,13 @@ use actix_web::http::header;
 use sha2::{Digest, Sha256};
 
 use super::layout::CSP;
-use crate::web::paths::{CONSOLE_ASSETS_SCRIPT_PATH, CONSOLE_ASSETS_STYLE_PATH};
+use crate::web::paths::{
+    CONSOLE_ASSETS_ICON_PATH, CONSOLE_ASSETS_SCRIPT_PATH, CONSOLE_ASSETS_STYLE_PATH,
+};
 
 const SCRIPT: &str = include_str!("assets/console.js");
 const STYLE: &str = include_str!("assets/console.css");
+const ICON: &str = include_str!("assets/favicon.svg");
 
 /// The first 16 hex digits of the SHA-256 of `content`.
 fn digest(content: &str) -> String {
@@ -27,6 +30,8 @@ static SCRIPT_URL: LazyLock<String> =
     LazyLock::new(|| format!("{CONSOLE_ASSETS_SCRIPT_PATH}?v={}", digest(SCRIPT)));
 static STYLE_URL: LazyLock<String> =
     LazyLock::new(|| format!("{CONSOLE_ASSETS_STYLE_PATH}?v={}", digest(STYLE)));
+static ICON_URL: LazyLock<String> =
+    LazyLock::new(|| format!("{CONSOLE_ASSETS_ICON_PATH}?v={}", digest(ICON)));
 
 /// The script's URL as pages link it.
 pub(crate) fn script_url() -> &'static str {
@@ -36,6 +41,11 @@ pub(crate) fn script_url() -> &'static str {
 /// The stylesheet's URL as pages link it.
 pub(crate) fn style_url() -> &'static str {
     &STYLE_URL
+}
+
+/// The icon's URL as pages link it.
+pub(crate) fn icon_url() -> &'static str {
+    &ICON_URL
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
@@ -55,4 +65,9 @@ pub(crate) async fn script() -> HttpResponse {
 /// `GET /console/assets/console.css`.
 pub(crate) async fn style() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+/// `GET /console/assets/favicon.svg`.
+pub(crate) async fn icon() -> HttpResponse {
+    asset("image/svg+xml", ICON)
 }

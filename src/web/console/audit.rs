@@ -1,5 +1,6 @@
 //! `/console/orgs/{org}/audit`: the organization's audit trail, newest first, filtered by
-//! integration, actor and action, a page at a time ("Older" pages back by event id). Reading
+//! integration (its name or id), actor (`user:ada`, or just `ada`) and action, each matched
+//! exactly (`store::audit::list`), a page at a time ("Older" pages back by event id). Reading
 //! it needs `admin` or `owner`, as `GET /v1/orgs/{org}/audit` does.
 
 use actix_web::http::StatusCode;
@@ -11,17 +12,12 @@ use super::layout::{Section, layout, org_path, page, refusal_page, when};
 use super::visit;
 use crate::admin::AdminError;
 use crate::roles::Role;
-use crate::store::audit::{self, AuditEvent};
+use crate::store::audit::{self, AuditFilter};
 use crate::store::integrations::Integration;
 use crate::web::state::AppState;
 
 /// Events per page.
-const PAGE: usize = 50;
-/// Events read from the store per step while filtering.
-const BATCH: i64 = 500;
-/// At most this many events are read for one page of a filtered view; the "Older" link goes
-/// on from where the reading stopped.
-const SCAN_LIMIT: usize = 5_000;
+const PAGE: i64 = 50;
 
 #[derive(Deserialize, Default)]
 pub(crate) struct AuditQuery {
@@ -29,25 +25,6 @@ pub(crate) struct AuditQuery {
     actor: Option<String>,
     action: Option<String>,
     before: Option<i64>,
-}
-
-/// The filters as the store compares them: an integration's id (the events' target), an
-/// actor's label (`user:ada`, `cli`, `integration:int_…`; a bare username means `user:…`) and
-/// an action (`integration.rotate`).
-struct Filter {
-    target: Option<String>,
-    actor: Option<String>,
-    action: Option<String>,
-}
-
-impl Filter {
-    fn keeps(&self, e: &AuditEvent) -> bool {
-        self.target
-            .as_deref()
-            .is_none_or(|t| e.target.as_deref() == Some(t))
-            && self.actor.as_deref().is_none_or(|a| e.actor == a)
-            && self.action.as_deref().is_none_or(|a| e.action == a)
-    }
 }
 
 fn given(raw: &Option<String>) -> Option<String> {
@@ -58,7 +35,7 @@ fn given(raw: &Option<String>) -> Option<String> {
 }
 
 /// The actions an organization's trail may hold, offered as suggestions.
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 13] = [
     "integration.create",
     "integration.update",
     "integration.rotate",
@@ -68,6 +45,10 @@ const ACTIONS: [&str; 9] = [
     "user.locked",
     "user.password_changed",
     "org.plan_changed",
+    "member.added",
+    "member.created",
+    "member.role_changed",
+    "member.removed",
 ];
 
 /// `GET /console/orgs/{org}/audit`.
@@ -81,7 +62,7 @@ pub(crate) async fn list(
         Ok(v) => v,
         Err(answer) => return answer,
     };
-    if let Err(answer) = visit.require(Role::Admin, "Reading the audit log", false) {
+    if let Err(answer) = visit.require(Role::Admin, ("Audit log", "Reading the audit log"), false) {
         return answer;
     }
     let query = query.into_inner();
@@ -108,43 +89,24 @@ pub(crate) async fn list(
                     .find(|i| i.id == typed || i.name == typed)
                     .map_or(typed, |i| i.id.clone())
             });
-            let filter = Filter {
-                target,
-                actor,
-                action,
-            };
-            let mut shown = Vec::new();
-            let mut cursor = before;
-            let mut scanned = 0;
-            // Whether there may be older events than the last one read.
-            let mut more = true;
-            while shown.len() < PAGE && scanned < SCAN_LIMIT {
-                let batch = audit::list_for_org(conn, org_id, BATCH, cursor)?;
-                let Some(last) = batch.last() else {
-                    more = false;
-                    break;
-                };
-                cursor = Some(last.id);
-                let full = batch.len() as i64 == BATCH;
-                for e in batch {
-                    scanned += 1;
-                    if filter.keeps(&e) {
-                        shown.push(e);
-                        if shown.len() == PAGE {
-                            cursor = shown.last().map(|e| e.id);
-                            break;
-                        }
-                    }
-                }
-                if !full && shown.len() < PAGE {
-                    more = false;
-                    break;
-                }
-            }
-            let next = more.then_some(cursor).flatten();
+            // One more than a page: whether there is an older one.
+            let mut events = audit::list(
+                conn,
+                org_id,
+                &AuditFilter {
+                    target,
+                    actor,
+                    action,
+                    before,
+                    limit: PAGE + 1,
+                },
+            )?;
+            let more = events.len() as i64 > PAGE;
+            events.truncate(PAGE as usize);
+            let next = more.then(|| events.last().map(|e| e.id)).flatten();
             let names: Vec<(String, String)> =
                 integrations.into_iter().map(|i| (i.id, i.name)).collect();
-            Ok::<_, AdminError>((shown, next, names))
+            Ok::<_, AdminError>((events, next, names))
         })
         .await;
     let (events, next, names) = match loaded {

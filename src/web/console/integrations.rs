@@ -10,7 +10,6 @@
 //! only in the answer to the POST that made it (create, rotate): `no-store`, never in a URL,
 //! never kept; listings show `prefix…last4`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -31,13 +30,11 @@ use crate::integrations::{
 };
 use crate::roles::Role;
 use crate::store::DbConn;
-use crate::store::integrations::Integration;
 use crate::store::scopes::ScopeDef;
-use crate::store::users::User;
 use crate::web::state::AppState;
 
-/// What the role check names.
-const MANAGING: &str = "Managing integration tokens";
+/// The section's name, and what the role check names.
+const MANAGING: (&str, &str) = ("Integrations", "Managing integration tokens");
 /// Who may manage integrations, as the management API asks (`integrations:manage`).
 const NEEDED: Role = Role::Admin;
 /// The longest grace period of a rotation.
@@ -59,13 +56,6 @@ fn one(slug: &str, id: &str) -> String {
     format!("{}/{id}", base(slug))
 }
 
-/// Who created an integration, as its page tells it.
-struct CreatedBy {
-    username: String,
-    /// No longer a member of the organization: its token may be known to someone who left.
-    former_member: bool,
-}
-
 /// The plan's refusal: the organization's plan, and the cheapest that includes integrations.
 struct Upgrade {
     plan: Plan,
@@ -84,46 +74,6 @@ fn upgrade_needed(
         }
         Err(e) => Err(e),
     }
-}
-
-/// The creators of the organization's integrations, by integration id.
-fn creators(
-    conn: &mut DbConn,
-    org_id: i64,
-    only: Option<&str>,
-) -> Result<HashMap<String, CreatedBy>, AdminError> {
-    let rows = match only {
-        Some(id) => vec![Integration::find_in_org(conn, org_id, id)?],
-        None => Integration::list_for_org(conn, org_id)?,
-    };
-    let mut users: HashMap<i64, Option<CreatedBy>> = HashMap::new();
-    let mut found = HashMap::new();
-    for row in rows {
-        let Some(user_id) = row.created_by else {
-            continue;
-        };
-        if let std::collections::hash_map::Entry::Vacant(entry) = users.entry(user_id) {
-            let by = match User::find(conn, user_id) {
-                Ok(user) => Some(CreatedBy {
-                    former_member: User::role_in(conn, user_id, org_id)?.is_none(),
-                    username: user.username,
-                }),
-                Err(crate::store::StoreError::NotFound) => None,
-                Err(e) => return Err(e.into()),
-            };
-            entry.insert(by);
-        }
-        if let Some(Some(by)) = users.get(&user_id) {
-            found.insert(
-                row.id.clone(),
-                CreatedBy {
-                    username: by.username.clone(),
-                    former_member: by.former_member,
-                },
-            );
-        }
-    }
-    Ok(found)
 }
 
 /// The status as the list shows it: "Active", "Expiring <date>", "Expired", "Revoked" or
@@ -175,12 +125,11 @@ pub(crate) async fn list(
         .db
         .run(move |conn| {
             let views = integrations::list(conn, &org)?;
-            let creators = creators(conn, org.id, None)?;
             let upgrade = upgrade_needed(conn, &org)?;
-            Ok::<_, AdminError>((views, creators, upgrade))
+            Ok::<_, AdminError>((views, upgrade))
         })
         .await;
-    let (views, creators, upgrade) = match loaded {
+    let (views, upgrade) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return refusal_page(visit.nav(), e),
     };
@@ -226,7 +175,7 @@ pub(crate) async fn list(
                                 td { (v.env) }
                                 td { @for (i, s) in v.scopes.iter().enumerate() { @if i > 0 { " " } code { (s) } } }
                                 td { (key(&v.prefix, &v.last4)) }
-                                td { (created(creators.get(&v.id), v.created_at)) }
+                                td { (created(v)) }
                                 td { (last_used(v.last_used_at, v.last_used_ip.as_deref())) }
                                 td { (v.use_count) }
                                 td { (status_text(v, now)) }
@@ -241,17 +190,15 @@ pub(crate) async fn list(
     )
 }
 
-fn created(by: Option<&CreatedBy>, at: NaiveDateTime) -> Markup {
+/// Who created it (and whether they have left the organization since), and when.
+fn created(v: &IntegrationView) -> Markup {
     html! {
-        @match by {
-            Some(by) => {
-                (by.username)
-                @if by.former_member { " (former member)" }
-                br;
-            }
-            None => {}
+        @if let Some(by) = &v.created_by {
+            (by)
+            @if v.created_by_former_member { " (former member)" }
+            br;
         }
-        (when(at))
+        (when(v.created_at))
     }
 }
 
@@ -549,6 +496,8 @@ pub(crate) async fn create(
     let creator = Creator {
         user_id: Some(visit.user.session.user_id),
         role: visit.role,
+        // A person: their role is the cap.
+        held: None,
     };
     let brand = state.config.token_brand.clone();
     let issued = state
@@ -642,12 +591,11 @@ pub(crate) async fn show(
         .db
         .run(move |conn| {
             let v = integrations::show(conn, &org, &id)?;
-            let by = creators(conn, org.id, Some(&id))?.remove(&id);
             let upgrade = upgrade_needed(conn, &org)?;
-            Ok::<_, AdminError>((v, by, upgrade))
+            Ok::<_, AdminError>((v, upgrade))
         })
         .await;
-    let (v, by, upgrade) = match loaded {
+    let (v, upgrade) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return refusal_page(visit.nav(), e),
     };
@@ -664,7 +612,7 @@ pub(crate) async fn show(
             html! {
                 h1 { (v.name) }
                 (status_message(message))
-                @if by.as_ref().is_some_and(|b| b.former_member) {
+                @if v.created_by_former_member {
                     p.warning { "Created by a former member — consider rotating its token." }
                 }
                 dl.details {
@@ -685,8 +633,7 @@ pub(crate) async fn show(
                     dt { "Last used" } dd { (last_used(v.last_used_at, v.last_used_ip.as_deref())) }
                     dt { "Uses" } dd { (v.use_count) }
                     dt { "Created" } dd {
-                        @if let Some(by) = &by { "by " (by.username) @if by.former_member { " (former member)" } ", " }
-                        (when(v.created_at))
+                        (created(&v))
                     }
                 }
                 p.actions {
@@ -710,7 +657,7 @@ pub(crate) async fn show(
                         @for t in &v.tokens {
                             tr {
                                 td { (key(&t.prefix, &t.last4)) }
-                                td { (token_status(t.status)) }
+                                td { (token_status(t)) }
                                 td { (when(t.created_at)) }
                                 td { (t.expires_at.map_or_else(|| "Never".to_string(), when)) }
                                 td { (last_used(t.last_used_at, t.last_used_ip.as_deref())) }
@@ -725,11 +672,14 @@ pub(crate) async fn show(
     )
 }
 
-fn token_status(s: Status) -> &'static str {
-    match s {
-        Status::Active => "Active",
-        Status::Expired => "Expired",
-        Status::Revoked => "Revoked",
+/// One token's status: "Active", "Expiring <date>" (a rotation's grace period, or the
+/// integration's expiry), "Expired" or "Revoked".
+fn token_status(t: &crate::integrations::TokenView) -> String {
+    match (t.status, t.expires_at) {
+        (Status::Active, Some(at)) => format!("Expiring {}", when(at)),
+        (Status::Active, None) => "Active".into(),
+        (Status::Expired, _) => "Expired".into(),
+        (Status::Revoked, _) => "Revoked".into(),
     }
 }
 

@@ -54,6 +54,7 @@ pub(crate) fn layout(title: &str, nav: Option<Nav<'_>>, section: Section, body: 
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Tessera console" }
+                link rel="icon" href=(assets::icon_url()) type="image/svg+xml";
                 link rel="stylesheet" href=(assets::style_url());
                 script src=(assets::script_url()) defer {}
             }
@@ -201,6 +202,12 @@ pub(crate) fn refusal_page(nav: Nav<'_>, e: AdminError) -> HttpResponse {
             "Cannot do that now",
             &format!("{message}."),
         ),
+        AdminError::Forbidden(message) => error_page(
+            StatusCode::FORBIDDEN,
+            Some(nav),
+            "Not allowed",
+            &format!("{message}."),
+        ),
         refused @ AdminError::PlanUpgradeRequired { .. } => error_page(
             StatusCode::FORBIDDEN,
             Some(nav),
@@ -224,6 +231,7 @@ pub(crate) fn refusal_page(nav: Nav<'_>, e: AdminError) -> HttpResponse {
 pub(crate) fn role_needed(
     visit: &OrgVisit,
     status: StatusCode,
+    title: &str,
     what: &str,
     needed: Role,
 ) -> HttpResponse {
@@ -236,11 +244,11 @@ pub(crate) fn role_needed(
     page(
         status,
         layout(
-            what,
+            title,
             Some(visit.nav()),
             Section::None,
             html! {
-                h1 { (what) }
+                h1 { (title) }
                 p role=(if status == StatusCode::OK { "status" } else { "alert" }) {
                     (what) " needs the " strong { (roles) } " role in " (visit.org.name)
                     ". Your role here is " strong { (visit.role) } "."

@@ -8,6 +8,7 @@
 //!   (`oauth::login`, `web::cookies`, `store::sessions`);
 //! - [`integrations`]: `/console/orgs/{org}/integrations…`, over the domain in
 //!   `crate::integrations`, called as the management API calls it;
+//! - [`members`]: `/console/orgs/{org}/members…`, over `crate::admin::members`;
 //! - [`audit`]: `/console/orgs/{org}/audit`; [`account`]: `/console/account`;
 //! - [`layout`]: the page around every page, its security headers, and the error pages.
 //!
@@ -27,6 +28,7 @@ pub(crate) mod assets;
 pub(crate) mod audit;
 pub(crate) mod integrations;
 pub(crate) mod layout;
+pub(crate) mod members;
 pub(crate) mod sign_in;
 
 use std::net::IpAddr;
@@ -138,12 +140,13 @@ impl OrgVisit {
         )
     }
 
-    /// `Ok` when the user's role here is at least `needed`; otherwise the page that explains
-    /// it: 200 for a page view (not a broken page), 403 for a change.
+    /// `Ok` when the user's role here is at least `needed`; otherwise the page (titled
+    /// `title`, the section's name) that explains that `what` needs it: 200 for a page view (not
+    /// a broken page), 403 for a change.
     pub(crate) fn require(
         &self,
         needed: Role,
-        what: &str,
+        (title, what): (&str, &str),
         change: bool,
     ) -> Result<(), HttpResponse> {
         if self.role >= needed {
@@ -154,7 +157,7 @@ impl OrgVisit {
         } else {
             StatusCode::OK
         };
-        Err(layout::role_needed(self, status, what, needed))
+        Err(layout::role_needed(self, status, title, what, needed))
     }
 }
 

@@ -20,7 +20,7 @@ pub(crate) struct ApiErrorBody {
 /// The error object of the `/v1` envelope.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ApiErrorObject {
-    /// A stable code: `invalid_request`, `unauthorized`, `forbidden`, `forbidden_scope`,
+    /// A stable code: `invalid_request`, `unauthorized`, `forbidden`, `forbidden_scope`, `plan_upgrade_required`,
     /// `not_found`, `conflict`, `method_not_allowed`, `payload_too_large`,
     /// `unsupported_media_type`, `too_many_requests`, `unavailable` or `internal`.
     pub(crate) code: String,
@@ -127,7 +127,7 @@ impl IntoResponses for ApiErrors {
                 ),
                 (
                     403,
-                    "The token lacks the scope (`forbidden_scope`, with `required_scope`) or the role.",
+                    "The token lacks the scope (`forbidden_scope`, with `required_scope`) or the role (`forbidden`), or the organization's plan lacks the feature (`plan_upgrade_required`, naming the plan that has it).",
                 ),
                 (404, "No such organization, or nothing with this id in it."),
                 (

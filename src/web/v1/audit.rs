@@ -1,35 +1,32 @@
-//! `GET /v1/orgs/{org}/audit`: the organization's audit trail, newest first.
+//! `GET /v1/orgs/{org}/audit`: the organization's audit trail, newest first, filtered by
+//! target, actor and action ([`crate::admin::audit::page`]).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use super::{Page, caller};
+use super::caller;
+use crate::admin::audit::{self, AuditPage};
 use crate::roles::Role;
-use crate::store::audit::{self, AuditEvent};
+use crate::store::audit::AuditFilter;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
-/// A page of the audit trail, newest first.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct AuditPage {
-    events: Vec<AuditEvent>,
-    /// Pass as `before` for the next page; `null` when this page is the last.
-    next_before: Option<i64>,
-}
-
-/// `limit` (1–1000, default 100) and `before` (an event id) of the audit listing.
-#[derive(IntoParams)]
+/// The audit listing's filters and page: each filter given must match exactly.
+#[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(
-    dead_code,
-    reason = "the query's shape for the OpenAPI document; `Page` reads it"
-)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
+    /// Only events about this target: an integration id (`int_…`), a client id, a username.
+    target: Option<String>,
+    /// Only events by this actor: `user:ada`, `integration:int_…`, `cli`, `system`.
+    actor: Option<String>,
+    /// Only events of this action, e.g. `integration.rotate`, `member.removed`.
+    action: Option<String>,
     /// How many events, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
-    /// Only events older than this id.
+    /// Only events older than this id (the previous page's `next_before`).
     before: Option<i64>,
 }
 
@@ -49,24 +46,21 @@ pub(crate) struct AuditQuery {
 pub(crate) async fn list(
     req: HttpRequest,
     path: web::Path<String>,
-    page: web::Query<Page>,
+    query: web::Query<AuditQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let acting = caller::acting(&req, &state, &path, "audit:read", Role::Admin).await?;
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::unprocessable("limit must be from 1 to 1000"));
-    }
-    let before = page.before;
-    let events = state
+    let query = query.into_inner();
+    let filter = AuditFilter {
+        target: query.target,
+        actor: query.actor,
+        action: query.action,
+        before: query.before,
+        limit: query.limit.unwrap_or(100),
+    };
+    let page = state
         .db
-        .run(move |conn| audit::list_for_org(conn, acting.org.id, limit, before))
+        .run(move |conn| audit::page(conn, &acting.org, filter))
         .await?;
-    let next = (events.len() as i64 == limit)
-        .then(|| events.last().map(|e| e.id))
-        .flatten();
-    Ok(HttpResponse::Ok().json(AuditPage {
-        events,
-        next_before: next,
-    }))
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -104,6 +104,7 @@ pub(crate) async fn create(
             let creator = Creator {
                 user_id: acting.user_id,
                 role: acting.role,
+                held: acting.held_scopes.clone(),
             };
             integrations::create(conn, &acting.actor, &acting.org, &creator, &brand, &input)
         })

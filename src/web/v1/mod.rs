@@ -1,11 +1,12 @@
-//! `/v1/…`: the gateway check, the management API (integrations, webhooks, audit) and GitHub's
-//! leak reports. JSON in and out, errors in the `/v1` envelope; every management call is
+//! `/v1/…`: the gateway check, the management API (integrations, webhooks, members, audit)
+//! and GitHub's leak reports. JSON in and out, errors in the `/v1` envelope; every management call is
 //! authorised by [`caller::acting`]; a leak report by its signature.
 
 pub(crate) mod audit;
 pub(crate) mod caller;
 pub(crate) mod check;
 pub(crate) mod integrations;
+pub(crate) mod members;
 pub(crate) mod secret_scanning;
 pub(crate) mod webhooks;
 
