@@ -70,6 +70,8 @@ let shotNumber = 0;
 const shots = [];
 const axeFailures = [];
 const pageProblems = [];
+/** Set while going back to a page made by a POST, which the browser must not show again. */
+let cacheMissExpected = false;
 
 function log(message) {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
@@ -162,6 +164,21 @@ async function confirmPasswordIfAsked(page) {
     log('  the page asks for the password again; giving it');
     await field.fill(PASSWORD);
   }
+}
+
+/** Waits until the page stops changing documents (after a failed navigation, its error page). */
+async function settled(page) {
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      await page.waitForLoadState('load');
+      await page.content();
+      return;
+    } catch (err) {
+      if (!/navigating/.test(err.message)) throw err;
+      await page.waitForTimeout(100);
+    }
+  }
+  fail(`${page.url()} kept navigating for 10 seconds`);
 }
 
 /** Asserts no full token is anywhere in the page's HTML or visible text. */
@@ -265,6 +282,7 @@ async function main() {
   page.on('requestfailed', (req) => {
     // Aborted: the page it belonged to was left before it finished (the icon, typically).
     if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
+    if (cacheMissExpected && req.failure()?.errorText === 'net::ERR_CACHE_MISS') return;
     pageProblems.push(`${step}: ${req.resourceType()} ${req.url()} failed: ${req.failure()?.errorText}`);
   });
   page.on('pageerror', (err) => pageProblems.push(`${step}: page error: ${err.message}`));
@@ -351,6 +369,19 @@ async function main() {
 
     begin('list shows it active, without the token');
     await follow(page, page.getByRole('main').getByRole('link', { name: 'Done', exact: true }));
+    // Back from where Done led: the one-time page must not come back (no-store keeps it out of
+    // the cache and the back/forward cache).
+    // Chromium refuses to resend the form (net::ERR_CACHE_MISS) and shows its own error page.
+    cacheMissExpected = true;
+    const back = await page.goBack().then(
+      (res) => `answered ${res ? res.status() : 'from the back/forward cache'}`,
+      (err) => err.message.split('\n')[0],
+    );
+    await settled(page);
+    cacheMissExpected = false;
+    log(`  back from Done: ${back}`);
+    await assertNoSecret(page, [oldToken], 'going back to the one-time page');
+    await screenshot(page, 'back-after-done');
     await page.goto(`${orgBase}/integrations`);
     await heading(page, 'Integrations');
     const created = row(page, integrationName);
