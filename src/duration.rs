@@ -28,15 +28,22 @@ pub(crate) fn parse(raw: &str) -> Result<Duration, DurationError> {
     Ok(d)
 }
 
-/// The same bound for durations that arrive as whole seconds (the HTTP API).
-pub(crate) fn from_seconds(seconds: i64) -> Result<Duration, DurationError> {
-    let d = u64::try_from(seconds)
-        .map(Duration::from_secs)
-        .map_err(|_| DurationError::Invalid(seconds.to_string()))?;
-    if d > MAX {
-        return Err(DurationError::TooLong(seconds.to_string()));
+/// The shortest text [`parse`] reads back as `d`: the largest of `d`, `h`, `m`, `s` that
+/// divides it (`86400` seconds → `"1d"`, `5400` → `"90m"`, zero → `"0s"`). Configured
+/// durations are answered in this form, the one they are given in.
+pub(crate) fn format(d: Duration) -> String {
+    let secs = d.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs > 0 && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
     }
-    Ok(d)
+    format!("{secs}s")
+}
+
+/// [`format`] of a count of seconds (as the store keeps them); negative counts are zero.
+pub(crate) fn format_seconds(seconds: i64) -> String {
+    format(Duration::from_secs(u64::try_from(seconds).unwrap_or(0)))
 }
 
 pub(crate) fn to_chrono(d: Duration) -> chrono::TimeDelta {
@@ -64,6 +71,24 @@ mod tests {
         assert!(parse("soon").is_err());
         assert!(parse("-5m").is_err());
         assert!(matches!(parse("99999d"), Err(DurationError::TooLong(_))));
-        assert!(from_seconds(-1).is_err());
+    }
+
+    #[test]
+    fn formats_what_it_parses() {
+        for (secs, text) in [
+            (0, "0s"),
+            (30, "30s"),
+            (90, "90s"),
+            (900, "15m"),
+            (5400, "90m"),
+            (43200, "12h"),
+            (86400, "1d"),
+            (30 * 86400, "30d"),
+        ] {
+            assert_eq!(format(Duration::from_secs(secs)), text);
+            if secs > 0 {
+                assert_eq!(parse(text), Ok(Duration::from_secs(secs)));
+            }
+        }
     }
 }

@@ -114,13 +114,14 @@ pub(crate) fn scope_name(raw: &str) -> Result<String, Invalid> {
     }
 }
 
-/// A space-separated scope list: each valid, duplicates removed, order kept, at most 64.
-pub(crate) fn scope_list(raw: &str) -> Result<Vec<String>, Invalid> {
+/// Scopes as the API and the CLI pass them, one name per entry: each valid, duplicates
+/// removed, order kept, at most 64.
+pub(crate) fn scope_names(raw: &[String]) -> Result<Vec<String>, Invalid> {
     let mut out: Vec<String> = Vec::new();
-    for token in raw.split_ascii_whitespace() {
-        let token = scope_name(token)?;
-        if !out.contains(&token) {
-            out.push(token);
+    for name in raw {
+        let name = scope_name(name)?;
+        if !out.contains(&name) {
+            out.push(name);
         }
     }
     if out.len() > 64 {
@@ -253,8 +254,10 @@ mod tests {
 
     #[test]
     fn scope_lists_dedupe_and_validate() {
-        assert_eq!(scope_list("a b a").unwrap(), vec!["a", "b"]);
-        assert!(scope_list("a \"b\"").is_err());
+        let names = |v: &[&str]| scope_names(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(names(&["a", "b", "a"]).unwrap(), vec!["a", "b"]);
+        assert!(names(&["a b"]).is_err(), "one name per entry");
+        assert!(names(&["a", "\"b\""]).is_err());
     }
 
     #[test]

@@ -1,24 +1,85 @@
-//! OAuth clients: register (secret shown once), list, rotate a secret with a grace period.
+//! OAuth clients: register (secret shown once), list, show, update, rotate a secret with a
+//! grace period, delete (revoking its grants). The CLI and the HTTP API
+//! (`/v1/orgs/{org}/clients`) call the same functions and print the same shapes.
+//!
+//! Every function that names a client takes its organization too: a client of another
+//! organization is "not found" (the CLI finds the organization with [`org_of`]).
 
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{AdminError, or_not_found};
 use crate::events::EventType;
 use crate::store::audit::{self, Actor};
 use crate::store::clients::{Client, ClientKind, NewClient};
+use crate::store::orgs::Organization;
 use crate::store::{DbConn, revocations, transaction, webhooks};
 use crate::tokens::secret::{self, SecretKind};
 use crate::validate;
 
+/// A client as listings show it: never a secret. Durations are text (`"30s"`), as they are
+/// given.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ClientView {
+    pub client_id: String,
+    /// The organization's slug.
+    pub org: String,
+    pub name: String,
+    /// `confidential` (has a secret) or `public` (SPA, native app: PKCE, no secret).
+    #[serde(rename = "type")]
+    #[schema(example = "confidential")]
+    pub client_type: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    /// `authorization_code`, and `refresh_token` unless left out.
+    pub grant_types: Vec<String>,
+    /// How long a just-rotated refresh token may be presented again without revoking its
+    /// family, e.g. `"30s"` (`"0s"`: strict rotation).
+    #[schema(example = "0s")]
+    pub refresh_grace: String,
+    /// Browser origins allowed at the token and revocation endpoints; empty: the origins of a
+    /// public client's redirect URIs.
+    pub cors_origins: Vec<String>,
+    #[serde(with = "crate::clock::as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: NaiveDateTime,
+}
+
+impl From<&Client> for ClientView {
+    fn from(c: &Client) -> Self {
+        ClientView {
+            client_id: c.client_id.clone(),
+            org: c.org.clone(),
+            name: c.name.clone(),
+            client_type: c.kind.as_str().to_string(),
+            redirect_uris: c.redirect_uris.clone(),
+            scopes: c.scopes.clone(),
+            grant_types: c.grant_types.clone(),
+            refresh_grace: crate::duration::format_seconds(i64::from(c.refresh_grace_seconds)),
+            cors_origins: c.cors_origins.clone(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// An organization's clients: the answer of `GET /v1/orgs/{org}/clients` and of
+/// `tessera --json client list`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ClientList {
+    pub clients: Vec<ClientView>,
+}
+
 /// The answer to a client registration: the only time the secret is ever shown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct RegisteredClient {
-    /// `null` for public clients.
+    /// The secret (`tsr_cs_…`), shown only now; `null` for public clients.
     pub client_secret: Option<String>,
     #[serde(flatten)]
-    pub client: Client,
+    pub client: ClientView,
 }
 
 impl std::fmt::Debug for RegisteredClient {
@@ -33,7 +94,8 @@ pub(crate) struct ClientInput<'a> {
     pub org: &'a str,
     pub name: &'a str,
     pub redirect_uris: &'a [String],
-    pub scope: &'a str,
+    /// One scope name per entry.
+    pub scopes: &'a [String],
     pub public: bool,
     /// Empty means both `authorization_code` and `refresh_token`.
     pub grant_types: &'a [String],
@@ -79,35 +141,35 @@ fn grant_types(requested: &[String]) -> Result<Vec<String>, AdminError> {
     Ok(out)
 }
 
-pub(crate) fn create(
-    conn: &mut DbConn,
-    actor: &Actor,
-    brand: &str,
-    input: &ClientInput,
-) -> Result<RegisteredClient, AdminError> {
-    let name = validate::name("name", input.name)?;
-    if input.redirect_uris.is_empty() {
+/// Redirect URIs: at least one, at most 20, each valid, duplicates removed.
+fn redirect_uris(raw: &[String]) -> Result<Vec<String>, AdminError> {
+    if raw.is_empty() {
         return Err(validate::Invalid {
             field: "redirect_uri",
             message: "at least one redirect URI is required".into(),
         }
         .into());
     }
-    if input.redirect_uris.len() > 20 {
+    if raw.len() > 20 {
         return Err(validate::Invalid {
             field: "redirect_uri",
             message: "at most 20 redirect URIs".into(),
         }
         .into());
     }
-    let mut redirect_uris = Vec::new();
-    for uri in input.redirect_uris {
+    let mut out = Vec::new();
+    for uri in raw {
         let uri = validate::redirect_uri(uri)?;
-        if !redirect_uris.contains(&uri) {
-            redirect_uris.push(uri);
+        if !out.contains(&uri) {
+            out.push(uri);
         }
     }
-    let scopes = validate::scope_list(input.scope)?;
+    Ok(out)
+}
+
+/// Scopes: at least one, each a defined scope.
+fn scopes(conn: &mut DbConn, raw: &[String]) -> Result<Vec<String>, AdminError> {
+    let scopes = validate::scope_names(raw)?;
     if scopes.is_empty() {
         return Err(validate::Invalid {
             field: "scope",
@@ -115,6 +177,32 @@ pub(crate) fn create(
         }
         .into());
     }
+    super::scopes::require_all(conn, &scopes)?;
+    Ok(scopes)
+}
+
+/// Browser origins: each valid, duplicates removed.
+fn cors_origins(raw: &[String]) -> Result<Vec<String>, AdminError> {
+    let mut out = Vec::new();
+    for origin in raw {
+        let origin = validate::origin(origin)?;
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
+}
+
+/// Registers a client of `input.org`; a confidential one gets its first secret, returned
+/// only here. Errors: invalid input (422 over HTTP), an unknown organization or scope.
+pub(crate) fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    brand: &str,
+    input: &ClientInput,
+) -> Result<RegisteredClient, AdminError> {
+    let name = validate::name("name", input.name)?;
+    let redirect_uris = redirect_uris(input.redirect_uris)?;
     let grant_types = grant_types(input.grant_types)?;
     if input.refresh_grace > MAX_REFRESH_GRACE {
         return Err(validate::Invalid {
@@ -124,15 +212,9 @@ pub(crate) fn create(
         .into());
     }
     let refresh_grace_seconds = input.refresh_grace.as_secs() as i32;
-    let mut cors_origins = Vec::new();
-    for origin in input.cors_origins {
-        let origin = validate::origin(origin)?;
-        if !cors_origins.contains(&origin) {
-            cors_origins.push(origin);
-        }
-    }
+    let cors_origins = cors_origins(input.cors_origins)?;
     let org = super::orgs::find(conn, input.org)?;
-    super::scopes::require_all(conn, &scopes)?;
+    let scopes = scopes(conn, input.scopes)?;
     let kind = if input.public {
         ClientKind::Public
     } else {
@@ -169,7 +251,7 @@ pub(crate) fn create(
             Some(&client_id),
             Some(&format!("name={name}")),
         )?;
-        let client = Client::find(conn, &client_id)?;
+        let client = ClientView::from(&Client::find(conn, &client_id)?);
         // The client as listings show it (no secret), to the organization's webhooks.
         let mut data =
             serde_json::to_value(&client).map_err(|e| AdminError::Internal(e.to_string()))?;
@@ -182,23 +264,141 @@ pub(crate) fn create(
     })
 }
 
-pub(crate) fn list(conn: &mut DbConn, org: &str) -> Result<Vec<Client>, AdminError> {
-    let org = super::orgs::find(conn, org)?;
-    Ok(Client::list_for_org(conn, org.id)?)
+/// The organization's clients, oldest first.
+pub(crate) fn list(conn: &mut DbConn, org: &Organization) -> Result<ClientList, AdminError> {
+    let clients = Client::list_for_org(conn, org.id)?;
+    Ok(ClientList {
+        clients: clients.iter().map(ClientView::from).collect(),
+    })
 }
 
+/// The client, whatever its organization (consents, the CLI's [`org_of`]).
 pub(crate) fn find(conn: &mut DbConn, client_id: &str) -> Result<Client, AdminError> {
     or_not_found(Client::find(conn, client_id), || {
         format!("client {client_id:?}")
     })
 }
 
-#[derive(Serialize)]
+/// The client if it belongs to `org`; a client of another organization is not found there.
+pub(crate) fn find_in(
+    conn: &mut DbConn,
+    org: &Organization,
+    client_id: &str,
+) -> Result<Client, AdminError> {
+    match find(conn, client_id)? {
+        c if c.org_id == org.id => Ok(c),
+        _ => Err(AdminError::NotFound(format!("client {client_id:?}"))),
+    }
+}
+
+/// The organization of a client (for the CLI, which names a client by its id alone).
+pub(crate) fn org_of(conn: &mut DbConn, client_id: &str) -> Result<Organization, AdminError> {
+    let client = find(conn, client_id)?;
+    Ok(Organization::find(conn, client.org_id)?)
+}
+
+/// One client of `org`.
+pub(crate) fn show(
+    conn: &mut DbConn,
+    org: &Organization,
+    client_id: &str,
+) -> Result<ClientView, AdminError> {
+    Ok(ClientView::from(&find_in(conn, org, client_id)?))
+}
+
+/// What to change; `None` keeps what is there. Lists replace the current ones whole.
+#[derive(Debug, Default)]
+pub(crate) struct ClientUpdate {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    /// One scope name per entry.
+    pub scopes: Option<Vec<String>>,
+    pub cors_origins: Option<Vec<String>>,
+}
+
+/// Changes a client's name, redirect URIs, scopes or CORS origins, and records
+/// `client.update` naming what changed. Grants already given keep their scopes (narrowing
+/// a client's scopes limits what it may ask for from now on; revoke grants to take back more).
+/// Running servers re-read the client (the revocation feed), so a removed redirect URI stops
+/// being accepted at once. Errors: not found (another organization's client too), invalid.
+pub(crate) fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org: &Organization,
+    client_id: &str,
+    change: &ClientUpdate,
+) -> Result<ClientView, AdminError> {
+    let name = change
+        .name
+        .as_deref()
+        .map(|n| validate::name("name", n))
+        .transpose()?;
+    let uris = change
+        .redirect_uris
+        .as_deref()
+        .map(redirect_uris)
+        .transpose()?;
+    let origins = change
+        .cors_origins
+        .as_deref()
+        .map(cors_origins)
+        .transpose()?;
+    let wanted_scopes = change
+        .scopes
+        .as_deref()
+        .map(|s| scopes(conn, s))
+        .transpose()?;
+    find_in(conn, org, client_id)?;
+    transaction(conn, |conn| {
+        // In turn with rotations and deletions of this client: one that deleted it first
+        // leaves nothing to update (404).
+        crate::store::lock_entity(conn, "client", client_id)?;
+        let mut client = find_in(conn, org, client_id)?;
+        let mut changed = Vec::new();
+        if let Some(name) = &name {
+            client.name = name.clone();
+            changed.push("name");
+        }
+        if let Some(uris) = &uris {
+            client.redirect_uris = uris.clone();
+            changed.push("redirect_uris");
+        }
+        if let Some(scopes) = &wanted_scopes {
+            client.scopes = scopes.clone();
+            changed.push("scopes");
+        }
+        if let Some(origins) = &origins {
+            client.cors_origins = origins.clone();
+            changed.push("cors_origins");
+        }
+        if !changed.is_empty() {
+            Client::update(conn, &client)?;
+            audit::record(
+                conn,
+                Some(client.org_id),
+                actor,
+                "client.update",
+                Some(client_id),
+                Some(&format!("changed={}", changed.join(","))),
+            )?;
+        }
+        Ok(ClientView::from(&client))
+    })
+}
+
+/// The longest a rotated-out secret keeps working: long enough to roll a deployment out,
+/// short enough that a forgotten old secret does not live on.
+pub(crate) const MAX_SECRET_GRACE: Duration = Duration::from_secs(7 * 86_400);
+
+/// The answer to a secret rotation: the only time the new secret is ever shown.
+#[derive(Serialize, ToSchema)]
 pub(crate) struct RotatedSecret {
     pub client_id: String,
+    /// The new secret (`tsr_cs_…`), shown only now.
     pub client_secret: String,
     /// When the previous secret stops working (now, unless a grace period was asked for).
     #[serde(with = "crate::clock::as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub previous_expires_at: chrono::NaiveDateTime,
 }
 
@@ -210,15 +410,26 @@ impl std::fmt::Debug for RotatedSecret {
     }
 }
 
-/// Issues a new secret; the old one keeps working for `grace` (zero: stops now).
+/// Issues a new secret; the old ones keep working for `grace` (zero: they stop now; at most
+/// [`MAX_SECRET_GRACE`]). Concurrent rotations take turns: afterwards the newest secret
+/// works, and the earlier ones only within their grace. Errors: not found, a public client,
+/// a grace over seven days.
 pub(crate) fn rotate_secret(
     conn: &mut DbConn,
     actor: &Actor,
     brand: &str,
+    org: &Organization,
     client_id: &str,
     grace: Duration,
 ) -> Result<RotatedSecret, AdminError> {
-    let client = find(conn, client_id)?;
+    if grace > MAX_SECRET_GRACE {
+        return Err(validate::Invalid {
+            field: "grace",
+            message: "at most 7d".into(),
+        }
+        .into());
+    }
+    let client = find_in(conn, org, client_id)?;
     if client.kind == ClientKind::Public {
         return Err(validate::Invalid {
             field: "client_id",
@@ -233,7 +444,7 @@ pub(crate) fn rotate_secret(
         // their grace) work.
         crate::store::lock_entity(conn, "client", client_id)?;
         // A deletion that went first leaves nothing to rotate.
-        find(conn, client_id)?;
+        find_in(conn, org, client_id)?;
         Client::expire_secrets(conn, client.id, previous_expires_at)?;
         Client::add_secret(conn, client.id, &new_secret.hash.0, &new_secret.prefix)?;
         // Servers keep clients in memory: the feed tells them to read this one again.
@@ -271,7 +482,7 @@ pub(crate) fn rotate_secret(
 }
 
 /// What deleting a client did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct DeletedClient {
     pub client_id: String,
     /// Live grants revoked with it (their refresh and access tokens stop working now).
@@ -283,14 +494,15 @@ pub(crate) struct DeletedClient {
 pub(crate) fn delete(
     conn: &mut DbConn,
     actor: &Actor,
+    org: &Organization,
     client_id: &str,
 ) -> Result<DeletedClient, AdminError> {
-    let client = find(conn, client_id)?;
+    let client = find_in(conn, org, client_id)?;
     transaction(conn, |conn| {
         // In turn with secret rotations and other deletions of this client; one that went
         // first leaves nothing to delete (404).
         crate::store::lock_entity(conn, "client", client_id)?;
-        find(conn, client_id)?;
+        find_in(conn, org, client_id)?;
         let revoked =
             crate::store::grants::Grant::revoke_for_client(conn, client.id, "client deleted")?;
         Client::delete(conn, &client)?;

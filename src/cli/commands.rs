@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use serde_json::json;
 
-use super::input::{parse_duration, parse_role};
+use super::input::{parse_duration, parse_role, words};
 use super::output::{CliError, emit};
 use super::{
     AuditCommand, Cli, ClientCommand, Command, ConsentCommand, IntegrationCommand, KeysCommand,
@@ -274,7 +274,7 @@ fn client(json: bool, config: &Config, actor: &Actor, cmd: ClientCommand) -> Res
                 org: &args.org,
                 name: &args.name,
                 redirect_uris: &args.redirect_uris,
-                scope: &args.scope,
+                scopes: &words(args.scopes),
                 public: args.public,
                 grant_types: &args.grant_types,
                 refresh_grace: args
@@ -298,25 +298,42 @@ fn client(json: bool, config: &Config, actor: &Actor, cmd: ClientCommand) -> Res
             })
         }
         ClientCommand::List { org } => {
-            let clients = admin::clients::list(&mut conn, &org)?;
-            emit(json, &clients, || {
-                clients
+            let org = admin::orgs::find(&mut conn, &org)?;
+            let list = admin::clients::list(&mut conn, &org)?;
+            emit(json, &list, || {
+                list.clients
                     .iter()
-                    .map(|c| {
-                        format!(
-                            "{}\t{}\t{}\t{}",
-                            c.client_id,
-                            c.kind.as_str(),
-                            c.name,
-                            c.scopes.join(" ")
-                        )
-                    })
+                    .map(client_line)
                     .collect::<Vec<_>>()
                     .join("\n")
             })
         }
+        ClientCommand::Show { client_id } => {
+            let org = admin::clients::org_of(&mut conn, &client_id)?;
+            let one = admin::clients::show(&mut conn, &org, &client_id)?;
+            emit(json, &one, || client_line(&one))
+        }
+        ClientCommand::Update {
+            client_id,
+            name,
+            redirect_uris,
+            scopes,
+            cors_origins,
+        } => {
+            let org = admin::clients::org_of(&mut conn, &client_id)?;
+            let given = |v: Vec<String>| (!v.is_empty()).then_some(v);
+            let change = admin::clients::ClientUpdate {
+                name,
+                redirect_uris: given(redirect_uris),
+                scopes: given(words(scopes)),
+                cors_origins: given(cors_origins),
+            };
+            let one = admin::clients::update(&mut conn, actor, &org, &client_id, &change)?;
+            emit(json, &one, || client_line(&one))
+        }
         ClientCommand::Delete { client_id } => {
-            let deleted = admin::clients::delete(&mut conn, actor, &client_id)?;
+            let org = admin::clients::org_of(&mut conn, &client_id)?;
+            let deleted = admin::clients::delete(&mut conn, actor, &org, &client_id)?;
             emit(json, &deleted, || {
                 format!(
                     "client {} deleted; {} grant(s) revoked",
@@ -330,10 +347,12 @@ fn client(json: bool, config: &Config, actor: &Actor, cmd: ClientCommand) -> Res
                 .map(parse_duration)
                 .transpose()?
                 .unwrap_or_default();
+            let org = admin::clients::org_of(&mut conn, &client_id)?;
             let rotated = admin::clients::rotate_secret(
                 &mut conn,
                 actor,
                 &config.token_brand,
+                &org,
                 &client_id,
                 grace,
             )?;
@@ -346,6 +365,17 @@ fn client(json: bool, config: &Config, actor: &Actor, cmd: ClientCommand) -> Res
             })
         }
     }
+}
+
+/// A client on one line: id, type, name, scopes.
+fn client_line(c: &admin::clients::ClientView) -> String {
+    format!(
+        "{}\t{}\t{}\t{}",
+        c.client_id,
+        c.client_type,
+        c.name,
+        c.scopes.join(" ")
+    )
 }
 
 fn revoke_consent(
@@ -552,7 +582,7 @@ fn integration(
                 name: args.name,
                 description: args.description,
                 env: Some(args.env),
-                scopes: vec![args.scope],
+                scopes: words(args.scopes),
                 expires_in: optional_duration(args.expires_in)?,
                 allow_ips: args.allow_ips,
                 inactive_after: optional_duration(args.inactive_after)?,
@@ -562,9 +592,15 @@ fn integration(
         }
         IntegrationCommand::List { org } => {
             let org = admin::orgs::find(conn, &org)?;
-            let all = integ::list(conn, &org)?;
+            let all = integ::IntegrationList {
+                integrations: integ::list(conn, &org)?,
+            };
             emit(json, &all, || {
-                all.iter().map(show).collect::<Vec<_>>().join("\n")
+                all.integrations
+                    .iter()
+                    .map(show)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             })
         }
         IntegrationCommand::Show { id } => {
@@ -572,16 +608,23 @@ fn integration(
             let one = integ::show(conn, &org, &id)?;
             emit(json, &one, || show(&one))
         }
-        IntegrationCommand::Rename {
+        IntegrationCommand::Update {
             id,
             name,
             description,
+            allow_ips,
+            allow_anywhere,
         } => {
             let org = integ::org_of(conn, &id)?;
+            let allow_ips = if allow_anywhere {
+                Some(Vec::new())
+            } else {
+                (!allow_ips.is_empty()).then_some(allow_ips)
+            };
             let input = UpdateIntegration {
                 name,
                 description,
-                allow_ips: None,
+                allow_ips,
             };
             let one = integ::update(conn, actor, &org, &id, &input)?;
             emit(json, &one, || show(&one))

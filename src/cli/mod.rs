@@ -78,9 +78,10 @@ pub enum WebhookCommand {
         /// https URL (http only where TESSERA_WEBHOOK_ALLOW_HTTP allows it).
         #[arg(long)]
         url: String,
-        /// Space-separated event types, e.g. "integration.revoked integration.leaked".
-        #[arg(long)]
-        events: String,
+        /// Event types, e.g. integration.revoked: repeat the option, or separate them with
+        /// spaces.
+        #[arg(long, required = true)]
+        events: Vec<String>,
         #[arg(long)]
         description: Option<String>,
     },
@@ -96,8 +97,9 @@ pub enum WebhookCommand {
         id: String,
         #[arg(long)]
         url: Option<String>,
+        /// Event types replacing the current ones (repeatable, or space-separated).
         #[arg(long)]
-        events: Option<String>,
+        events: Vec<String>,
         #[arg(long)]
         description: Option<String>,
     },
@@ -136,13 +138,20 @@ pub enum IntegrationCommand {
     },
     /// Show one integration.
     Show { id: String },
-    /// Rename an integration or change its description.
-    Rename {
+    /// Rename an integration, or change its description or IP allowlist (`rename` works too).
+    #[command(alias = "rename")]
+    Update {
         id: String,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         description: Option<String>,
+        /// Allow use only from this network (CIDR or address); repeatable; replaces the list.
+        #[arg(long = "allow-ip", conflicts_with = "allow_anywhere")]
+        allow_ips: Vec<String>,
+        /// Empty the allowlist: the token may be used from anywhere.
+        #[arg(long)]
+        allow_anywhere: bool,
     },
     /// Issue a new token. The old one stops now, or after --grace.
     Rotate {
@@ -167,9 +176,9 @@ pub struct IntegrationCreateArgs {
     pub org: String,
     #[arg(long)]
     pub name: String,
-    /// Space-separated scopes.
-    #[arg(long)]
-    pub scope: String,
+    /// A scope: repeat the option, or separate several with spaces.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
     #[arg(long)]
     pub description: Option<String>,
     /// live (default) or test.
@@ -358,12 +367,30 @@ pub enum ClientCommand {
         #[arg(long)]
         org: String,
     },
+    /// Show one client (never its secret).
+    Show { client_id: String },
+    /// Change a client's name, redirect URIs, scopes or CORS origins; each list given
+    /// replaces the current one.
+    Update {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Exact redirect URI; repeat for several.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A scope: repeat the option, or separate several with spaces.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A browser origin allowed at the token and revocation endpoints (repeatable).
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
+    },
     /// Delete a client: its grants are revoked and every token of it stops working.
     Delete { client_id: String },
     /// Issue a new client secret; the old one stops now or after --grace.
     RotateSecret {
         client_id: String,
-        /// Keep the old secret working this long (e.g. 1h, 7d).
+        /// Keep the old secret working this long (e.g. 1h; at most 7d).
         #[arg(long)]
         grace: Option<String>,
     },
@@ -378,9 +405,9 @@ pub struct ClientCreateArgs {
     /// Exact redirect URI; repeat for several.
     #[arg(long = "redirect-uri", required = true)]
     pub redirect_uris: Vec<String>,
-    /// Space-separated scopes the client may ask for.
-    #[arg(long)]
-    pub scope: String,
+    /// A scope the client may ask for: repeat the option, or separate several with spaces.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
     /// A public client (SPA, native app): no secret, PKCE required.
     #[arg(long)]
     pub public: bool,

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::WebhookCommand;
-use super::input::parse_duration;
+use super::input::{parse_duration, words};
 use super::output::{CliError, emit};
 use crate::admin;
 use crate::config::Config;
@@ -42,7 +42,7 @@ pub(super) fn run(
             let input = CreateWebhook {
                 url: webhooks::vet_url(&policy, &url)?,
                 description,
-                events: vec![events],
+                events: words(events),
             };
             let created = webhooks::create(conn, actor, &org, &input)?;
             emit(json, &created, || {
@@ -55,9 +55,11 @@ pub(super) fn run(
         }
         WebhookCommand::List { org } => {
             let org = admin::orgs::find(conn, &org)?;
-            let all = webhooks::list(conn, &org)?;
+            let all = webhooks::WebhookList {
+                webhooks: webhooks::list(conn, &org)?,
+            };
             emit(json, &all, || {
-                all.iter().map(line).collect::<Vec<_>>().join("\n")
+                all.webhooks.iter().map(line).collect::<Vec<_>>().join("\n")
             })
         }
         WebhookCommand::Show { id } => {
@@ -75,7 +77,7 @@ pub(super) fn run(
             let input = UpdateWebhook {
                 url: url.map(|u| webhooks::vet_url(&policy, &u)).transpose()?,
                 description,
-                events: events.map(|e| vec![e]),
+                events: (!events.is_empty()).then(|| words(events)),
             };
             let one = webhooks::update(conn, actor, &org, &id, &input)?;
             emit(json, &one, || line(&one))

@@ -136,7 +136,8 @@ pub(crate) struct IntegrationView {
     pub created_at: NaiveDateTime,
     #[serde(with = "clock::as_rfc3339_opt")]
     pub expires_at: Option<NaiveDateTime>,
-    pub inactive_after_seconds: Option<i64>,
+    /// The inactivity limit as configured, e.g. `"30d"` (`null`: none).
+    pub inactive_after: Option<String>,
     #[serde(with = "clock::as_rfc3339_opt")]
     pub last_used_at: Option<NaiveDateTime>,
     pub last_used_ip: Option<String>,
@@ -148,6 +149,13 @@ pub(crate) struct IntegrationView {
     /// Its creator is no longer a member of the organization: the integration keeps working,
     /// but whoever created it may still know its token — consider rotating.
     pub created_by_former_member: bool,
+}
+
+/// An organization's integrations: the answer of `GET /v1/orgs/{org}/integrations` and of
+/// `tessera --json integration list`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IntegrationList {
+    pub integrations: Vec<IntegrationView>,
 }
 
 /// The answer to create and rotate: the only time the token's text is ever shown.
@@ -281,7 +289,7 @@ fn view(
         last4: current.map(|t| t.last4.clone()).unwrap_or_default(),
         created_at: i.created_at,
         expires_at: i.expires_at,
-        inactive_after_seconds: i.inactive_after_secs,
+        inactive_after: i.inactive_after_secs.map(crate::duration::format_seconds),
         last_used_at: current.and_then(|t| t.last_used_at),
         last_used_ip: current.and_then(|t| t.last_used_ip.clone()),
         use_count: current.map(|t| t.use_count).unwrap_or(0),
@@ -426,14 +434,7 @@ pub(crate) fn create(
     let name = validate::name("name", &input.name)?;
     let description = validate::description(input.description.as_deref().unwrap_or(""))?;
     let env = Env::parse(input.env.as_deref().unwrap_or("live"))?;
-    let mut scopes: Vec<String> = Vec::new();
-    for s in &input.scopes {
-        for token in validate::scope_list(s)? {
-            if !scopes.contains(&token) {
-                scopes.push(token);
-            }
-        }
-    }
+    let scopes = validate::scope_names(&input.scopes)?;
     let nets = parse_networks(&input.allow_ips)?;
     if input.inactive_after.is_some_and(|d| d.as_secs() == 0) {
         return Err(Invalid {

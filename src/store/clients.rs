@@ -204,6 +204,21 @@ impl Client {
         rows.into_iter().map(from_row).collect()
     }
 
+    /// Replaces the client's name, redirect URIs, scopes and CORS origins (as
+    /// [`Client::create`] stores them). Servers re-read it: the revocation feed records it.
+    pub fn update(conn: &mut DbConn, client: &Client) -> StoreResult<()> {
+        diesel::update(clients::table.find(client.id))
+            .set((
+                clients::name.eq(&client.name),
+                clients::redirect_uris.eq(client.redirect_uris.join("\n")),
+                clients::scopes.eq(client.scopes.join(" ")),
+                clients::cors_origins.eq(client.cors_origins.join(" ")),
+            ))
+            .execute(conn)?;
+        revocations::record(conn, revocations::Kind::Client, &client.client_id)?;
+        Ok(())
+    }
+
     pub fn add_secret(
         conn: &mut DbConn,
         client_pk: i64,

@@ -82,6 +82,14 @@ fn table() -> Table {
         post("/integrations/{id}/rotate").to(v1::integrations::rotate),
         post("/integrations/{id}/expire").to(v1::integrations::expire),
         post("/integrations/{id}/revoke").to(v1::integrations::revoke),
+        get("/clients")
+            .to(v1::clients::list)
+            .also_post(v1::clients::create),
+        get("/clients/{client_id}")
+            .to(v1::clients::show)
+            .also_patch(v1::clients::update)
+            .also_delete(v1::clients::delete),
+        post("/clients/{client_id}/rotate-secret").to(v1::clients::rotate_secret),
         get("/webhooks")
             .to(v1::webhooks::list)
             .also_post(v1::webhooks::create),
@@ -135,6 +143,21 @@ fn table() -> Table {
         get("/console/orgs/{org}/integrations/{id}/edit")
             .to(console::integrations::edit_page)
             .also_post(console::integrations::edit),
+        get("/console/orgs/{org}/clients").to(console::clients::list),
+        // Before `{client_id}`, which would match it.
+        get("/console/orgs/{org}/clients/new")
+            .to(console::clients::new)
+            .also_post(console::clients::create),
+        get("/console/orgs/{org}/clients/{client_id}").to(console::clients::show),
+        get("/console/orgs/{org}/clients/{client_id}/rotate-secret")
+            .to(console::clients::rotate_page)
+            .also_post(console::clients::rotate),
+        get("/console/orgs/{org}/clients/{client_id}/edit")
+            .to(console::clients::edit_page)
+            .also_post(console::clients::edit),
+        get("/console/orgs/{org}/clients/{client_id}/delete")
+            .to(console::clients::delete_page)
+            .also_post(console::clients::delete),
         get("/console/orgs/{org}/members")
             .to(console::members::list)
             .also_post(console::members::add),

@@ -32,11 +32,12 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    /// Runs a change to integrations (create, update, rotate, expire, revoke) on the blocking
-    /// pool, then — when it succeeded — drops the check decisions cached before it (they must
-    /// not be served after it) and wakes the delivery workers for the events it published.
-    /// Shared by the management API (`v1::integrations`) and the console.
-    pub(crate) async fn change_integrations<T, E>(
+    /// Runs a change that may end tokens or publish events (an integration created, rotated,
+    /// expired or revoked; a client's secret rotated, a client deleted) on the blocking pool,
+    /// then — when it succeeded — drops the check decisions cached before it (they must not be
+    /// served after it) and wakes the delivery workers for the events it published. Shared by
+    /// the management API and the console.
+    pub(crate) async fn run_change<T, E>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>

@@ -56,6 +56,13 @@ pub(crate) struct UpdateWebhook {
 pub(crate) struct VettedUrl(String);
 
 /// An endpoint as listings show it: never a secret.
+/// An organization's endpoints: the answer of `GET /v1/orgs/{org}/webhooks` and of
+/// `tessera --json webhook list`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WebhookList {
+    pub webhooks: Vec<WebhookView>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct WebhookView {
     pub(crate) id: String,

@@ -167,7 +167,7 @@ on_both_backends! {
         let http = reqwest::blocking::Client::new();
         let path = |s: &str| w.server.url(&format!("/v1/orgs/acme/integrations/{id}{s}"));
         assert_eq!(check(&w, Some(&t1), None, &[]).status, 200);
-        let r: Value = http.post(path("/rotate")).bearer_auth(&admin).json(&json!({"grace_seconds": 600})).send().unwrap().json().unwrap();
+        let r: Value = http.post(path("/rotate")).bearer_auth(&admin).json(&json!({"grace": "10m"})).send().unwrap().json().unwrap();
         let t2 = r["token"].as_str().unwrap().to_string();
         assert_eq!(check(&w, Some(&t1), None, &[]).status, 200, "old token works during the grace period");
         assert_eq!(check(&w, Some(&t2), None, &[]).status, 200);

@@ -144,7 +144,8 @@ on_both_backends! {
         ]).json();
         let secret = created["client_secret"].as_str().unwrap().to_string();
         assert!(secret.starts_with("tsr_cs_"), "{secret}");
-        assert_eq!(created["kind"], "confidential");
+        assert_eq!(created["type"], "confidential");
+        assert_eq!(created["refresh_grace"], "0s");
         assert_eq!(created["redirect_uris"].as_array().unwrap().len(), 2);
 
         let public = db.cli(&[
@@ -152,7 +153,7 @@ on_both_backends! {
             "--redirect-uri", "https://spa.example.com/cb", "--scope", "claims:read", "--public",
         ]).json();
         assert_eq!(public["client_secret"], Value::Null);
-        assert_eq!(public["kind"], "public");
+        assert_eq!(public["type"], "public");
 
         for args in [&["--json", "client", "list", "--org", "acme"][..], &["client", "list", "--org", "acme"][..]] {
             let out = db.cli(args);

@@ -93,7 +93,7 @@ on_both_backends! {
     fn concurrent_grace_rotations_leave_one_current_token_and_the_rest_ending(db: TestDb) {
         let w = World::new(db);
         let (id, _) = w.create_integration("Graced", &[]);
-        let tokens = rotate_in_parallel(&w, &id, json!({"grace_seconds": 3600}));
+        let tokens = rotate_in_parallel(&w, &id, json!({"grace": "1h"}));
         // Within the grace period every token works; exactly one of them has no end.
         assert!(tokens.iter().all(|t| active(&w, t)));
         let shown = w.db.cli(&["--json", "integration", "show", &id]).json();

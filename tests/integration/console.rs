@@ -607,6 +607,82 @@ on_both_backends! {
         assert_eq!(refused.attr("input#secret", "value"), None);
     }
 
+    fn admins_register_rotate_edit_and_delete_oauth_clients(db: TestDb) {
+        let w = World::new(db);
+        let clients = "/console/orgs/acme/clients";
+        let ada = Browser::signed_in(&w, "ada");
+        let list = ada.get(clients);
+        assert_eq!(list.h1(), "OAuth clients");
+        assert_eq!(list.select_all("main a.button"), ["Register client"]);
+        let form = ada.get(&format!("{clients}/new"));
+        assert_eq!(form.h1(), "Register client");
+        let csrf = form.csrf();
+        let registered = ada.post(&format!("{clients}/new"), &[
+            ("csrf_token", csrf.as_str()), ("name", "Partner portal"),
+            ("redirect_uris", "https://partner.example.com/cb\nhttp://127.0.0.1:9999/cb"),
+            ("type", "confidential"), ("scopes", "claims:read"),
+        ]);
+        assert_eq!(registered.status, 200, "{}", registered.html);
+        assert_eq!(registered.h1(), "Copy your client secret now");
+        assert!(registered.select_all("label").iter().any(|l| l == "Client secret"));
+        let secret_one = secret(&registered);
+        assert!(secret_one.starts_with("tsr_cs_"));
+        let details_path = registered.attr("main a[href*='/clients/']", "href").unwrap();
+        let details_path = details_path.split('?').next().unwrap().to_string();
+        let details = ada.get(&details_path);
+        let client_id = details.select_all("dd code")[0].clone();
+        assert!(!details.html.contains(&secret_one));
+        // The secret authenticates the client (introspection needs a confidential client).
+        let introspect = |secret: &str| {
+            w.app().post(w.server.url("/oauth/introspect"))
+                .basic_auth(&client_id, Some(secret))
+                .form(&[("token", "nothing")])
+                .send().unwrap().status().as_u16()
+        };
+        assert_eq!(introspect(&secret_one), 200);
+        // Rotate with no grace: only the new secret works.
+        let rotate = ada.get(&format!("{details_path}/rotate-secret"));
+        assert_eq!(rotate.h1(), "Rotate the secret of Partner portal");
+        let rotated = ada.post(&format!("{details_path}/rotate-secret"), &[("csrf_token", &csrf), ("grace", "0s")]);
+        assert_eq!(rotated.status, 200, "{}", rotated.html);
+        let secret_two = secret(&rotated);
+        assert_eq!(introspect(&secret_two), 200);
+        assert_eq!(introspect(&secret_one), 401);
+        // Edit, then delete.
+        let saved = ada.post(&format!("{details_path}/edit"), &[
+            ("csrf_token", csrf.as_str()), ("name", "Partner portal v2"),
+            ("redirect_uris", "https://partner.example.com/cb"), ("scopes", "claims:read"),
+        ]);
+        assert_eq!(saved.status, 303, "{}", saved.html);
+        assert_eq!(ada.get(&details_path).h1(), "Partner portal v2");
+        let delete = ada.get(&format!("{details_path}/delete"));
+        assert_eq!(delete.h1(), "Delete Partner portal v2?");
+        let deleted = ada.post(&format!("{details_path}/delete"), &[("csrf_token", &csrf)]);
+        assert_eq!(deleted.status, 303);
+        assert_eq!(deleted.location(), format!("{clients}?done=deleted"));
+        assert_eq!(introspect(&secret_two), 401);
+        // A public client has no secret to show.
+        let public = ada.post(&format!("{clients}/new"), &[
+            ("csrf_token", csrf.as_str()), ("name", "Partner SPA"),
+            ("redirect_uris", "http://127.0.0.1:9999/cb"), ("type", "public"), ("scopes", "claims:read"),
+        ]);
+        assert_eq!(public.status, 303, "{}", public.html);
+        let audit = ada.get("/console/orgs/acme/audit?actor=ada");
+        for page in [&audit, &ada.get(clients)] {
+            assert!(!page.html.contains(&secret_one) && !page.html.contains(&secret_two));
+        }
+        // A manager sees why, and cannot register one.
+        let mona = Browser::signed_in(&w, "mona");
+        assert!(mona.get(clients).html.contains("admin or owner"));
+        let csrf = mona.get("/console/account").csrf();
+        let refused = mona.post(&format!("{clients}/new"), &[
+            ("csrf_token", csrf.as_str()), ("name", "Sneaky"),
+            ("redirect_uris", "https://evil.example.com/cb"), ("type", "confidential"), ("scopes", "claims:read"),
+        ]);
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.attr("input#secret", "value"), None);
+    }
+
     fn the_assets_are_served_from_the_binary(db: TestDb) {
         let w = World::new(db);
         let page = Browser::new(&w).get("/console");

@@ -8,6 +8,7 @@ mod support;
 mod browser;
 mod check;
 mod cli;
+mod clients_api;
 mod concurrency;
 mod consent_pages;
 mod console;

@@ -342,7 +342,7 @@ on_both_backends! {
         assert_eq!(out.code(), 2, "{}", out.stderr());
         let created = w.db.cli(&["--json", "client", "create", "--org", "acme", "--name", "Mobile", "--redirect-uri", REDIRECT,
             "--scope", "claims:read", "--refresh-grace", "30s"]).json();
-        assert_eq!(created["refresh_grace_seconds"], 30, "{created}");
+        assert_eq!(created["refresh_grace"], "30s", "{created}");
         let (id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
         let refresh = |rt: &str| {
             let res = w.app().post(w.server.url("/oauth/token")).basic_auth(id, Some(secret))

@@ -313,9 +313,9 @@ on_both_backends! {
         // when a name resolves elsewhere later): a recorded failure, nothing sent.
         let w = w.restart(&LOCAL_RECEIVERS);
         let api = Api::new(&w, "ada", "webhooks:manage");
-        let later = create_webhook(&api, &rx.url("/ok"), json!("integration.created"));
-        let redirect = create_webhook(&api, &rx.url("/redirect"), json!("webhook.test"));
-        let gone = create_webhook(&api, &rx.url("/gone"), json!("webhook.test"));
+        let later = create_webhook(&api, &rx.url("/ok"), json!(["integration.created"]));
+        let redirect = create_webhook(&api, &rx.url("/redirect"), json!(["webhook.test"]));
+        let gone = create_webhook(&api, &rx.url("/gone"), json!(["webhook.test"]));
 
         // A redirect is a failure, never followed.
         let (status, tested) = api.send("POST", &format!("/webhooks/{}/test", redirect["id"].as_str().unwrap()), None);
@@ -401,7 +401,7 @@ on_both_backends! {
         assert_eq!(updated["events"], json!(["integration.revoked", "integration.leaked"]));
         assert_eq!(w.db.cli(&["--json", "webhook", "disable", id]).json()["enabled"], false);
         assert_eq!(w.db.cli(&["--json", "webhook", "enable", id]).json()["enabled"], true);
-        assert_eq!(w.db.cli(&["--json", "webhook", "list", "--org", "globex"]).json().as_array().unwrap().len(), 1);
+        assert_eq!(w.db.cli(&["--json", "webhook", "list", "--org", "globex"]).json()["webhooks"].as_array().unwrap().len(), 1);
         w.db.cli(&["--json", "webhook", "delete", id]).json();
         w.db.cli(&["--json", "webhook", "show", id]).assert_input_error("not found");
     }

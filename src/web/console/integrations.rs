@@ -6,7 +6,7 @@
 //! role (`admin` or `owner`, as the management API asks), and for a change the Fetch Metadata
 //! check and the form's anti-forgery token ([`super::post_form`]). The domain is called as
 //! `web::v1::integrations` calls it — the same [`Creator`], an actor naming the user and their
-//! address — and changes go through [`AppState::change_integrations`]. A token's text appears
+//! address — and changes go through [`AppState::run_change`]. A token's text appears
 //! only in the answer to the POST that made it (create, rotate): `no-store`, never in a URL,
 //! never kept; listings show `prefix…last4`.
 
@@ -40,7 +40,7 @@ const NEEDED: Role = Role::Admin;
 /// The longest grace period of a rotation.
 const MAX_GRACE: Duration = Duration::from_secs(7 * 86400);
 /// The rotate page's choices: (value, text).
-const GRACE_CHOICES: [(&str, &str); 5] = [
+pub(crate) const GRACE_CHOICES: [(&str, &str); 5] = [
     ("0s", "Stop now"),
     ("1h", "1 hour"),
     ("24h", "24 hours"),
@@ -84,7 +84,7 @@ fn status_text(v: &IntegrationView, now: NaiveDateTime) -> String {
         Status::Expired => {
             let current_ends = v.tokens.first().and_then(|t| t.expires_at);
             let ended_by_time = current_ends.is_some_and(|e| e <= now);
-            if v.inactive_after_seconds.is_some() && !ended_by_time {
+            if v.inactive_after.is_some() && !ended_by_time {
                 "Inactive".into()
             } else {
                 "Expired".into()
@@ -284,7 +284,7 @@ fn optional_duration(label: &str, raw: &str) -> Result<Option<Duration>, String>
 }
 
 /// One entry per line (or separated by spaces or commas), empty ones dropped.
-fn lines(raw: &str) -> Vec<String> {
+pub(crate) fn lines(raw: &str) -> Vec<String> {
     raw.split(|c: char| c.is_whitespace() || c == ',')
         .filter(|s| !s.is_empty())
         .map(str::to_string)
@@ -373,7 +373,7 @@ fn upgrade_page(visit: &OrgVisit, u: &Upgrade, status: StatusCode) -> HttpRespon
 }
 
 /// The "Confirm your password" field, when the last password entry is too old.
-fn password_field(ask: bool) -> Markup {
+pub(crate) fn password_field(ask: bool) -> Markup {
     html! {
         @if ask {
             label for="password" { "Confirm your password" }
@@ -501,9 +501,7 @@ pub(crate) async fn create(
     };
     let brand = state.config.token_brand.clone();
     let issued = state
-        .change_integrations(move |conn| {
-            integrations::create(conn, &actor, &org, &creator, &brand, &parsed)
-        })
+        .run_change(move |conn| integrations::create(conn, &actor, &org, &creator, &brand, &parsed))
         .await;
     match issued {
         Ok(issued) => {
@@ -623,9 +621,7 @@ pub(crate) async fn show(
                     dt { "Key" } dd { (key(&v.prefix, &v.last4)) }
                     dt { "Expires" } dd { (v.expires_at.map_or_else(|| "Never".to_string(), when)) }
                     dt { "Stops working after unused for" } dd {
-                        (v.inactive_after_seconds.map_or_else(|| "Never".to_string(), |s| {
-                            humantime::format_duration(Duration::from_secs(s.max(0) as u64)).to_string()
-                        }))
+                        (v.inactive_after.as_deref().unwrap_or("Never"))
                     }
                     dt { "Allowed IP addresses" } dd {
                         @if v.allow_ips.is_empty() { "Anywhere" } @else { @for ip in &v.allow_ips { code { (ip) } " " } }
@@ -697,35 +693,37 @@ async fn find(
         .map_err(|e| refusal_page(visit.nav(), e))
 }
 
-/// One action's page: what it is about and its form.
-struct ActionForm {
+/// One action's page: what it is about and its form (shared with the other sections' actions).
+pub(crate) struct ActionForm {
     /// The last segment of the action's path (`rotate`, `expire`, …).
-    action: &'static str,
+    pub(crate) action: &'static str,
     /// The `h1`, naming the integration.
-    title: String,
-    intro: Markup,
+    pub(crate) title: String,
+    pub(crate) intro: Markup,
     /// The form's fields, before its submit button.
-    fields: Markup,
-    button: &'static str,
+    pub(crate) fields: Markup,
+    pub(crate) button: &'static str,
     /// A destructive action's button is shown as such.
-    danger: bool,
+    pub(crate) danger: bool,
+    /// Where the navigation says the page is.
+    pub(crate) section: Section,
 }
 
-/// An action's page, with `error` in an alert above the form when a submission was refused.
-fn action_page(
+/// An action's page about the thing at `here` (its page; the form posts to `here/<action>`),
+/// with `error` in an alert above the form when a submission was refused.
+pub(crate) fn action_page(
     visit: &OrgVisit,
-    v: &IntegrationView,
+    here: &str,
     form: ActionForm,
     error: Option<&str>,
     status: StatusCode,
 ) -> HttpResponse {
-    let here = one(&visit.org.slug, &v.id);
     page(
         status,
         layout(
             &form.title,
             Some(visit.nav()),
-            Section::Integrations,
+            form.section,
             html! {
                 h1 { (form.title) }
                 @if let Some(error) = error { p.alert role="alert" { (error) } }
@@ -778,7 +776,7 @@ fn rotate_form(
 ) -> HttpResponse {
     action_page(
         visit,
-        v,
+        &one(&visit.org.slug, &v.id),
         ActionForm {
             action: "rotate",
             title: format!("Rotate {}", v.name),
@@ -797,6 +795,7 @@ fn rotate_form(
             },
             button: "Rotate token",
             danger: false,
+            section: Section::Integrations,
         },
         error,
         status,
@@ -820,7 +819,7 @@ pub(crate) async fn rotate_page(
 }
 
 /// The grace period chosen: one of the page's choices, or any duration up to 7 days.
-fn grace(raw: &str) -> Result<Duration, String> {
+pub(crate) fn grace(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     if raw.is_empty() || raw == "0" || raw == "0s" {
         return Ok(Duration::ZERO);
@@ -877,9 +876,7 @@ pub(crate) async fn rotate(
     let brand = state.config.token_brand.clone();
     let id = v.id.clone();
     let issued = state
-        .change_integrations(move |conn| {
-            integrations::rotate(conn, &actor, &org, &id, grace, &brand)
-        })
+        .run_change(move |conn| integrations::rotate(conn, &actor, &org, &id, grace, &brand))
         .await;
     match issued {
         Ok(issued) => {
@@ -912,7 +909,7 @@ fn expire_form(
 ) -> HttpResponse {
     action_page(
         visit,
-        v,
+        &one(&visit.org.slug, &v.id),
         ActionForm {
             action: "expire",
             title: format!("Expire {}", v.name),
@@ -928,6 +925,7 @@ fn expire_form(
             },
             button: "Expire",
             danger: true,
+            section: Section::Integrations,
         },
         error,
         status,
@@ -963,9 +961,11 @@ fn expire_after(raw: &str, now: NaiveDateTime) -> Result<Duration, String> {
         let d = (at - now)
             .to_std()
             .map_err(|_| "That date cannot be used.".to_string())?;
-        return crate::duration::from_seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-            .map(|_| d)
-            .map_err(|_| "That date is more than ten years away.".to_string());
+        // The bound of every duration (`duration::parse`): ten years.
+        if d > Duration::from_secs(10 * 365 * 86400) {
+            return Err("That date is more than ten years away.".to_string());
+        }
+        return Ok(d);
     }
     crate::duration::parse(raw).map_err(|e| format!("{e}, or a date as YYYY-MM-DD."))
 }
@@ -999,7 +999,7 @@ pub(crate) async fn expire(
     let org = visit.org.clone();
     let id = v.id.clone();
     let done = state
-        .change_integrations(move |conn| integrations::expire(conn, &actor, &org, &id, after))
+        .run_change(move |conn| integrations::expire(conn, &actor, &org, &id, after))
         .await;
     match done {
         Ok(expiring) => {
@@ -1027,7 +1027,7 @@ pub(crate) async fn revoke_page(
     };
     action_page(
         &visit,
-        &v,
+        &one(&visit.org.slug, &v.id),
         ActionForm {
             action: "revoke",
             title: format!("Revoke {}?", v.name),
@@ -1038,6 +1038,7 @@ pub(crate) async fn revoke_page(
             fields: html! {},
             button: "Revoke integration",
             danger: true,
+            section: Section::Integrations,
         },
         None,
         StatusCode::OK,
@@ -1060,7 +1061,7 @@ pub(crate) async fn revoke(
     let org = visit.org.clone();
     let id = v.id.clone();
     let done = state
-        .change_integrations(move |conn| integrations::revoke(conn, &actor, &org, &id))
+        .run_change(move |conn| integrations::revoke(conn, &actor, &org, &id))
         .await;
     match done {
         Ok(_) => redirect(&format!("{}?done=revoked", base(&visit.org.slug))),
@@ -1084,7 +1085,7 @@ fn edit_form(
 ) -> HttpResponse {
     action_page(
         visit,
-        v,
+        &one(&visit.org.slug, &v.id),
         ActionForm {
             action: "edit",
             title: format!("Edit {}", v.name),
@@ -1100,6 +1101,7 @@ fn edit_form(
             },
             button: "Save",
             danger: false,
+            section: Section::Integrations,
         },
         error,
         status,
@@ -1151,7 +1153,7 @@ pub(crate) async fn edit(
     let org = visit.org.clone();
     let id = v.id.clone();
     let done = state
-        .change_integrations(move |conn| integrations::update(conn, &actor, &org, &id, &change))
+        .run_change(move |conn| integrations::update(conn, &actor, &org, &id, &change))
         .await;
     match done {
         Ok(_) => redirect(&format!("{}?done=saved", one(&visit.org.slug, &v.id))),

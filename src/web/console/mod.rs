@@ -8,6 +8,7 @@
 //!   (`oauth::login`, `web::cookies`, `store::sessions`);
 //! - [`integrations`]: `/console/orgs/{org}/integrations…`, over the domain in
 //!   `crate::integrations`, called as the management API calls it;
+//! - [`clients`]: `/console/orgs/{org}/clients…`, over `crate::admin::clients`;
 //! - [`members`]: `/console/orgs/{org}/members…`, over `crate::admin::members`;
 //! - [`audit`]: `/console/orgs/{org}/audit`; [`account`]: `/console/account`;
 //! - [`layout`]: the page around every page, its security headers, and the error pages.
@@ -26,6 +27,7 @@
 pub(crate) mod account;
 pub(crate) mod assets;
 pub(crate) mod audit;
+pub(crate) mod clients;
 pub(crate) mod integrations;
 pub(crate) mod layout;
 pub(crate) mod members;

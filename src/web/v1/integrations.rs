@@ -4,7 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::DurationInput;
@@ -12,8 +12,8 @@ use super::caller;
 use crate::access::caller::Acting;
 use crate::admin::AdminError;
 use crate::integrations::{
-    self, CreateIntegration, Creator, Expiring, IntegrationView, IssuedIntegration,
-    UpdateIntegration,
+    self, CreateIntegration, Creator, Expiring, IntegrationList, IntegrationView,
+    IssuedIntegration, UpdateIntegration,
 };
 use crate::roles::Role;
 use crate::store::DbConn;
@@ -23,18 +23,12 @@ use crate::web::state::AppState;
 
 const SCOPE: &str = "integrations:manage";
 
-/// Runs a change to an integration ([`AppState::change_integrations`]).
+/// Runs a change to an integration ([`AppState::run_change`]).
 async fn change<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&mut DbConn) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    Ok(state.change_integrations(f).await?)
-}
-
-/// The organization's integrations.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct IntegrationList {
-    integrations: Vec<IntegrationView>,
+    Ok(state.run_change(f).await?)
 }
 
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
@@ -52,11 +46,13 @@ pub(crate) struct CreateBody {
     env: Option<String>,
     /// Scopes the token may use; each at most what the caller's role may grant.
     scopes: Vec<String>,
-    /// When the integration expires (none by default).
+    /// When the integration expires, from now: a duration such as `"90d"` (none by default).
+    #[schema(value_type = Option<String>, example = "90d")]
     expires_in: Option<DurationInput>,
     /// IP addresses or CIDR networks the token may be used from (anywhere by default).
     allow_ips: Option<Vec<String>>,
-    /// The token stops working after this long unused (never by default).
+    /// The token stops working after this long unused, e.g. `"30d"` (never by default).
+    #[schema(value_type = Option<String>, example = "30d")]
     inactive_after: Option<DurationInput>,
 }
 
@@ -224,11 +220,12 @@ pub(crate) async fn update(
 #[serde(deny_unknown_fields)]
 #[schema(as = RotateIntegrationBody)]
 pub(crate) struct RotateBody {
-    /// How long the previous token keeps working, in seconds (0 by default).
-    grace_seconds: Option<i64>,
+    /// How long the previous token keeps working, e.g. `"24h"` (it ends now by default).
+    #[schema(value_type = Option<String>, example = "24h")]
+    grace: Option<DurationInput>,
 }
 
-/// Issues a new token; the previous one keeps working for `grace_seconds` (0: ends now).
+/// Issues a new token; the previous one keeps working for `grace` (none: it ends now).
 #[utoipa::path(
     post,
     path = "/v1/orgs/{org}/integrations/{id}/rotate",
@@ -251,8 +248,11 @@ pub(crate) async fn rotate(
     let (org, id) = path.into_inner();
     let acting = acting(&req, &state, &org).await?;
     let body: RotateBody = optional_json(&body)?;
-    let grace =
-        DurationInput::Seconds(body.grace_seconds.unwrap_or(0)).to_duration("grace_seconds")?;
+    let grace = body
+        .grace
+        .map(|g| g.to_duration("grace"))
+        .transpose()?
+        .unwrap_or_default();
     let brand = state.config.token_brand.clone();
     let issued = change(&state, move |conn| {
         integrations::rotate(conn, &acting.actor, &acting.org, &id, grace, &brand)
@@ -263,16 +263,15 @@ pub(crate) async fn rotate(
         .json(issued))
 }
 
-/// When to expire: `in_seconds` or `in` (e.g. `"7d"`), not both; neither means now.
+/// When to expire: `in` a while (e.g. `"7d"`); without it, now.
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ExpireIntegrationBody)]
 pub(crate) struct ExpireBody {
-    /// Seconds from now.
-    in_seconds: Option<i64>,
     /// A duration from now, e.g. `"7d"`.
     #[serde(rename = "in")]
-    after: Option<String>,
+    #[schema(value_type = Option<String>, example = "7d")]
+    after: Option<DurationInput>,
 }
 
 /// Sets the integration to expire now or after a while (never later than an earlier deadline).
@@ -298,14 +297,11 @@ pub(crate) async fn expire(
     let (org, id) = path.into_inner();
     let acting = acting(&req, &state, &org).await?;
     let body: ExpireBody = optional_json(&body)?;
-    let after = match (body.in_seconds, body.after) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::unprocessable("send in_seconds or in, not both"));
-        }
-        (Some(s), None) => DurationInput::Seconds(s).to_duration("in_seconds")?,
-        (None, Some(t)) => DurationInput::Text(t).to_duration("in")?,
-        (None, None) => std::time::Duration::ZERO,
-    };
+    let after = body
+        .after
+        .map(|d| d.to_duration("in"))
+        .transpose()?
+        .unwrap_or_default();
     let one = change(&state, move |conn| {
         integrations::expire(conn, &acting.actor, &acting.org, &id, after)
     })

@@ -18,16 +18,10 @@ use crate::web::state::AppState;
 use crate::webhooks::delivery::AttemptView;
 use crate::webhooks::{
     self, CreateWebhook, CreatedWebhook, DeliveryView, RotatedWebhookSecret, UpdateWebhook,
-    VettedUrl, WebhookView,
+    VettedUrl, WebhookList, WebhookView,
 };
 
 const SCOPE: &str = "webhooks:manage";
-
-/// The organization's endpoints.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct WebhookList {
-    webhooks: Vec<WebhookView>,
-}
 
 /// A page of deliveries, newest first.
 #[derive(Serialize, ToSchema)]
@@ -84,23 +78,6 @@ async fn vet(state: &AppState, raw: String) -> Result<VettedUrl, ApiError> {
         .map_err(ApiError::from)
 }
 
-/// Event types: an array of names, or one space-separated string (as the CLI takes them).
-#[derive(Deserialize, Debug, Clone, ToSchema)]
-#[serde(untagged)]
-pub(crate) enum EventList {
-    Many(Vec<String>),
-    One(String),
-}
-
-impl EventList {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            EventList::Many(v) => v,
-            EventList::One(s) => vec![s],
-        }
-    }
-}
-
 /// A new endpoint.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -110,8 +87,8 @@ pub(crate) struct CreateBody {
     /// private or local address unless the operator allows that network.
     url: String,
     description: Option<String>,
-    /// The event types to receive (see the document's `webhooks`).
-    events: EventList,
+    /// The event types to receive, an array of names (see the document's `webhooks`).
+    events: Vec<String>,
 }
 
 /// Adds an endpoint; its signing secret is shown only in this answer.
@@ -146,7 +123,7 @@ pub(crate) async fn create(
     let input = CreateWebhook {
         url: vet(&state, body.url).await?,
         description: body.description,
-        events: body.events.into_vec(),
+        events: body.events,
     };
     let created = state
         .db
@@ -222,7 +199,8 @@ pub(crate) async fn show(
 pub(crate) struct UpdateBody {
     url: Option<String>,
     description: Option<String>,
-    events: Option<EventList>,
+    /// The event types to receive, an array of names; replaces the current ones.
+    events: Option<Vec<String>>,
 }
 
 /// Changes an endpoint's URL, description or event types.
@@ -255,7 +233,7 @@ pub(crate) async fn update(
     let input = UpdateWebhook {
         url,
         description: body.description,
-        events: body.events.map(EventList::into_vec),
+        events: body.events,
     };
     let one = state
         .db
@@ -355,7 +333,9 @@ pub(crate) async fn disable(
 #[serde(deny_unknown_fields)]
 #[schema(as = RotateWebhookSecretBody)]
 pub(crate) struct RotateBody {
-    /// How long the previous secret keeps signing beside the new one (at most 7d).
+    /// How long the previous secret keeps signing beside the new one, e.g. `"24h"` (at most
+    /// `"7d"`; none: it stops now).
+    #[schema(value_type = Option<String>, example = "24h")]
     grace: Option<DurationInput>,
 }
 
