@@ -13,7 +13,9 @@
 //   TESSERA_ADMIN_USERNAME  an organization admin or owner (required)
 //   TESSERA_ADMIN_PASSWORD  their password (required)
 //   TESSERA_SCREENSHOTS     folder for the PNGs (required; created when missing)
-//   TESSERA_ORG_NAME        the organization to pick when the user belongs to several
+//   TESSERA_ORG_NAME        the organization's name (shown on its pages; picked when the user
+//                           belongs to several)
+//   TESSERA_TOKEN_SCOPE     the scope the new integration gets (default claims:read)
 //   TESSERA_CHROMIUM        the browser (default /usr/bin/chromium; never downloaded)
 //
 // Exit 0 when everything held; 1 with a message naming the failed step otherwise.
@@ -39,6 +41,7 @@ const USERNAME = required('TESSERA_ADMIN_USERNAME');
 const PASSWORD = required('TESSERA_ADMIN_PASSWORD');
 const SHOTS = required('TESSERA_SCREENSHOTS');
 const ORG_NAME = process.env.TESSERA_ORG_NAME || '';
+const TOKEN_SCOPE = process.env.TESSERA_TOKEN_SCOPE || 'claims:read';
 const CHROMIUM = process.env.TESSERA_CHROMIUM || '/usr/bin/chromium';
 
 /** Impacts that fail the run. */
@@ -305,7 +308,8 @@ async function main() {
 
   let oldToken = null;
   let newToken = null;
-  const integrationName = 'Billing sync';
+  // Its own name on every run, so that a second run on the same server finds its own row.
+  const integrationName = `Billing sync ${Date.now().toString(36).slice(-5)}`;
   try {
     begin('sign-in page at /');
     const first = await page.goto(`${BASE}/`);
@@ -358,7 +362,7 @@ async function main() {
     await envScope.getByRole('radio', { name: 'Test', exact: true }).check();
     const scopes = page.getByRole('group', { name: 'Scopes' });
     expect((await scopes.count()) === 1, 'no fieldset "Scopes"');
-    await scopes.getByRole('checkbox', { name: 'claims:read', exact: true }).check();
+    await scopes.getByRole('checkbox', { name: TOKEN_SCOPE, exact: true }).check();
     await confirmPasswordIfAsked(page);
     await visit(page, 'integration-new');
     await follow(page, page.getByRole('button', { name: 'Create integration', exact: true }));
