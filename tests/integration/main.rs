@@ -5,6 +5,7 @@
 mod oauth_support;
 mod support;
 
+mod browser;
 mod check;
 mod cli;
 mod clients_api;
