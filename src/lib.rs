@@ -12,8 +12,8 @@
 //! |---|---|---|
 //! | [`cli`] | the operator CLI: one function per command | everything below |
 //! | [`web`] | HTTP, the only part that knows actix-web: the route table, the shared state, body limits and the body deadline, draining on SIGTERM, client IP, RFC 6750 bearer, cookies, CORS, control characters refused at the door, request spans and access logs, request metrics and the metrics listener (`GET /metrics`), health, the OpenAPI 3.1 document of it all (`/openapi.json`), every error answer, every handler by URL, and the console (`web::console`: the organization admins' server-rendered pages under `/console`, with their script and stylesheet) | the domain and below |
-//! | `oauth` | the authorization endpoint's decision, sign-in with its brute-force ladder and lockout, the token grants (one file each), client authentication with its failure limits, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
-//! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller | `integrations`, `revocation`, `store`, `tokens`, foundations |
+//! | `oauth` | the authorization endpoint's decision (a management scope asks for the password again after the re-authentication window), sign-in with its brute-force ladder and lockout — and the console's password confirmation and password change through the same gate, the token grants (one file each), client authentication with its failure limits, PKCE, revocation, introspection's answer | `access`, `revocation`, `store`, `tokens`, foundations |
+//! | `access` | the resource-server decision: what a token is, whether it is alive, the IP allowlist and scopes; its cache; the management API's caller (an OAuth access token, or an integration token carrying the scope, which acts as an `admin` capped by its own scopes) | `integrations`, `revocation`, `store`, `tokens`, foundations |
 //! | `leaks` | leaked-token reports (GitHub secret scanning): the signature, then every reported secret revoked in one transaction | `integrations` (a token's status), `admin` (its error), `store`, `tokens`, foundations |
 //! | `integrations` | private-integration tokens: create, rotate, expire, revoke, status, usage; their webhook events, and the expiry notices | `admin` (its error and its error helpers, and `admin::plans::entitled`), `store`, `tokens`, foundations |
 //! | `webhooks` | webhook endpoints (create, rotate the signing secret, test, deliveries), Standard Webhooks signing, where deliveries may go (the SSRF policy and the HTTP client's resolver), and the delivery workers | `admin` (its error and its error helpers, and `admin::plans::entitled`), `store`, `tokens`, foundations |
@@ -32,7 +32,7 @@
 //! types a handler answers with derive utoipa's `ToSchema` where they are defined, in the domain
 //! too (utoipa knows no HTTP framework); `web::openapi` gathers them into the document.
 //!
-//! # Two requests and an event, top to bottom
+//! # Three requests and an event, top to bottom
 //!
 //! `GET /v1/check` with a bearer token:
 //! 1. `web/server.rs` → `web/logging.rs` (the request's span) → `web/metrics.rs` (its count
@@ -67,7 +67,8 @@
 //!
 //! `POST /v1/orgs/{org}/integrations/{id}/revoke`, and the webhook it causes:
 //! 1. `web/routes.rs` (`ORG_SCOPE`) → `web/v1/integrations.rs` `revoke` → `web/v1/caller.rs`
-//!    → `access/caller.rs` `authorize` (an access token of an `admin` or `owner` there)
+//!    → `access/caller.rs` `authorize` (an access token of an `admin` or `owner` there, or an
+//!    integration token of the organization carrying `integrations:manage`)
 //! 2. `store/mod.rs` `Db::run` → `integrations/mod.rs` `revoke`, one transaction: the rows
 //!    (`store/integrations.rs`, which records the revocation in the feed), the audit event
 //!    (`store/audit.rs`) and the event with a delivery per subscribed endpoint
@@ -81,6 +82,19 @@
 //!    (`webhooks/egress.rs` `PolicyResolver`), POSTs, and records the attempt (`record_attempt`:
 //!    delivered, retried on the schedule, or failed; the endpoint disabled on 410 or after
 //!    failing for days)
+//!
+//! `POST /console/orgs/{org}/integrations` (the console's create form), and its one-time page:
+//! 1. `web/routes.rs` (the console part, which the OpenAPI document leaves out) →
+//!    `web/console/integrations.rs` `create`
+//! 2. `web/console/mod.rs` `post_form`: `same_origin` (Fetch Metadata, else `Origin`), the
+//!    session (`store/sessions.rs`) and its anti-forgery token, the membership and role
+//!    (`OrgVisit::require`); then `reauth` when the password was typed longer ago than
+//!    `TESSERA_REAUTH_WINDOW` (`oauth/login.rs` `reauthenticate`: the sign-in gate, argon2)
+//! 3. `web/state.rs` `AppState::run_change` → `integrations/mod.rs` `create`: the scopes
+//!    against the role (`check_scopes`), the plan (`admin/plans.rs` `entitled`), one
+//!    transaction (rows, audit, webhook event)
+//! 4. back in the handler: `one_time_page` shows the token in the answer to this POST only
+//!    (`Cache-Control: no-store`; `web/pages.rs` `secure` sets every console header)
 
 pub(crate) mod access;
 pub(crate) mod admin;

@@ -458,7 +458,7 @@ pub(crate) fn rotate_secret(
             actor,
             "client.rotate_secret",
             Some(client_id),
-            Some(&format!("grace_seconds={}", grace.as_secs())),
+            Some(&format!("grace={}", crate::duration::format(grace))),
         )?;
         let data = serde_json::json!({
             "client_id": client.client_id,

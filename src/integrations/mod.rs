@@ -686,9 +686,9 @@ pub(crate) fn rotate(
             "integration.rotate",
             Some(&i.id),
             Some(&format!(
-                "prefix={} grace_seconds={}",
+                "prefix={} grace={}",
                 minted.prefix,
-                grace.as_secs()
+                crate::duration::format(grace)
             )),
         )?;
         let issued = issued(conn, &i.id, &org.slug, minted)?;

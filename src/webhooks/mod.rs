@@ -441,7 +441,7 @@ pub(crate) fn rotate_secret(
             actor,
             "webhook.rotate_secret",
             Some(&e.id),
-            Some(&format!("grace_seconds={}", grace.as_secs())),
+            Some(&format!("grace={}", crate::duration::format(grace))),
         )?;
         Ok::<(), AdminError>(())
     })?;
