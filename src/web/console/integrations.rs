@@ -35,8 +35,6 @@ use crate::web::state::AppState;
 const MANAGING: (&str, &str) = ("Integrations", "Managing integration tokens");
 /// Who may manage integrations, as the management API asks (`integrations:manage`).
 const NEEDED: Role = Role::Admin;
-/// The longest grace period of a rotation.
-const MAX_GRACE: Duration = Duration::from_secs(7 * 86400);
 /// The rotate page's choices: (value, text).
 pub(crate) const GRACE_CHOICES: [(&str, &str); 5] = [
     ("0s", "Stop now"),
@@ -818,7 +816,7 @@ pub(crate) fn grace(raw: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     let d = crate::duration::parse(raw).map_err(|e| format!("{e}."))?;
-    if d > MAX_GRACE {
+    if d > integrations::MAX_ROTATION_GRACE {
         return Err("The old token can keep working for at most 7 days.".into());
     }
     Ok(d)
@@ -1189,7 +1187,7 @@ mod tests {
     fn grace_is_capped_at_seven_days() {
         assert_eq!(grace("0s").unwrap(), Duration::ZERO);
         assert_eq!(grace("24h").unwrap(), Duration::from_secs(86400));
-        assert_eq!(grace("7d").unwrap(), MAX_GRACE);
+        assert_eq!(grace("7d").unwrap(), integrations::MAX_ROTATION_GRACE);
         assert!(grace("8d").is_err());
         assert!(grace("later").is_err());
     }
