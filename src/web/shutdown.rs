@@ -112,7 +112,12 @@ pub(crate) async fn on_signal(handle: ServerHandle, drain: Arc<Drain>) {
         }
     };
     let interrupt = actix_web::rt::signal::ctrl_c();
-    match futures_util::future::select(std::pin::pin!(terminate), std::pin::pin!(interrupt)).await {
+    let (terminate, interrupt) = (std::pin::pin!(terminate), std::pin::pin!(interrupt));
+    let signal = futures_util::future::select(terminate, interrupt).await;
+    // Answers from now on close their connections — before anything else (the log line
+    // included), so that no answer given while the listener is being paused keeps one open.
+    drain.draining.store(true, Ordering::SeqCst);
+    match signal {
         futures_util::future::Either::Left(_) => tracing::info!("SIGTERM: draining"),
         futures_util::future::Either::Right(_) => tracing::info!("SIGINT: draining"),
     }
