@@ -3,9 +3,9 @@
 //! actix-web's own graceful stop waits for every *connection* to close, so an idle keep-alive
 //! connection holds the process until its keep-alive or the shutdown timeout ends. Instead,
 //! on a signal: new connections are no longer accepted, every answer from then on carries
-//! `Connection: close` (RFC 9112 §9.6) so clients reconnect elsewhere, and as soon as no
-//! request is in flight the server stops, dropping the idle connections — at most
-//! [`DRAIN_DEADLINE`] after the signal.
+//! `Connection: close` (RFC 9112 §9.6) so clients reconnect elsewhere, and once no
+//! request has been in flight for a quarter of a second the server stops, dropping the idle
+//! connections — at most [`DRAIN_DEADLINE`] after the signal.
 //!
 //! A request head must arrive within actix-web's client request timeout; its body within
 //! `TESSERA_BODY_TIMEOUT` after that ([`body_deadline`]), or reading it fails and the answer is
@@ -30,6 +30,9 @@ use tokio::sync::Notify;
 /// The longest a drain waits for requests in flight.
 pub(crate) const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
+/// How long the server must have had no request in flight before it stops.
+const QUIET: Duration = Duration::from_millis(250);
+
 /// Requests in flight, and whether the server is draining.
 #[derive(Default)]
 pub(crate) struct Drain {
@@ -42,13 +45,24 @@ impl Drain {
     /// Starts draining and returns once no request is in flight (or at the deadline).
     async fn until_idle(&self) {
         self.draining.store(true, Ordering::SeqCst);
-        let wait = async {
+        let idle = || async {
             loop {
                 let notified = self.idle.notified();
                 if self.in_flight.load(Ordering::SeqCst) == 0 {
                     return;
                 }
                 notified.await;
+            }
+        };
+        // Idle for a moment, not an instant: a request whose head reached the socket just
+        // before the signal may not have been dispatched (and counted) yet on a busy machine.
+        let wait = async {
+            loop {
+                idle().await;
+                tokio::time::sleep(QUIET).await;
+                if self.in_flight.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
             }
         };
         if tokio::time::timeout(DRAIN_DEADLINE, wait).await.is_err() {
