@@ -409,7 +409,7 @@ fn check_scopes(conn: &mut DbConn, scopes: &[String], creator: &Creator) -> Resu
                 return Err(Invalid {
                     field: "scopes",
                     message: format!(
-                        "scope {name:?} is not held by the integration token creating this one"
+                        "scope {name:?} is not held by the integration token making this request"
                     ),
                 }
                 .into());

@@ -79,6 +79,15 @@ impl Session {
             ))
     }
 
+    /// Gives the session a new anti-forgery token: forms rendered with the old one are refused
+    /// from now on.
+    pub fn renew_csrf(conn: &mut DbConn, hash: &[u8; 32], csrf_token: &str) -> StoreResult<()> {
+        diesel::update(sessions::table.filter(sessions::token_hash.eq(hash.as_slice())))
+            .set(sessions::csrf_token.eq(csrf_token))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// Records that the session's user has just typed their password again.
     pub fn reauthenticated(conn: &mut DbConn, hash: &[u8; 32]) -> StoreResult<()> {
         diesel::update(sessions::table.filter(sessions::token_hash.eq(hash.as_slice())))

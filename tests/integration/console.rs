@@ -245,8 +245,21 @@ on_both_backends! {
         // Signed in just now: no password asked.
         assert!(!form.html.contains("Confirm your password"));
 
-        let shown = ada.create("Claims export", &[("expires_in", "90d"), ("allow_ips", "127.0.0.1\n::1")]);
+        let form = ada.get(&format!("{INTEGRATIONS}/new"));
+        let fields = [
+            ("csrf_token", form.csrf()), ("name", "Claims export".into()),
+            ("description", "Nightly claims export".into()), ("env", "live".into()),
+            ("scopes", "claims:read".into()), ("expires_in", "90d".into()),
+            ("allow_ips", "127.0.0.1\n::1".into()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let shown = ada.post(&format!("{INTEGRATIONS}/new"), &fields);
         assert_eq!(shown.status, 200, "{}", shown.html);
+        // The same form again (a reload of this page) makes nothing: it was spent.
+        let again = ada.post(&format!("{INTEGRATIONS}/new"), &fields);
+        assert_eq!(again.status, 403, "{}", again.html);
+        assert_eq!(again.h1(), "Form expired");
+        assert_eq!(integrations(&w).len(), 1);
         assert_eq!(shown.h1(), "Copy your token now");
         assert!(shown.html.contains("will not be shown again"));
         assert_eq!(shown.select_all("button"), ["Copy"]);
@@ -280,6 +293,8 @@ on_both_backends! {
         assert_eq!(check(&w, &new_token), 200);
         assert_eq!(check(&w, &token), 200);
         // Over the cap: refused, nothing issued.
+        // (the rotation spent the page's forms: a fresh one)
+        let rotate = ada.get(&format!("{done}/rotate"));
         let capped = ada.post(&format!("{done}/rotate"), &[("csrf_token", &rotate.csrf()), ("grace", "8d")]);
         assert_eq!(capped.status, 422);
         assert_eq!(capped.select_all("[role=alert]").len(), 1);
@@ -349,6 +364,8 @@ on_both_backends! {
         let made = ada.post_with(&path, &good, &[("Origin", origin.as_str())]);
         assert_eq!(made.status, 200, "{}", made.html);
         assert_eq!(integrations(&w).len(), 1);
+        // Making a secret spent the session's forms: a page again for a fresh token.
+        let csrf = ada.get("/console/account").csrf();
 
         // Signing out needs the session's token too; a forged one leaves the session alive.
         let out = ada.post("/console/sign-out", &[("csrf_token", "forged")]);
@@ -467,7 +484,7 @@ on_both_backends! {
         let id = integrations(&w)[0]["id"].as_str().unwrap().to_string();
         let rotate = ada.get(&format!("{INTEGRATIONS}/{id}/rotate"));
         assert!(rotate.html.contains("Confirm your password"));
-        let refused = ada.post(&format!("{INTEGRATIONS}/{id}/rotate"), &[("csrf_token", &csrf), ("grace", "0s")]);
+        let refused = ada.post(&format!("{INTEGRATIONS}/{id}/rotate"), &[("csrf_token", &rotate.csrf()), ("grace", "0s")]);
         assert_eq!(refused.status, 401);
         assert_eq!(refused.attr("input#secret", "value"), None);
         // The wrong password was counted and audited like a failed sign-in.
@@ -577,6 +594,7 @@ on_both_backends! {
         assert!(created.select_all("label").iter().any(|l| l == "Initial password"));
         let password = secret(&created);
         let listed = ada.get(members);
+        let csrf = listed.csrf();
         assert!(!listed.html.contains(&password));
         let newbie = Browser::new(&w);
         assert_eq!(newbie.sign_in("newbie", &password).status, 303);
@@ -643,8 +661,9 @@ on_both_backends! {
         // Rotate with no grace: only the new secret works.
         let rotate = ada.get(&format!("{details_path}/rotate-secret"));
         assert_eq!(rotate.h1(), "Rotate the secret of Partner portal");
-        let rotated = ada.post(&format!("{details_path}/rotate-secret"), &[("csrf_token", &csrf), ("grace", "0s")]);
+        let rotated = ada.post(&format!("{details_path}/rotate-secret"), &[("csrf_token", &rotate.csrf()), ("grace", "0s")]);
         assert_eq!(rotated.status, 200, "{}", rotated.html);
+        let csrf = ada.get("/console/account").csrf();
         let secret_two = secret(&rotated);
         assert_eq!(introspect(&secret_two), 200);
         assert_eq!(introspect(&secret_one), 401);

@@ -19,7 +19,7 @@ use super::integrations::{
 use super::layout::{
     Section, done_message, layout, org_path, page, redirect, refusal_page, status_message, when,
 };
-use super::{Fields, OrgVisit, post_form, reauth, source, visit};
+use super::{Fields, OrgVisit, post_form, reauth, source, spend_forms, visit};
 use crate::admin::AdminError;
 use crate::admin::clients::{self, ClientInput, ClientUpdate, ClientView};
 use crate::roles::Role;
@@ -280,6 +280,9 @@ pub(crate) async fn create(
         })
         .await;
     state.webhook_waker.wake();
+    if matches!(&created, Ok(r) if r.client_secret.is_some()) {
+        spend_forms(&state, &visit.user).await;
+    }
     match created {
         Ok(registered) => {
             let here = one(&visit.org.slug, &registered.client.client_id);
@@ -483,6 +486,9 @@ pub(crate) async fn rotate(
     let rotated = state
         .run_change(move |conn| clients::rotate_secret(conn, &actor, &brand, &org, &id, grace))
         .await;
+    if rotated.is_ok() {
+        spend_forms(&state, &visit.user).await;
+    }
     match rotated {
         Ok(rotated) => one_time_page(
             visit.nav(),

@@ -22,7 +22,7 @@ use super::layout::{
     Nav, Section, done_message, layout, org_path, page, redirect, refusal_page, status_message,
     when,
 };
-use super::{Fields, NotConfirmed, OrgVisit, post_form, reauth, source, visit};
+use super::{Fields, NotConfirmed, OrgVisit, post_form, reauth, source, spend_forms, visit};
 use crate::admin::AdminError;
 use crate::admin::plans::{Feature, Plan};
 use crate::integrations::{self, CreateIntegration, IntegrationView, Status, UpdateIntegration};
@@ -494,6 +494,9 @@ pub(crate) async fn create(
     let issued = state
         .run_change(move |conn| integrations::create(conn, &actor, &org, &creator, &brand, &parsed))
         .await;
+    if issued.is_ok() {
+        spend_forms(&state, &visit.user).await;
+    }
     match issued {
         Ok(issued) => {
             let done = one(&visit.org.slug, &issued.integration.id);
@@ -872,6 +875,9 @@ pub(crate) async fn rotate(
             integrations::rotate(conn, &actor, &creator, &org, &id, grace, &brand)
         })
         .await;
+    if issued.is_ok() {
+        spend_forms(&state, &visit.user).await;
+    }
     match issued {
         Ok(issued) => {
             let done = format!(

@@ -14,7 +14,7 @@ use super::integrations::{Secret, one_time_page};
 use super::layout::{
     Section, done_message, layout, org_path, page, redirect, refusal_page, status_message, when,
 };
-use super::{OrgVisit, post_form, reauth, source, visit};
+use super::{OrgVisit, post_form, reauth, source, spend_forms, visit};
 use crate::admin::AdminError;
 use crate::admin::members::{self, CreatedMember};
 use crate::roles::Role;
@@ -244,6 +244,15 @@ pub(crate) async fn add(
                 initial_password: None,
             })
     };
+    if matches!(
+        &done,
+        Ok(CreatedMember {
+            initial_password: Some(_),
+            ..
+        })
+    ) {
+        spend_forms(&state, &visit.user).await;
+    }
     match done {
         Ok(CreatedMember {
             member,

@@ -274,9 +274,26 @@ pub(crate) fn forged(nav: Option<Nav<'_>>) -> HttpResponse {
         StatusCode::FORBIDDEN,
         nav,
         "Form expired",
-        "This form did not come from this console in your current session, so nothing was \
-         changed. Go back, reload the page and try again.",
+        "This form did not come from this console in your current session, or it was already \
+         submitted, so nothing was changed. Go back, reload the page and try again.",
     )
+}
+
+/// Spends the session's forms after one made a secret: its anti-forgery token is renewed, so
+/// that sending the same form again (a reload of the one-time page, the browser's "confirm
+/// form resubmission") is refused instead of making a second secret. Forms open elsewhere
+/// must be reloaded.
+pub(crate) async fn spend_forms(state: &AppState, user: &SignedIn) {
+    let digest = user.hash.0;
+    let fresh = crate::oauth::session::new_csrf_token();
+    let renewed = state
+        .db
+        .run(move |conn| Session::renew_csrf(conn, &digest, &fresh))
+        .await;
+    if let Err(e) = renewed {
+        // The secret is made and must be shown; a reload may then make another.
+        tracing::warn!(error = %e, "could not renew the session's anti-forgery token");
+    }
 }
 
 /// Reads a form (bounded) after the Fetch Metadata check.
