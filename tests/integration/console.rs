@@ -167,22 +167,6 @@ impl<'w> Browser<'w> {
         assert_eq!(res.location(), "/console");
         b
     }
-
-    /// Creates an integration of acme in the console; the one-time page.
-    fn create(&self, name: &str, extra: &[(&str, &str)]) -> Page {
-        let form = self.get(&format!("{INTEGRATIONS}/new"));
-        assert_eq!(form.status, 200, "{}", form.html);
-        let csrf = form.csrf();
-        let mut fields = vec![
-            ("csrf_token", csrf.as_str()),
-            ("name", name),
-            ("description", "Nightly claims export"),
-            ("env", "live"),
-            ("scopes", "claims:read"),
-        ];
-        fields.extend_from_slice(extra);
-        self.post(&format!("{INTEGRATIONS}/new"), &fields)
-    }
 }
 
 /// The token on a one-time page.
