@@ -55,6 +55,49 @@ pub(crate) fn create(
     })
 }
 
+/// What `tessera user set-password` did.
+#[derive(Debug, Serialize)]
+pub(crate) struct PasswordSet {
+    pub username: String,
+    /// The user's sign-in sessions ended (the console's and the authorization pages').
+    pub sessions_ended: usize,
+}
+
+/// An operator sets a user's password (a forgotten one; the user changes their own in the
+/// console's Account page). The user's sessions end everywhere; audited `user.password_set` in
+/// each of their organizations. The password never leaves this function.
+pub(crate) fn set_password(
+    conn: &mut DbConn,
+    actor: &Actor,
+    username: &str,
+    password: &str,
+) -> Result<PasswordSet, AdminError> {
+    let username = validate::username(username)?;
+    validate::password(password)?;
+    let user = super::or_not_found(User::find_by_username(conn, &username), || {
+        format!("user {username:?}")
+    })?;
+    let hash = passwords::hash(password)?;
+    transaction(conn, |conn| {
+        User::set_password_hash(conn, user.id, &hash)?;
+        let sessions_ended = crate::store::sessions::Session::delete_for_user(conn, user.id)?;
+        for org in User::memberships(conn, user.id)? {
+            audit::record(
+                conn,
+                Some(org.org_id),
+                actor,
+                "user.password_set",
+                Some(&username),
+                Some(&format!("sessions_ended={sessions_ended}")),
+            )?;
+        }
+        Ok(PasswordSet {
+            username: username.clone(),
+            sessions_ended,
+        })
+    })
+}
+
 /// What `tessera user unlock` found.
 #[derive(Debug, Serialize)]
 pub(crate) struct Unlocked {

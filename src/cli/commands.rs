@@ -57,6 +57,21 @@ fn dispatch(json: bool, config: Config, actor: &Actor, command: Command) -> Resu
         Command::User(UserCommand::Unlock { username }) => {
             unlock_user(json, &config, actor, &username)
         }
+        Command::User(UserCommand::SetPassword {
+            username,
+            password_stdin: _,
+        }) => {
+            let password = read_password_line()?;
+            let db = open(&config)?;
+            let mut conn = db.conn()?;
+            let set = admin::users::set_password(&mut conn, actor, &username, &password)?;
+            emit(json, &set, || {
+                format!(
+                    "password of {} set; {} session(s) ended",
+                    set.username, set.sessions_ended
+                )
+            })
+        }
         Command::Client(cmd) => client(json, &config, actor, cmd),
         Command::Consent(ConsentCommand::Revoke { user, client }) => {
             revoke_consent(json, &config, actor, &user, &client)

@@ -356,6 +356,14 @@ pub enum UserCommand {
     },
     /// End a user's sign-in wait or lockout after failed sign-ins (audited).
     Unlock { username: String },
+    /// Set a user's password (read from stdin, never from argv); ends their sessions
+    /// (audited). Users change their own on the console's Account page.
+    SetPassword {
+        username: String,
+        /// Read the password from the first line of stdin (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]

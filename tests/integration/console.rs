@@ -527,6 +527,15 @@ on_both_backends! {
         let mut names = home.select_all("main li a");
         names.sort();
         assert_eq!(names, ["Acme Inc", "globex"]);
+
+        // An operator sets a forgotten password: the user's sessions end, the new one works.
+        let set = w.db.cli_with_stdin(&["--json", "user", "set-password", "gina", "--password-stdin"], Some("a-new-password-for-gina\n")).json();
+        assert_eq!(set["sessions_ended"], 1);
+        assert_eq!(gina.get("/console").h1(), "Sign in to Tessera");
+        assert_eq!(Browser::new(&w).sign_in("gina", PASSWORD).status, 401);
+        assert_eq!(Browser::new(&w).sign_in("gina", "a-new-password-for-gina").status, 303);
+        w.db.cli_with_stdin(&["user", "set-password", "nobody", "--password-stdin"], Some("a-new-password-for-gina\n"))
+            .assert_input_error("not found");
     }
 
     fn wrong_confirmations_count_against_the_account_like_failed_sign_ins(db: TestDb) {
