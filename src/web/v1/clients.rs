@@ -12,13 +12,11 @@ use utoipa::ToSchema;
 use super::DurationInput;
 use super::caller;
 use crate::access::caller::Acting;
-use crate::admin::AdminError;
 use crate::admin::clients::{
     self, ClientInput, ClientList, ClientUpdate, ClientView, DeletedClient, RegisteredClient,
     RotatedSecret,
 };
 use crate::roles::Role;
-use crate::store::DbConn;
 use crate::web::body::optional_json;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
@@ -27,18 +25,6 @@ const SCOPE: &str = "clients:manage";
 
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
     caller::acting(req, state, org, SCOPE, Role::Admin).await
-}
-
-/// Runs a change that may end tokens (a rotated secret, a deleted client's grants): decisions
-/// cached before it must not be served after.
-async fn change<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&mut DbConn) -> Result<T, AdminError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let changed = state.db.run(f).await?;
-    state.checker.invalidate();
-    state.webhook_waker.wake();
-    Ok(changed)
 }
 
 /// Whether a client can keep a secret.
@@ -251,10 +237,9 @@ pub(crate) async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (org, client_id) = path.into_inner();
     let acting = acting(&req, &state, &org).await?;
-    let deleted = change(&state, move |conn| {
-        clients::delete(conn, &acting.actor, &acting.org, &client_id)
-    })
-    .await?;
+    let deleted = state
+        .run_change(move |conn| clients::delete(conn, &acting.actor, &acting.org, &client_id))
+        .await?;
     Ok(HttpResponse::Ok().json(deleted))
 }
 
@@ -299,10 +284,11 @@ pub(crate) async fn rotate_secret(
         .transpose()?
         .unwrap_or_default();
     let brand = state.config.token_brand.clone();
-    let rotated = change(&state, move |conn| {
-        clients::rotate_secret(conn, &acting.actor, &brand, &acting.org, &client_id, grace)
-    })
-    .await?;
+    let rotated = state
+        .run_change(move |conn| {
+            clients::rotate_secret(conn, &acting.actor, &brand, &acting.org, &client_id, grace)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(rotated))

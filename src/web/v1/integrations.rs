@@ -10,26 +10,16 @@ use utoipa::ToSchema;
 use super::DurationInput;
 use super::caller;
 use crate::access::caller::Acting;
-use crate::admin::AdminError;
 use crate::integrations::{
     self, CreateIntegration, Expiring, IntegrationList, IntegrationView, IssuedIntegration,
     UpdateIntegration,
 };
 use crate::roles::Role;
-use crate::store::DbConn;
 use crate::web::body::optional_json;
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
 const SCOPE: &str = "integrations:manage";
-
-/// Runs a change to an integration ([`AppState::run_change`]).
-async fn change<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&mut DbConn) -> Result<T, AdminError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(state.run_change(f).await?)
-}
 
 async fn acting(req: &HttpRequest, state: &AppState, org: &str) -> Result<Acting, ApiError> {
     caller::acting(req, state, org, SCOPE, Role::Admin).await
@@ -204,17 +194,18 @@ pub(crate) async fn update(
         description: body.description,
         allow_ips: body.allow_ips,
     };
-    let one = change(&state, move |conn| {
-        integrations::update(
-            conn,
-            &acting.actor,
-            &acting.creator(),
-            &acting.org,
-            &id,
-            &input,
-        )
-    })
-    .await?;
+    let one = state
+        .run_change(move |conn| {
+            integrations::update(
+                conn,
+                &acting.actor,
+                &acting.creator(),
+                &acting.org,
+                &id,
+                &input,
+            )
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(one))
 }
 
@@ -257,18 +248,19 @@ pub(crate) async fn rotate(
         .transpose()?
         .unwrap_or_default();
     let brand = state.config.token_brand.clone();
-    let issued = change(&state, move |conn| {
-        integrations::rotate(
-            conn,
-            &acting.actor,
-            &acting.creator(),
-            &acting.org,
-            &id,
-            grace,
-            &brand,
-        )
-    })
-    .await?;
+    let issued = state
+        .run_change(move |conn| {
+            integrations::rotate(
+                conn,
+                &acting.actor,
+                &acting.creator(),
+                &acting.org,
+                &id,
+                grace,
+                &brand,
+            )
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(issued))
@@ -313,10 +305,9 @@ pub(crate) async fn expire(
         .map(|d| d.to_duration("in"))
         .transpose()?
         .unwrap_or_default();
-    let one = change(&state, move |conn| {
-        integrations::expire(conn, &acting.actor, &acting.org, &id, after)
-    })
-    .await?;
+    let one = state
+        .run_change(move |conn| integrations::expire(conn, &acting.actor, &acting.org, &id, after))
+        .await?;
     Ok(HttpResponse::Ok().json(one))
 }
 
@@ -340,9 +331,8 @@ pub(crate) async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let acting = acting(&req, &state, &org).await?;
-    let one = change(&state, move |conn| {
-        integrations::revoke(conn, &acting.actor, &acting.org, &id)
-    })
-    .await?;
+    let one = state
+        .run_change(move |conn| integrations::revoke(conn, &acting.actor, &acting.org, &id))
+        .await?;
     Ok(HttpResponse::Ok().json(one))
 }

@@ -173,7 +173,9 @@ pub(crate) async fn show(
 }
 
 /// Changes a member's role. Only an owner may grant `owner` or change an owner's role; the
-/// last owner cannot be demoted (409).
+/// last owner cannot be demoted (409). A lower role ends the member's OAuth grants in this
+/// organization at once (their tokens were issued for the higher one); an integration token
+/// may not change members (403).
 #[utoipa::path(
     patch,
     path = "/v1/orgs/{org}/members/{username}",
@@ -197,8 +199,7 @@ pub(crate) async fn set_role(
     let acting = acting(&req, &state, &org).await?;
     let role = members::parse_role(&body.role)?;
     let member = state
-        .db
-        .run(move |conn| {
+        .run_change(move |conn| {
             members::set_role(
                 conn,
                 &acting.actor,
@@ -209,8 +210,6 @@ pub(crate) async fn set_role(
             )
         })
         .await?;
-    // A lowered role revoked the member's grants here: no cached decision may outlive them.
-    state.checker.invalidate();
     Ok(HttpResponse::Ok().json(member))
 }
 
@@ -237,10 +236,9 @@ pub(crate) async fn remove(
     let (org, username) = path.into_inner();
     let acting = acting(&req, &state, &org).await?;
     let removed = state
-        .db
-        .run(move |conn| members::remove(conn, &acting.actor, acting.role, &acting.org, &username))
+        .run_change(move |conn| {
+            members::remove(conn, &acting.actor, acting.role, &acting.org, &username)
+        })
         .await?;
-    // Check decisions cached before the revocation must not be served after it.
-    state.checker.invalidate();
     Ok(HttpResponse::Ok().json(removed))
 }
