@@ -1,10 +1,8 @@
 //! Each CLI command: open the database, call the domain, print the result.
 
-use std::io::BufRead;
-
 use serde_json::json;
 
-use super::input::{parse_duration, parse_role, words};
+use super::input::{parse_duration, parse_role, read_password_line, words};
 use super::output::{CliError, emit};
 use super::{
     AuditCommand, Cli, ClientCommand, Command, ConsentCommand, IntegrationCommand, KeysCommand,
@@ -508,19 +506,6 @@ fn list_audit(
             .collect::<Vec<_>>()
             .join("\n")
     })
-}
-
-/// The first line of stdin, without its line ending. Passwords never travel in argv, where
-/// any local user could read them from the process list.
-pub(super) fn read_password_line() -> Result<String, CliError> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::Input(format!("cannot read the password from stdin: {e}")))?;
-    let password = line.trim_end_matches(['\n', '\r']).to_string();
-    crate::validate::password(&password).map_err(|e| CliError::Input(e.to_string()))?;
-    Ok(password)
 }
 
 fn integration(

@@ -1,5 +1,7 @@
-//! Arguments as the CLI reads them: a role, a duration (`24h`, `7d`), lists; bad ones exit
-//! with 2.
+//! Input as the CLI reads it: a role, a duration (`24h`, `7d`), lists, and a password from
+//! stdin; bad ones exit with 2.
+
+use std::io::BufRead;
 
 use super::output::CliError;
 use crate::roles::Role;
@@ -21,4 +23,17 @@ pub(super) fn words(values: Vec<String>) -> Vec<String> {
         .flat_map(|v| v.split_ascii_whitespace())
         .map(str::to_string)
         .collect()
+}
+
+/// The first line of stdin, without its line ending. Passwords never travel in argv, where
+/// any local user could read them from the process list.
+pub(super) fn read_password_line() -> Result<String, CliError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Input(format!("cannot read the password from stdin: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    crate::validate::password(&password).map_err(|e| CliError::Input(e.to_string()))?;
+    Ok(password)
 }

@@ -64,7 +64,7 @@ pub(super) fn run(
         } => {
             let role = parse_role(&role)?;
             let given = if password_stdin {
-                Some(super::commands::read_password_line()?)
+                Some(super::input::read_password_line()?)
             } else {
                 None
             };

@@ -8,10 +8,14 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 use sha2::{Digest, Sha256};
 
-use super::layout::CSP;
 use crate::web::paths::{
     CONSOLE_ASSETS_ICON_PATH, CONSOLE_ASSETS_SCRIPT_PATH, CONSOLE_ASSETS_STYLE_PATH,
 };
+
+/// The console's Content-Security-Policy, on its pages and these files alike: its own script
+/// and stylesheet only (no inline script), forms only to itself, never framed, no `<base>`.
+pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const SCRIPT: &str = include_str!("assets/console.js");
 const STYLE: &str = include_str!("assets/console.css");

@@ -9,16 +9,12 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::OrgVisit;
 use super::assets;
+use super::assets::CSP;
 use crate::admin::AdminError;
 use crate::roles::Role;
 use crate::store::StoreError;
 use crate::web::pages::secure;
 use crate::web::paths::{CONSOLE_ACCOUNT_PATH, CONSOLE_PATH};
-
-/// The console's Content-Security-Policy: its own script and stylesheet only, forms only to
-/// itself, never framed, no `<base>`.
-pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The organization a page belongs to, and who is signed in: what the navigation shows.
 #[derive(Clone, Copy)]
