@@ -489,9 +489,10 @@ fn list_audit(
     let db = open(config)?;
     let mut conn = db.conn()?;
     let org = admin::orgs::find(&mut conn, org)?;
-    let events = admin::audit::page(&mut conn, &org, filter)?.events;
-    emit(json, &events, || {
-        events
+    // `--json` prints the page the HTTP API answers: `{"events": […], "next_before"}`.
+    let page = admin::audit::page(&mut conn, &org, filter)?;
+    emit(json, &page, || {
+        page.events
             .iter()
             .map(|e| {
                 format!(

@@ -205,7 +205,7 @@ on_both_backends! {
         assert_eq!(revoked["status"], "revoked");
         assert!(!active(&w, ot));
         w.db.cli(&["integration", "rotate", other]).assert_input_error("revoked");
-        let actions: Vec<String> = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json().as_array().unwrap()
+        let actions: Vec<String> = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json()["events"].clone().as_array().unwrap()
             .iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
         for a in ["integration.create", "integration.rotate", "integration.update", "integration.expire", "integration.revoke"] {
             assert!(actions.contains(&a.to_string()), "{a} in {actions:?}");

@@ -89,7 +89,8 @@ fn attempt(
 fn audit_actions(db: &TestDb, org: &str) -> Vec<(String, String)> {
     let events = db
         .cli(&["--json", "audit", "list", "--org", org, "--limit", "500"])
-        .json();
+        .json()["events"]
+        .clone();
     events
         .as_array()
         .unwrap()

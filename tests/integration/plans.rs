@@ -94,7 +94,7 @@ on_both_backends! {
         assert_eq!(status, 200, "{body}");
 
         // Each change of plan or override is audited.
-        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json()["events"].clone();
         let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
         assert_eq!(actions.iter().filter(|a| **a == "org.plan_changed").count(), 2, "{actions:?}");
         assert_eq!(actions.iter().filter(|a| **a == "org.feature_override").count(), 2, "{actions:?}");
@@ -155,7 +155,7 @@ on_both_backends! {
         })));
         assert_eq!(status, 201, "{created}");
         // The audit trail names the integration that acted, from where.
-        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json()["events"].clone();
         let rotate = audit.as_array().unwrap().iter().find(|e| e["action"] == "integration.rotate").unwrap();
         assert_eq!(rotate["actor"], format!("integration:{}", robot["id"].as_str().unwrap()));
         assert_eq!(rotate["ip"], "127.0.0.1");
@@ -206,7 +206,7 @@ on_both_backends! {
         assert_eq!(check(&w, &ada), 401, "the grant made for an admin ended");
         let (status, _) = call(&w, "GET", "/integrations", &ada, None);
         assert_eq!(status, 401);
-        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme", "--action", "member.role_changed"]).json();
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme", "--action", "member.role_changed"]).json()["events"].clone();
         let detail = audit[0]["detail"].as_str().unwrap();
         assert!(detail.contains("grants_revoked=1"), "{detail}");
         // Raising a role ends nothing.

@@ -281,7 +281,7 @@ on_both_backends! {
         rx.wait_for("the event queued while disabled", |g| {
             of_type(g, "integration.created").iter().any(|r| r["status"] == 200)
         });
-        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json()["events"].clone();
         let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
         for a in ["webhook.create", "webhook.test", "webhook.redeliver", "webhook.disable", "webhook.enable"] {
             assert!(actions.contains(&a), "{a} not in {actions:?}");
@@ -527,7 +527,7 @@ on_both_backends! {
         };
         assert!(shown["disabled_reason"].as_str().unwrap().contains("every delivery failed since"), "{shown}");
         assert!(rx.received().len() >= 2, "it was retried before giving up");
-        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json();
+        let audit = w.db.cli(&["--json", "audit", "list", "--org", "acme"]).json()["events"].clone();
         let disable = audit.as_array().unwrap().iter().find(|e| e["action"] == "webhook.disable").expect("audited");
         assert_eq!(disable["actor"], "system");
         assert_eq!(disable["target"], id);
