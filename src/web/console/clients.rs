@@ -11,15 +11,17 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
-use serde::Deserialize;
 
 use super::integrations::{
     ActionForm, GRACE_CHOICES, Secret, action_page, grace, lines, one_time_page, password_field,
 };
 use super::layout::{
-    Section, done_message, layout, org_path, page, redirect, refusal_page, status_message, when,
+    Done, Section, done_message, layout, org_path, page, redirect, refusal_page, status_message,
+    when,
 };
-use super::{Fields, OrgVisit, post_form, reauth, source, spend_forms, visit};
+use super::{
+    Fields, OrgVisit, post_about, post_form, reauth, source, spend_forms, visit, visit_about,
+};
 use crate::admin::AdminError;
 use crate::admin::clients::{self, ClientInput, ClientUpdate, ClientView};
 use crate::roles::Role;
@@ -35,11 +37,6 @@ fn base(slug: &str) -> String {
 
 fn one(slug: &str, client_id: &str) -> String {
     format!("{}/{client_id}", base(slug))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Done {
-    done: Option<String>,
 }
 
 /// The status message after an action on clients (`?done=…`): fixed texts only.
@@ -313,28 +310,25 @@ pub(crate) async fn create(
     }
 }
 
-/// The client a page is about (404 page when it is not the organization's).
-async fn find(state: &AppState, visit: &OrgVisit, id: String) -> Result<ClientView, HttpResponse> {
-    let org = visit.org.clone();
-    state
-        .db
-        .run(move |conn| clients::show(conn, &org, &id))
-        .await
-        .map_err(|e| refusal_page(visit.nav(), e))
-}
-
+/// A GET of a client's page: the session, the role, the client (404 page when it is not the
+/// organization's).
 async fn client_visit(
     req: &HttpRequest,
     state: &AppState,
     slug: &str,
     id: String,
 ) -> Result<(OrgVisit, ClientView), HttpResponse> {
-    let visit = visit(req, state, slug).await?;
-    visit.require(Role::Admin, MANAGING, false)?;
-    let c = find(state, &visit, id).await?;
-    Ok((visit, c))
+    visit_about(
+        req,
+        state,
+        slug,
+        (Role::Admin, MANAGING),
+        move |conn, org| clients::show(conn, org, &id),
+    )
+    .await
 }
 
+/// A POST about a client: the checks of `post_form`, the role, the client.
 async fn client_post(
     req: &HttpRequest,
     state: &AppState,
@@ -342,10 +336,15 @@ async fn client_post(
     slug: &str,
     id: String,
 ) -> Result<(OrgVisit, Fields, ClientView), HttpResponse> {
-    let (visit, fields) = post_form(req, state, payload, slug).await?;
-    visit.require(Role::Admin, MANAGING, true)?;
-    let c = find(state, &visit, id).await?;
-    Ok((visit, fields, c))
+    post_about(
+        req,
+        state,
+        payload,
+        slug,
+        (Role::Admin, MANAGING),
+        move |conn, org| clients::show(conn, org, &id),
+    )
+    .await
 }
 
 /// `GET /console/orgs/{org}/clients/{client_id}`.

@@ -16,13 +16,15 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use maud::{Markup, html};
-use serde::Deserialize;
 
 use super::layout::{
-    Nav, Section, done_message, layout, org_path, page, redirect, refusal_page, status_message,
-    when,
+    Done, Nav, Section, done_message, layout, org_path, page, redirect, refusal_page,
+    status_message, when,
 };
-use super::{Fields, NotConfirmed, OrgVisit, post_form, reauth, source, spend_forms, visit};
+use super::{
+    Fields, NotConfirmed, OrgVisit, post_about, post_form, reauth, source, spend_forms, visit,
+    visit_about,
+};
 use crate::admin::AdminError;
 use crate::admin::plans::{Feature, Plan};
 use crate::integrations::{self, CreateIntegration, IntegrationView, Status, UpdateIntegration};
@@ -95,11 +97,6 @@ fn status_text(v: &IntegrationView, now: NaiveDateTime) -> String {
 
 fn key(prefix: &str, last4: &str) -> Markup {
     html! { span.key { (prefix) "…" (last4) } }
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Done {
-    done: Option<String>,
 }
 
 /// `GET /console/orgs/{org}/integrations`.
@@ -673,20 +670,6 @@ fn token_status(t: &crate::integrations::TokenView) -> String {
     }
 }
 
-/// The integration an action page is about (404 page when it is not the organization's).
-async fn find(
-    state: &AppState,
-    visit: &OrgVisit,
-    id: String,
-) -> Result<IntegrationView, HttpResponse> {
-    let org = visit.org.clone();
-    state
-        .db
-        .run(move |conn| integrations::show(conn, &org, &id))
-        .await
-        .map_err(|e| refusal_page(visit.nav(), e))
-}
-
 /// One action's page: what it is about and its form (shared with the other sections' actions).
 pub(crate) struct ActionForm {
     /// The last segment of the action's path (`rotate`, `expire`, …).
@@ -740,10 +723,10 @@ async fn action_visit(
     slug: &str,
     id: String,
 ) -> Result<(OrgVisit, IntegrationView), HttpResponse> {
-    let visit = visit(req, state, slug).await?;
-    visit.require(NEEDED, MANAGING, false)?;
-    let v = find(state, &visit, id).await?;
-    Ok((visit, v))
+    visit_about(req, state, slug, (NEEDED, MANAGING), move |conn, org| {
+        integrations::show(conn, org, &id)
+    })
+    .await
 }
 
 /// A POST of an action: the checks of [`post_form`], the role, the integration.
@@ -754,10 +737,15 @@ async fn action_post(
     slug: &str,
     id: String,
 ) -> Result<(OrgVisit, Fields, IntegrationView), HttpResponse> {
-    let (visit, fields) = post_form(req, state, payload, slug).await?;
-    visit.require(NEEDED, MANAGING, true)?;
-    let v = find(state, &visit, id).await?;
-    Ok((visit, fields, v))
+    post_about(
+        req,
+        state,
+        payload,
+        slug,
+        (NEEDED, MANAGING),
+        move |conn, org| integrations::show(conn, org, &id),
+    )
+    .await
 }
 
 fn rotate_form(

@@ -255,6 +255,12 @@ pub(crate) fn role_needed(
     )
 }
 
+/// The `?done=` of the page an action redirects to: which fixed status message to show.
+#[derive(serde::Deserialize)]
+pub(crate) struct Done {
+    pub(crate) done: Option<String>,
+}
+
 /// The status message after an action (`?done=…`): a fixed text per known code, nothing for
 /// any other value (the query string never carries text to show).
 pub(crate) fn done_message(code: Option<&str>) -> Option<&'static str> {

@@ -8,11 +8,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
-use serde::Deserialize;
 
 use super::integrations::{Secret, one_time_page};
 use super::layout::{
-    Section, done_message, layout, org_path, page, redirect, refusal_page, status_message, when,
+    Done, Section, done_message, layout, org_path, page, redirect, refusal_page, status_message,
+    when,
 };
 use super::{OrgVisit, post_form, reauth, source, spend_forms, visit};
 use crate::admin::AdminError;
@@ -26,11 +26,6 @@ const MANAGING: (&str, &str) = ("Members", "Managing members");
 
 fn base(slug: &str) -> String {
     format!("{}/members", org_path(slug))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Done {
-    done: Option<String>,
 }
 
 /// The status message after an action on members (`?done=…`): fixed texts only.

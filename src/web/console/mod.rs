@@ -40,13 +40,14 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use self::layout::{Nav, error_page, redirect};
+use crate::admin::AdminError;
 use crate::oauth::login::{self, Confirm, Confirmation};
 use crate::oauth::session;
 use crate::roles::Role;
-use crate::store::StoreError;
 use crate::store::orgs::Organization;
 use crate::store::sessions::Session;
 use crate::store::users::{Membership, User};
+use crate::store::{DbConn, StoreError};
 use crate::tokens::secret::SecretHash;
 use crate::web::body::{BodyError, read_form};
 use crate::web::client_ip::client_ip;
@@ -193,6 +194,51 @@ pub(crate) async fn visit(
         .await
         .map_err(|e| layout::store_failure(&e))?;
     Ok(OrgVisit { user, org, role })
+}
+
+/// A page about one thing of the organization (an integration, a client): the session, the
+/// role (`needed`, else the page [`OrgVisit::require`] gives), then the thing as `load` finds
+/// it in this organization — its refusal (another organization's id: not found) as a page.
+pub(crate) async fn visit_about<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    needed: (Role, (&str, &str)),
+    load: impl FnOnce(&mut DbConn, &Organization) -> Result<T, AdminError> + Send + 'static,
+) -> Result<(OrgVisit, T), HttpResponse> {
+    let visit = visit(req, state, slug).await?;
+    visit.require(needed.0, needed.1, false)?;
+    let thing = load_for(state, &visit, load).await?;
+    Ok((visit, thing))
+}
+
+/// A change to one thing of the organization: the checks of [`post_form`], the role, then the
+/// thing as [`visit_about`] finds it.
+pub(crate) async fn post_about<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+    slug: &str,
+    needed: (Role, (&str, &str)),
+    load: impl FnOnce(&mut DbConn, &Organization) -> Result<T, AdminError> + Send + 'static,
+) -> Result<(OrgVisit, Fields, T), HttpResponse> {
+    let (visit, fields) = post_form(req, state, payload, slug).await?;
+    visit.require(needed.0, needed.1, true)?;
+    let thing = load_for(state, &visit, load).await?;
+    Ok((visit, fields, thing))
+}
+
+async fn load_for<T: Send + 'static>(
+    state: &AppState,
+    visit: &OrgVisit,
+    load: impl FnOnce(&mut DbConn, &Organization) -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, HttpResponse> {
+    let org = visit.org.clone();
+    state
+        .db
+        .run(move |conn| load(conn, &org))
+        .await
+        .map_err(|e| layout::refusal_page(visit.nav(), e))
 }
 
 fn not_a_member(user: &SignedIn) -> HttpResponse {

@@ -8,10 +8,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
-use serde::Deserialize;
 
 use super::layout::{
-    self, Section, done_message, error_page, layout, org_path, page, redirect, status_message,
+    self, Done, Section, done_message, error_page, layout, org_path, page, redirect, status_message,
 };
 use super::{SignedIn, read_fields, signed_in, source};
 use crate::oauth::login::{self, SignIn, SignOut};
@@ -24,11 +23,6 @@ use crate::web::state::AppState;
 /// `GET /`: the console is the front page.
 pub(crate) async fn root() -> HttpResponse {
     redirect(CONSOLE_PATH)
-}
-
-#[derive(Deserialize)]
-pub(crate) struct Done {
-    done: Option<String>,
 }
 
 /// `GET /console`: the sign-in page without a session; with one, the user's organization
