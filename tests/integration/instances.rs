@@ -14,7 +14,8 @@ use crate::support::{ServerProcess, TestDb, TestServer};
 /// One issuer for all instances, as behind a load balancer.
 const ISSUER: [(&str, &str); 1] = [("TESSERA_ISSUER", "http://tessera.test")];
 
-fn check_status(base: &str, token: &str) -> u16 {
+/// `/v1/check`'s status for a bearer, at the server at `base`.
+pub(crate) fn check_status(base: &str, token: &str) -> u16 {
     Client::new()
         .get(format!("{base}/v1/check"))
         .bearer_auth(token)

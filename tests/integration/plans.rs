@@ -2,9 +2,9 @@
 //! and the CLI; a downgrade keeps what exists working. And integration tokens that carry a
 //! management scope call the management API. Both backends.
 
-use reqwest::header::AUTHORIZATION;
 use serde_json::{Value, json};
 
+use crate::instances::check_status;
 use crate::integrations::api;
 use crate::oauth_support::World;
 use crate::on_both_backends;
@@ -20,13 +20,7 @@ fn call(w: &World, method: &str, path: &str, bearer: &str, body: Option<Value>) 
 }
 
 fn check(w: &World, token: &str) -> u16 {
-    w.app()
-        .get(w.server.url("/v1/check"))
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
+    check_status(&w.server.base, token)
 }
 
 fn new_integration(name: &str) -> Value {
